@@ -1,0 +1,53 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_GEN  := -G Ninja
+EDGEQ      := $(BUILD)/bin/edgeq
+
+.PHONY: all setup build asan test test-release test-asan demo fuzz clean
+
+all: build
+
+setup:
+	bash scripts/setup
+
+build: setup
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+# ASan+UBSan build of the parser and kernel tests (no LibTorch).
+asan: setup
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DEDGEQ_SANITIZE=ON -DEDGEQ_WITH_TORCH=OFF \
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: asan
+	cd $(ASAN_BUILD) && ctest -L sanitize --output-on-failure -j $(JOBS)
+
+test-release: build
+	cd $(BUILD) && ctest -LE fuzz --output-on-failure -j $(JOBS)
+
+# Sanitizer run first, the full release run last (its summary line closes the output).
+test: setup
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-release
+
+# The main job. Until the whole pipeline lands it inspects a model from Debian's libonnx-testdata.
+DEMO_MODEL ?= /usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d/model.onnx
+demo: build
+	mkdir -p out/demo
+	$(EDGEQ) inspect $(DEMO_MODEL) | tee out/demo/report.md
+	$(EDGEQ) inspect --json $(DEMO_MODEL) > out/demo/inspect.json
+	@echo "demo: wrote out/demo/report.md and out/demo/inspect.json"
+
+# libFuzzer on the ONNX loader, 60 s (label fuzz, not part of `make test`).
+fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEQ_FUZZ=ON \
+	  -DEDGEQ_WITH_TORCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out

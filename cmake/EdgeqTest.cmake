@@ -1,0 +1,27 @@
+# edgeq_add_test(NAME name SOURCES ... LIBS ... [LABELS unit|conformance|e2e ...] [SANITIZE])
+# Registers a GoogleTest binary with ctest. SANITIZE marks parser/kernel tests that also run in the
+# ASan+UBSan build; in that build (EDGEQ_SANITIZE=ON) only those are built.
+include(GoogleTest)
+find_package(GTest REQUIRED)
+function(edgeq_add_test)
+  cmake_parse_arguments(T "SANITIZE" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(EDGEQ_SANITIZE AND NOT T_SANITIZE)
+    return()
+  endif()
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  if(EDGEQ_SANITIZE)
+    list(APPEND T_LABELS sanitize)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_definitions(${T_NAME} PRIVATE EDGEQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                             EDGEQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+                       DISCOVERY_TIMEOUT 120)
+endfunction()

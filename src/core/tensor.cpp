@@ -1,0 +1,114 @@
+// DType tables, shape arithmetic and the Tensor container.
+#include <cstdlib>
+#include <cstring>
+
+#include "edgeq/core.h"
+
+namespace edgeq {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::kF32: case DType::kI32: case DType::kU32: return 4;
+    case DType::kU8: case DType::kI8: case DType::kBool: return 1;
+    case DType::kU16: case DType::kI16: case DType::kF16: case DType::kBF16: return 2;
+    case DType::kI64: case DType::kF64: case DType::kU64: return 8;
+    case DType::kUndefined: case DType::kString: return 0;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "float32";
+    case DType::kU8: return "uint8";
+    case DType::kI8: return "int8";
+    case DType::kU16: return "uint16";
+    case DType::kI16: return "int16";
+    case DType::kI32: return "int32";
+    case DType::kI64: return "int64";
+    case DType::kString: return "string";
+    case DType::kBool: return "bool";
+    case DType::kF16: return "float16";
+    case DType::kF64: return "float64";
+    case DType::kU32: return "uint32";
+    case DType::kU64: return "uint64";
+    case DType::kBF16: return "bfloat16";
+    case DType::kUndefined: return "undefined";
+  }
+  return "undefined";
+}
+
+bool dtype_known(int32_t t) {
+  return (t >= 1 && t <= 13) || t == 16;
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(ErrorCode::kInvalidArgument, "shape " + shape_str(shape) + " has an unknown or negative dimension");
+    if (d != 0 && n > INT64_MAX / d) throw Error(ErrorCode::kInvalidArgument, "shape " + shape_str(shape) + " overflows int64");
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += shape[i] < 0 ? std::string("?") : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::shared_ptr<std::byte> aligned_alloc_shared(size_t bytes) {
+  // Round up so the size is a multiple of the alignment (std::aligned_alloc requires it) and so
+  // SIMD kernels may read (never write) up to 64 bytes past the last element.
+  size_t rounded = (bytes + 64 + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw Error(ErrorCode::kIo, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  std::memset(p, 0, rounded);
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  if (dtype_size(dtype) == 0) throw Error(ErrorCode::kUnsupported, std::string("tensor of dtype ") + dtype_name(dtype));
+  numel_ = shape_numel(shape_);
+  size_t es = dtype_size(dtype);
+  if (static_cast<uint64_t>(numel_) > (uint64_t{1} << 40) / es)
+    throw Error(ErrorCode::kInvalidArgument, "tensor of shape " + shape_str(shape_) + " is too large");
+  storage_ = aligned_alloc_shared(static_cast<size_t>(numel_) * es);
+}
+
+Tensor Tensor::from_f32(Shape shape, std::span<const float> values) {
+  Tensor t(DType::kF32, std::move(shape));
+  if (static_cast<int64_t>(values.size()) != t.numel())
+    throw Error(ErrorCode::kInvalidArgument, "from_f32: " + std::to_string(values.size()) + " values for shape " + shape_str(t.shape()));
+  std::memcpy(t.raw(), values.data(), t.nbytes());
+  return t;
+}
+
+Tensor Tensor::from_i64(Shape shape, std::span<const int64_t> values) {
+  Tensor t(DType::kI64, std::move(shape));
+  if (static_cast<int64_t>(values.size()) != t.numel())
+    throw Error(ErrorCode::kInvalidArgument, "from_i64: " + std::to_string(values.size()) + " values for shape " + shape_str(t.shape()));
+  std::memcpy(t.raw(), values.data(), t.nbytes());
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel_)
+    throw Error(ErrorCode::kInvalidArgument, "cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (empty()) return *this;
+  Tensor t(dtype_, shape_);
+  std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+}  // namespace edgeq

@@ -1,0 +1,117 @@
+// edgeq inspect MODEL.onnx [--json]: opset, producer, I/O, op histogram, params, MACs, quantized?, metadata.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "edgeq/onnx.h"
+
+namespace edgeq::cli {
+namespace {
+
+nlohmann::ordered_json shape_json(const onnx::ValueInfo& v) {
+  if (!v.has_shape) return nullptr;
+  nlohmann::ordered_json dims = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < v.shape.size(); ++i) {
+    if (v.shape[i] >= 0) dims.push_back(v.shape[i]);
+    else if (i < v.dim_params.size() && !v.dim_params[i].empty()) dims.push_back(v.dim_params[i]);
+    else dims.push_back(nullptr);
+  }
+  return dims;
+}
+
+std::string shape_text(const onnx::ValueInfo& v) {
+  if (!v.has_shape) return "?";
+  std::string s = "[";
+  for (size_t i = 0; i < v.shape.size(); ++i) {
+    if (i) s += ", ";
+    if (v.shape[i] >= 0) s += std::to_string(v.shape[i]);
+    else s += (i < v.dim_params.size() && !v.dim_params[i].empty()) ? v.dim_params[i] : "?";
+  }
+  return s + "]";
+}
+
+nlohmann::ordered_json to_json(const onnx::ModelSummary& s) {
+  nlohmann::ordered_json j;
+  j["path"] = s.path;
+  j["file_bytes"] = s.file_bytes;
+  j["ir_version"] = s.ir_version;
+  j["opsets"] = s.opsets;
+  j["producer"] = s.producer;
+  auto io = [](const std::vector<onnx::ValueInfo>& vs) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const auto& v : vs) a.push_back({{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", shape_json(v)}});
+    return a;
+  };
+  j["inputs"] = io(s.inputs);
+  j["outputs"] = io(s.outputs);
+  j["node_count"] = s.node_count;
+  j["op_histogram"] = s.op_histogram;
+  nlohmann::ordered_json by_dtype = nlohmann::ordered_json::object();
+  for (const auto& [dt, n] : s.param_count_by_dtype) by_dtype[dt] = {{"count", n}, {"bytes", s.param_bytes_by_dtype.at(dt)}};
+  j["params"] = {{"count", s.param_count}, {"by_dtype", by_dtype}};
+  nlohmann::ordered_json per_node = nlohmann::ordered_json::array();
+  for (const auto& c : s.costs) per_node.push_back({{"node", c.node}, {"op", c.op_type}, {"macs", c.macs}});
+  j["macs"] = {{"total", s.total_macs}, {"per_node", per_node}};
+  j["quantized"] = s.quantized;
+  j["quant_formats"] = s.quant_formats;
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : s.metadata) meta[k] = v;
+  j["metadata"] = meta;
+  return j;
+}
+
+std::string human_count(int64_t n) {
+  char buf[32];
+  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2f G", static_cast<double>(n) / 1e9);
+  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2f M", static_cast<double>(n) / 1e6);
+  else if (n >= 1000) std::snprintf(buf, sizeof buf, "%.1f K", static_cast<double>(n) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  return buf;
+}
+
+void print_text(const onnx::ModelSummary& s) {
+  std::cout << "model:     " << s.path << " (" << s.file_bytes << " bytes)\n";
+  std::cout << "producer:  " << (s.producer.empty() ? "(unknown)" : s.producer) << ", IR version " << s.ir_version << "\n";
+  std::cout << "opsets:   ";
+  for (const auto& [d, v] : s.opsets) std::cout << " " << d << " " << v;
+  std::cout << "\n";
+  for (const auto& v : s.inputs) std::cout << "input:     " << v.name << " " << dtype_name(v.dtype) << " " << shape_text(v) << "\n";
+  for (const auto& v : s.outputs) std::cout << "output:    " << v.name << " " << dtype_name(v.dtype) << " " << shape_text(v) << "\n";
+  std::cout << "quantized: " << (s.quantized ? "yes" : "no");
+  for (const auto& f : s.quant_formats) std::cout << " " << f;
+  std::cout << "\nparams:    " << s.param_count << " (" << human_count(s.param_count) << ")";
+  for (const auto& [dt, n] : s.param_count_by_dtype) std::cout << "  " << dt << ": " << n << " = " << s.param_bytes_by_dtype.at(dt) << " B";
+  std::cout << "\nMACs:      " << s.total_macs << " (" << human_count(s.total_macs) << ") per inference (symbolic dims taken as 1)\n";
+  for (const auto& c : s.costs)
+    std::cout << "  " << c.op_type << (c.node.empty() ? "" : " " + c.node) << ": " << c.macs << "\n";
+  std::cout << "operators: " << s.node_count << " nodes\n";
+  for (const auto& [op, n] : s.op_histogram) std::cout << "  " << op << ": " << n << "\n";
+  if (!s.metadata.empty()) {
+    std::cout << "metadata:\n";
+    for (const auto& [k, v] : s.metadata) std::cout << "  " << k << ": " << v << "\n";
+  }
+}
+
+void setup_inspect(CLI::App& app) {
+  auto* cmd = app.add_subcommand("inspect", "Show a model's opset, I/O, operators, parameters, MACs and metadata");
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("model", *path, "ONNX model file")->required();
+  cmd->add_flag("--json", *json, "Print one JSON object");
+  cmd->callback([path, json] {
+    onnx::Model model = onnx::load_model(*path);
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(*path, ec);
+    auto summary = onnx::summarize(model, ec ? 0 : static_cast<int64_t>(bytes));
+    if (*json) std::cout << to_json(summary).dump(2) << "\n";
+    else print_text(summary);
+  });
+}
+
+}  // namespace
+
+EDGEQ_REGISTER_VERB("inspect", 10, setup_inspect);
+
+}  // namespace edgeq::cli
