@@ -99,7 +99,8 @@ TEST(ModelIo, ExternalDataNextToTheModelIsLoaded) {
   auto dir = test::temp_dir("external");
   onnx::Model r = onnx::load_model(write_external(dir, "weights.bin"));
   const Tensor& w = r.graph.initializers.at("fc.w");
-  const Tensor& w0 = test::small_cnn().graph.initializers.at("fc.w");
+  const onnx::Model original = test::small_cnn();
+  const Tensor& w0 = original.graph.initializers.at("fc.w");
   EXPECT_EQ(0, std::memcmp(w.raw(), w0.raw(), w.nbytes()));
   fs::remove_all(dir);
 }
