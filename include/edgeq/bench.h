@@ -1,0 +1,244 @@
+// edgeq bench: the measurement protocol every published figure follows (DESIGN.md, "Measurement
+// protocol"), its statistics, the machine description that goes with each figure, the report
+// (terminal table, Markdown, JSON, SVG charts) and the onnxruntime-node peer (a Node sidecar run
+// as a subprocess).
+// The module measures callables, so it depends on no runtime or quantizer: whoever builds the
+// table wraps Session::run, a LibTorch forward or anything else in a std::function.
+// Depends on core and onnx (onnx only to write the no-op model the ORT sidecar calibrates with).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgeq/core.h"
+
+namespace edgeq::bench {
+
+// ---------------------------------------------------------------------------------------------
+// Statistics over latency samples (nanoseconds).
+//
+// Percentiles use linear interpolation between closest ranks (Hyndman & Fan type 7, the default of
+// numpy.percentile and of tools/peers/ort_bench.mjs): on the ascending samples x[0..n-1],
+// h = (n-1)*q, result = x[floor(h)] + (h - floor(h)) * (x[floor(h)+1] - x[floor(h)]).
+// So p50 of {1,2,3,4} is 2.5 and p95 of 1..100 is 95.05. stddev is the sample standard deviation
+// (divisor n-1; 0 for one sample).
+struct LatencyStats {
+  int64_t count = 0;
+  double mean_ns = 0, p50_ns = 0, p95_ns = 0, p99_ns = 0, min_ns = 0, max_ns = 0, stddev_ns = 0;
+};
+
+// q in [0, 1]; `sorted` ascending and non-empty (Error kInvalidArgument otherwise).
+double percentile_sorted(std::span<const double> sorted, double q);
+// Any order; Error(kInvalidArgument) on no samples.
+LatencyStats summarize(std::span<const double> samples_ns);
+// Round-to-round spread: (max - min) / median of the per-round p50s; 0 for fewer than 2 rounds.
+double round_spread(std::span<const double> round_p50s);
+
+// ---------------------------------------------------------------------------------------------
+// Protocol.
+struct ProtocolOptions {
+  int warmup = 20;     // untimed calls before the first round
+  int runs = 300;      // timed calls per round
+  int rounds = 3;      // DESIGN.md asks for >= 3 in published figures; tests may use fewer
+  int64_t batch = 1;   // items per call, for throughput
+  int threads = 1;     // recorded with the figure; the callable decides how many it uses
+  std::vector<int> cpus;  // pin the calling thread to these CPUs while measuring; empty = no pinning
+};
+
+struct Measurement {
+  LatencyStats overall;                 // all runs * rounds samples
+  std::vector<LatencyStats> per_round;  // one per round
+  std::vector<double> round_p50_ns;
+  double spread = 0;                    // round_spread(round_p50_ns)
+  double throughput_items_per_s = 0;    // batch / mean latency
+  int64_t batch = 1;
+  int threads = 1;
+  int64_t calls = 0;                    // warmup + runs * rounds, as executed
+  std::vector<double> samples_ns;       // every timed sample, round after round
+};
+
+// Calls fn `warmup` times, then `rounds` rounds of `runs` timed calls, each timed alone with
+// steady_clock (ns). Pins the calling thread to options.cpus for the duration when given.
+// Exceptions from fn propagate. Error(kInvalidArgument) on runs < 1, rounds < 1, warmup < 0, batch < 1.
+Measurement measure(const std::function<void()>& fn, const ProtocolOptions& options);
+
+// CPUs the calling thread may run on now (sched_getaffinity), ascending.
+std::vector<int> allowed_cpus();
+// The first `threads` CPUs of allowed_cpus() (all of them when fewer are allowed).
+std::vector<int> cpus_for_threads(int threads);
+
+// Pins the calling thread to `cpus` (sched_setaffinity) and restores the previous mask when
+// destroyed. Error(kInvalidArgument) naming the CPUs when the kernel refuses the set. Threads
+// started while pinned (a runtime's pool, a child process) inherit the mask.
+class ScopedAffinity {
+ public:
+  explicit ScopedAffinity(std::span<const int> cpus);
+  ~ScopedAffinity();
+  ScopedAffinity(const ScopedAffinity&) = delete;
+  ScopedAffinity& operator=(const ScopedAffinity&) = delete;
+
+ private:
+  std::vector<int> previous_;
+  bool pinned_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Machine description, recorded with every figure.
+struct MachineInfo {
+  std::string cpu_model;             // "AMD EPYC 7B13"
+  int logical_cpus = 0;              // processors listed in /proc/cpuinfo
+  int allowed_cpus = 0;              // CPUs this process may use (affinity / container limit)
+  std::vector<std::string> isa_flags;  // the kernel-relevant flags present, in kIsaFlagsOfInterest order
+  std::string kernel;                // uname: "Linux 6.1.0-18-amd64 x86_64"
+  std::string compiler;              // "GCC 12.2.0"
+  std::string edgeq_version;
+
+  bool has(const std::string& flag) const;
+};
+
+// The flags edgeq's kernels care about. /proc/cpuinfo spells VNNI on AVX-512 "avx512_vnni"
+// (older kernels "avx512vnni"); both are looked for and reported as found.
+inline constexpr const char* kIsaFlagsOfInterest[] = {"sse4_2",     "avx2",        "fma",     "avx512f",
+                                                      "avx512_vnni", "avx512vnni", "avx512_bf16", "avx_vnni"};
+
+// Parses /proc/cpuinfo text (model name, processor count, flags); kernel/compiler left empty.
+MachineInfo parse_cpuinfo(const std::string& cpuinfo_text);
+// This machine: /proc/cpuinfo + uname + compiler + edgeq version.
+MachineInfo describe_machine();
+std::string machine_to_json(const MachineInfo& machine);  // one JSON object
+
+// Peak resident set size of this process so far, bytes (VmHWM, else getrusage).
+int64_t peak_rss_bytes();
+// Current resident set size, bytes (VmRSS); 0 when unknown.
+int64_t current_rss_bytes();
+
+// Runs fn in a forked child and reports the child's peak RSS (wait4 rusage) and what fn returned,
+// so one phase (loading a session, say) is measured without the parent's history in the figure.
+// The child starts with one thread: fn must create whatever threads it needs itself. The figure
+// includes the parent's pages still resident in the child (a few MiB for a small parent), so
+// fork early or compare with a run of an empty fn.
+struct ChildPhase {
+  bool ok = false;            // fn returned normally
+  std::string output;         // fn's return value (ok) or the exception message (!ok)
+  int64_t peak_rss_bytes = 0;
+  double wall_ms = 0;
+};
+ChildPhase run_phase_in_child(const std::function<std::string()>& fn);
+
+// ---------------------------------------------------------------------------------------------
+// Report: one row per (model variant, engine).
+struct Row {
+  std::string model;       // variant name: "cnn-s", "cnn-s-static"
+  std::string engine;      // "edgeq", "onnxruntime-node", "pytorch-eager", "torchscript", ...
+  std::string precision;   // "fp32", "int8-static", "int8-dynamic"
+  std::optional<int64_t> size_bytes;
+  std::optional<double> p50_ms, p95_ms, p99_ms, mean_ms;
+  std::optional<double> spread;               // round-to-round, fraction (0.03 = 3 %)
+  std::optional<double> throughput_b64;       // items/s at batch 64
+  std::optional<double> top1;                 // fraction of the test set
+  std::optional<double> agreement;            // top-1 agreement with the fp32 model, fraction
+  std::optional<double> max_logit_diff;       // vs the fp32 model
+  std::optional<double> session_ms;           // session creation
+  std::optional<int64_t> peak_rss_bytes;
+  std::optional<double> ratio_vs_best_peer;   // filled by compute_ratios
+  std::string status = "ok";                  // "ok" or "skipped: <reason>"
+
+  bool ok() const { return status == "ok"; }
+  bool is_edgeq() const;                      // engine starts with "edgeq"
+  static Row skipped(std::string model, std::string engine, std::string precision, const std::string& reason);
+};
+
+// Copies p50/p95/p99/mean/spread from a batch-1 measurement and throughput from a batch-64 one.
+void fill_latency(Row& row, const Measurement& batch1, const Measurement* batch64 = nullptr);
+
+struct Report {
+  std::string title = "edgeq benchmark";
+  MachineInfo machine;
+  ProtocolOptions protocol;
+  std::vector<std::pair<std::string, std::string>> versions;  // runtime -> version, in display order
+  std::vector<Row> rows;
+  std::vector<std::string> notes;
+};
+
+// For every ok edgeq row: its p50 / the lowest p50 among ok non-edgeq rows with the same model and
+// precision (the same file on another engine). < 1 means edgeq is faster. No peer row: left empty.
+void compute_ratios(Report& report);
+
+std::string render_terminal(const Report& report);  // aligned plain-text table + machine line
+std::string render_markdown(const Report& report);  // machine, protocol, table, notes
+std::string render_json(const Report& report);      // {"machine", "protocol", "versions", "rows", "notes"}
+// Hand-written SVG bar charts, no dependencies. Latency: p50 bar and p95 whisker per ok row; size:
+// bytes per model variant; accuracy: top-1 per ok row that has one. Skipped rows are listed by name
+// with their reason under the chart, so a missing peer is visible there too.
+std::string render_latency_svg(const Report& report);
+std::string render_size_svg(const Report& report);
+std::string render_accuracy_svg(const Report& report);
+
+// Writes DIR/<stem>.md, .json, .txt, <stem>-latency.svg, -size.svg, -accuracy.svg atomically
+// (creating DIR); returns the paths written.
+std::vector<std::string> write_report(const Report& report, const std::string& dir, const std::string& stem = "bench");
+
+// ---------------------------------------------------------------------------------------------
+// onnxruntime-node peer: tools/peers/ort_bench.mjs run as `node ort_bench.mjs ...` (protocol,
+// statistics and CLI documented at the top of that file).
+
+// Writes a one-node Identity model (float32 input of `shape`, -1 = symbolic "batch") through
+// onnx::save_model: the sidecar's no-op, whose p50 is ORT's per-call binding overhead.
+void write_identity_model(const std::string& path, const Shape& shape);
+
+struct OrtPeerOptions {
+  std::string node = "node";      // executable; a bare name is looked up on PATH
+  std::string peers_dir;          // holds ort_bench.mjs and node_modules/; default: the source tree's tools/peers
+  int threads = 1;                // intra-op threads (inter-op 1, sequential, all graph optimizations)
+  int warmup = 20, runs = 300, rounds = 3;
+  int batch_runs = 30;            // timed calls per round for batches > 1 (each lasts ~batch times longer)
+  std::vector<int64_t> batches = {1, 64};
+  std::string input_f32;          // raw float32 samples; empty = the sidecar's seeded random input
+  uint32_t seed = 1;
+  std::string noop_model;         // Identity model for the binding overhead; empty = not measured
+  std::vector<int> cpus;          // pin the sidecar to these CPUs (it inherits the mask); empty = none
+};
+
+struct OrtBatchResult {
+  int64_t batch = 1;
+  LatencyStats stats;               // nanoseconds, like the C++ side
+  std::vector<double> round_p50_ns;
+  double spread = 0;
+  double throughput_items_per_s = 0;
+};
+
+struct OrtModelResult {
+  std::string path;
+  std::string status = "ok";        // "ok" or "skipped: <reason>"
+  double session_ms = 0;
+  int64_t peak_rss_bytes = 0;       // of the sidecar process that ran only this model
+  std::vector<OrtBatchResult> batches;
+  std::optional<double> noop_p50_ns;  // same process, measured after the model
+  const OrtBatchResult* batch(int64_t b) const;
+  // Row with latency, throughput, session time and RSS filled; the caller adds size and accuracy.
+  Row to_row(const std::string& model, const std::string& precision) const;
+};
+
+class OrtPeer {
+ public:
+  explicit OrtPeer(OrtPeerOptions options);
+  // "" when node, the sidecar and onnxruntime-node are all present, else why not.
+  std::string unavailable_reason() const;
+  std::string ort_version() const { return ort_version_; }  // known after a successful run
+  // One sidecar process per model (so its peak RSS is that model's). Never throws for a missing
+  // peer or a failing sidecar: the result's status says "skipped: <reason>".
+  OrtModelResult run(const std::string& model_path);
+  std::vector<OrtModelResult> run_all(const std::vector<std::string>& model_paths);
+  // The sidecar's JSON for one model, parsed; exposed for tests. Error(kParse) on malformed JSON.
+  static OrtModelResult parse_sidecar_json(const std::string& json_text, std::string* ort_version = nullptr);
+
+ private:
+  OrtPeerOptions options_;
+  std::string ort_version_;
+};
+
+}  // namespace edgeq::bench

@@ -1,0 +1,136 @@
+// OrtPeer without running onnxruntime: the sidecar's JSON, the no-op model, and every reason the
+// peer is skipped instead of failing.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "edgeq/bench.h"
+#include "edgeq/onnx.h"
+
+namespace edgeq::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("edgeq_bench_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+constexpr const char* kSidecarJson = R"({"tool":"ort_bench","ort_version":"1.30.0","node_version":"v20.20.2",
+ "protocol":{"warmup":20,"runs":300,"rounds":3},
+ "models":[{"path":"m.onnx","status":"ok","input_name":"input","sample_shape":[1,28,28],"session_ms":12.5,
+  "peak_rss_bytes":73400320,
+  "batches":[{"batch":1,"status":"ok","runs":300,"rounds":3,"p50_ms":0.1,"p95_ms":0.12,"p99_ms":0.2,"mean_ms":0.105,
+              "min_ms":0.09,"max_ms":0.5,"stddev_ms":0.01,"round_p50_ms":[0.1,0.11,0.1],"spread":0.1,
+              "throughput_items_per_s":9523.8},
+             {"batch":64,"status":"ok","runs":30,"rounds":3,"p50_ms":2.0,"p95_ms":2.2,"p99_ms":2.5,"mean_ms":2.1,
+              "min_ms":1.9,"max_ms":3.0,"stddev_ms":0.1,"round_p50_ms":[2.0,2.0,2.1],"spread":0.05,
+              "throughput_items_per_s":30476.2}]}],
+ "noop":{"path":"noop.onnx","status":"ok","batch":1,"p50_ms":0.009},"peak_rss_bytes":73400320})";
+
+TEST(BenchOrtPeer, ParsesSidecarJson) {
+  std::string version;
+  const OrtModelResult r = OrtPeer::parse_sidecar_json(kSidecarJson, &version);
+  EXPECT_EQ(version, "1.30.0");
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.path, "m.onnx");
+  EXPECT_DOUBLE_EQ(r.session_ms, 12.5);
+  EXPECT_EQ(r.peak_rss_bytes, 73400320);
+  ASSERT_EQ(r.batches.size(), 2u);
+  ASSERT_NE(r.batch(1), nullptr);
+  EXPECT_DOUBLE_EQ(r.batch(1)->stats.p50_ns, 0.1e6);
+  EXPECT_EQ(r.batch(1)->stats.count, 900);
+  EXPECT_EQ(r.batch(1)->round_p50_ns.size(), 3u);
+  ASSERT_TRUE(r.noop_p50_ns.has_value());
+  EXPECT_DOUBLE_EQ(*r.noop_p50_ns, 9000.0);
+
+  const Row row = r.to_row("cnn-s", "fp32");
+  EXPECT_TRUE(row.ok());
+  EXPECT_EQ(row.engine, "onnxruntime-node");
+  EXPECT_DOUBLE_EQ(*row.p50_ms, 0.1);
+  EXPECT_DOUBLE_EQ(*row.throughput_b64, 30476.2);
+  EXPECT_DOUBLE_EQ(*row.session_ms, 12.5);
+}
+
+TEST(BenchOrtPeer, SkippedModelBecomesSkippedRow) {
+  const OrtModelResult r = OrtPeer::parse_sidecar_json(
+      R"({"ort_version":"1.30.0","models":[{"path":"q.onnx","status":"skipped: input type is uint8, not float32"}],"noop":null})");
+  EXPECT_EQ(r.status, "skipped: input type is uint8, not float32");
+  const Row row = r.to_row("q", "int8-static");
+  EXPECT_EQ(row.status, "skipped: input type is uint8, not float32");
+  EXPECT_FALSE(row.p50_ms.has_value());
+}
+
+TEST(BenchOrtPeer, MalformedJsonIsAParseError) {
+  EXPECT_THROW(OrtPeer::parse_sidecar_json("not json"), Error);
+  EXPECT_THROW(OrtPeer::parse_sidecar_json(R"({"models":[]})"), Error);
+  EXPECT_THROW(OrtPeer::parse_sidecar_json(R"({"models":[{"status":"ok"}]})"), Error);
+}
+
+TEST(BenchOrtPeer, MissingNodeIsSkipped) {
+  OrtPeerOptions o;
+  o.node = "edgeq-no-such-node-binary";
+  OrtPeer peer(o);
+  EXPECT_NE(peer.unavailable_reason().find("node not found"), std::string::npos);
+  const OrtModelResult r = peer.run("model.onnx");
+  EXPECT_EQ(r.status.rfind("skipped: node not found", 0), 0u) << r.status;
+  EXPECT_FALSE(r.to_row("m", "fp32").ok());
+}
+
+TEST(BenchOrtPeer, MissingSidecarOrPackageIsSkipped) {
+  const fs::path dir = fresh_dir("peers");
+  OrtPeerOptions o;
+  o.node = "/bin/true";  // exists; never reached
+  o.peers_dir = dir.string();
+  EXPECT_NE(OrtPeer(o).unavailable_reason().find("ort_bench.mjs not found"), std::string::npos);
+  write_file_atomic((dir / "ort_bench.mjs").string(), "");
+  const std::string reason = OrtPeer(o).unavailable_reason();
+  EXPECT_NE(reason.find("onnxruntime-node not installed"), std::string::npos) << reason;
+  fs::remove_all(dir);
+}
+
+TEST(BenchOrtPeer, FailingSidecarIsSkippedWithItsMessage) {
+  // A stand-in "node" that prints one error line and exits 1, like ort_bench.mjs on a usage error.
+  const fs::path dir = fresh_dir("failing");
+  fs::create_directories(dir / "node_modules" / "onnxruntime-node");
+  write_file_atomic((dir / "node_modules" / "onnxruntime-node" / "package.json").string(), "{}");
+  write_file_atomic((dir / "ort_bench.mjs").string(), "");
+  const fs::path fake_node = dir / "fake-node.sh";
+  write_file_atomic(fake_node.string(), "#!/bin/sh\necho 'ort_bench: cannot import onnxruntime-node' >&2\nexit 1\n");
+  fs::permissions(fake_node, fs::perms::owner_all);
+  OrtPeerOptions o;
+  o.node = fake_node.string();
+  o.peers_dir = dir.string();
+  OrtPeer peer(o);
+  EXPECT_EQ(peer.unavailable_reason(), "");
+  const OrtModelResult r = peer.run("m.onnx");
+  EXPECT_EQ(r.status, "skipped: ort sidecar failed (exit 1): ort_bench: cannot import onnxruntime-node");
+
+  // Exit 0 but garbage on stdout: skipped too, never an exception.
+  write_file_atomic(fake_node.string(), "#!/bin/sh\necho 'Segmentation fault?'\n");
+  fs::permissions(fake_node, fs::perms::owner_all);
+  const OrtModelResult garbage = OrtPeer(o).run("m.onnx");
+  EXPECT_EQ(garbage.status.rfind("skipped: ort sidecar output", 0), 0u) << garbage.status;
+  fs::remove_all(dir);
+}
+
+TEST(BenchOrtPeer, IdentityModelRoundTrips) {
+  const fs::path dir = fresh_dir("identity");
+  const std::string path = (dir / "noop.onnx").string();
+  write_identity_model(path, {-1, 1, 28, 28});
+  const onnx::Model m = onnx::load_model(path);
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].op_type, "Identity");
+  ASSERT_EQ(m.graph.inputs.size(), 1u);
+  EXPECT_EQ(m.graph.inputs[0].shape, (Shape{-1, 1, 28, 28}));
+  EXPECT_EQ(m.graph.inputs[0].dim_params[0], "batch");
+  EXPECT_EQ(m.graph.outputs[0].dtype, DType::kF32);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace edgeq::bench

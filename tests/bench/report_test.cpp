@@ -1,0 +1,200 @@
+// The report: ratios, and every output (text, Markdown, JSON, SVG) shows every row and every
+// skipped reason.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "edgeq/bench.h"
+
+namespace edgeq::bench {
+namespace {
+
+Row measured(std::string model, std::string engine, std::string precision, double p50, double p95) {
+  Row r;
+  r.model = std::move(model);
+  r.engine = std::move(engine);
+  r.precision = std::move(precision);
+  r.p50_ms = p50;
+  r.p95_ms = p95;
+  r.p99_ms = p95 * 1.1;
+  r.mean_ms = p50 * 1.05;
+  r.spread = 0.02;
+  const bool fp32 = r.precision == "fp32";
+  r.size_bytes = fp32 ? 1700000 : 430000;
+  r.top1 = fp32 ? 0.9123 : 0.9101;
+  r.agreement = fp32 ? 1.0 : 0.993;
+  r.max_logit_diff = fp32 ? 0.0 : 0.031;
+  r.throughput_b64 = 64 / (p50 * 40e-3);
+  r.session_ms = 3.5;
+  r.peak_rss_bytes = 48 << 20;
+  return r;
+}
+
+Report sample_report() {
+  Report rep;
+  rep.title = "cnn-s on Fashion-MNIST";
+  rep.machine = parse_cpuinfo("processor : 0\nmodel name : Test CPU\nflags : avx2 fma\n");
+  rep.versions = {{"onnxruntime-node", "1.30.0"}, {"libtorch", "1.13.1"}};
+  rep.rows.push_back(measured("cnn-s", "edgeq", "fp32", 0.080, 0.095));
+  rep.rows.push_back(measured("cnn-s", "onnxruntime-node", "fp32", 0.100, 0.120));
+  rep.rows.push_back(measured("cnn-s", "pytorch-eager", "fp32", 0.550, 0.700));
+  rep.rows.push_back(measured("cnn-s-static", "edgeq", "int8-static", 0.060, 0.070));
+  rep.rows.push_back(Row::skipped("cnn-s-static", "onnxruntime-web", "int8-static", "chromium not found"));
+  rep.rows.push_back(Row::skipped("cnn-s", "torchscript", "fp32", "built without LibTorch"));
+  rep.notes = {"onnxruntime-node no-op call: 0.009 ms"};
+  compute_ratios(rep);
+  return rep;
+}
+
+TEST(BenchReport, RatioIsEdgeqOverBestPeerOfTheSameFile) {
+  const Report rep = sample_report();
+  ASSERT_TRUE(rep.rows[0].ratio_vs_best_peer.has_value());
+  EXPECT_NEAR(*rep.rows[0].ratio_vs_best_peer, 0.080 / 0.100, 1e-12);  // ORT beats PyTorch: it is the best peer
+  EXPECT_FALSE(rep.rows[1].ratio_vs_best_peer.has_value()) << "peers get no ratio";
+  EXPECT_FALSE(rep.rows[3].ratio_vs_best_peer.has_value()) << "the only int8 peer was skipped";
+  EXPECT_TRUE(rep.rows[3].is_edgeq());
+  EXPECT_FALSE(rep.rows[4].ok());
+  EXPECT_EQ(rep.rows[4].status, "skipped: chromium not found");
+}
+
+TEST(BenchReport, MarkdownHasEveryRowAndReason) {
+  const std::string md = render_markdown(sample_report());
+  std::istringstream lines(md);
+  std::string line;
+  int table_rows = 0;
+  // Every table line has the same number of cell separators (an unescaped '|' would add a column).
+  auto separators = [](const std::string& l) {
+    size_t n = 0;
+    for (size_t i = 0; i < l.size(); ++i)
+      if (l[i] == '|' && (i == 0 || l[i - 1] != '\\')) ++n;
+    return n;
+  };
+  size_t header_separators = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| model", 0) == 0) header_separators = separators(line);
+    if (line.rfind("|---", 0) == 0) {
+      EXPECT_EQ(separators(line), header_separators) << line;
+    }
+    if (line.rfind("| cnn-s", 0) == 0) {
+      ++table_rows;
+      EXPECT_EQ(separators(line), header_separators) << line;
+    }
+  }
+  EXPECT_EQ(header_separators, 18u) << "17 columns";
+  EXPECT_EQ(table_rows, 6) << md;
+  EXPECT_NE(md.find("| onnxruntime-node | fp32 |"), std::string::npos);
+  EXPECT_NE(md.find("skipped: chromium not found"), std::string::npos);
+  EXPECT_NE(md.find("skipped: built without LibTorch"), std::string::npos);
+  EXPECT_NE(md.find("0.80x"), std::string::npos) << "edgeq/best peer ratio";
+  EXPECT_NE(md.find("Test CPU"), std::string::npos);
+  EXPECT_NE(md.find("avx2 fma"), std::string::npos);
+  EXPECT_NE(md.find("onnxruntime-node: 1.30.0"), std::string::npos);
+  EXPECT_NE(md.find("no-op call"), std::string::npos);
+}
+
+TEST(BenchReport, JsonHasEveryRowWithNullsForMissing) {
+  const auto j = nlohmann::json::parse(render_json(sample_report()));
+  ASSERT_EQ(j.at("rows").size(), 6u);
+  EXPECT_EQ(j["rows"][0]["engine"], "edgeq");
+  EXPECT_DOUBLE_EQ(j["rows"][0]["p50_ms"].get<double>(), 0.080);
+  EXPECT_NEAR(j["rows"][0]["ratio_vs_best_peer"].get<double>(), 0.8, 1e-12);
+  EXPECT_EQ(j["rows"][4]["status"], "skipped: chromium not found");
+  EXPECT_TRUE(j["rows"][4]["p50_ms"].is_null());
+  EXPECT_EQ(j["machine"]["cpu_model"], "Test CPU");
+  EXPECT_EQ(j["protocol"]["runs"], 300);
+  EXPECT_EQ(j["versions"]["libtorch"], "1.13.1");
+}
+
+TEST(BenchReport, TerminalTableIsAligned) {
+  const std::string text = render_terminal(sample_report());
+  std::istringstream lines(text);
+  std::string line;
+  size_t status_column = std::string::npos, p50_end = std::string::npos;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("model ", 0) == 0) {
+      status_column = line.find("status");
+      p50_end = line.find("p50 ms") + 6;
+    } else if (status_column != std::string::npos && line.rfind("cnn-s", 0) == 0) {  // the title also starts so
+      ++rows;
+      const size_t status_at = line.find("skipped:") != std::string::npos ? line.find("skipped:") : line.size() - 2;
+      EXPECT_EQ(status_at, status_column) << line;
+      // Numbers are right-aligned: the p50 cell ends where its header ends.
+      EXPECT_NE(line[p50_end - 1], ' ') << line;
+      EXPECT_EQ(line[p50_end], ' ') << line;
+    }
+  }
+  EXPECT_EQ(rows, 6) << text;
+  for (const char* needle : {"pytorch-eager", "skipped: chromium not found", "skipped: built without LibTorch", "0.80x"})
+    EXPECT_NE(text.find(needle), std::string::npos) << needle;
+}
+
+TEST(BenchReport, SvgChartsShowRowsWhiskersAndSkips) {
+  Report rep = sample_report();
+  rep.rows.push_back(measured("a<b&c", "edgeq", "fp32", 0.2, 0.3));  // must be escaped
+  const std::string latency = render_latency_svg(rep);
+  EXPECT_EQ(latency.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_EQ(latency.substr(latency.size() - 7), "</svg>\n");
+  EXPECT_NE(latency.find("cnn-s / pytorch-eager / fp32"), std::string::npos);
+  EXPECT_NE(latency.find("a&lt;b&amp;c / edgeq / fp32"), std::string::npos);
+  EXPECT_EQ(latency.find("a<b"), std::string::npos);
+  EXPECT_NE(latency.find("skipped: chromium not found"), std::string::npos);
+  auto count = [](const std::string& s, const std::string& what) {
+    size_t n = 0;
+    for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(latency, "<rect"), 1u + 5u) << "background + one bar per measured row";
+  EXPECT_EQ(count(latency, "<line"), 2u * 5u) << "a whisker and its cap per measured row";
+  EXPECT_EQ(count(latency, "<g>"), count(latency, "</g>"));
+
+  const std::string size = render_size_svg(rep);
+  EXPECT_EQ(count(size, "<rect"), 1u + 3u) << "one bar per file: cnn-s fp32, cnn-s-static int8, a<b&c fp32";
+  EXPECT_NE(size.find("1.62 MiB"), std::string::npos);
+
+  const std::string acc = render_accuracy_svg(rep);
+  EXPECT_EQ(count(acc, "<rect"), 1u + 5u);
+  EXPECT_NE(acc.find("91.23 %"), std::string::npos);
+  EXPECT_NE(acc.find("skipped: built without LibTorch"), std::string::npos);
+}
+
+TEST(BenchReport, WritesEveryFileAtomically) {
+  const auto dir = std::filesystem::temp_directory_path() / ("edgeq_bench_report_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const Report rep = sample_report();
+  const auto written = write_report(rep, (dir / "nested").string(), "demo");
+  ASSERT_EQ(written.size(), 6u);
+  for (const auto& p : written) EXPECT_TRUE(std::filesystem::is_regular_file(p)) << p;
+  EXPECT_EQ(read_file((dir / "nested" / "demo.md").string()), render_markdown(rep));
+  EXPECT_EQ(read_file((dir / "nested" / "demo-latency.svg").string()), render_latency_svg(rep));
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "nested")) {
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "temp file left: " << e.path();
+    ++entries;
+  }
+  EXPECT_EQ(entries, 6u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BenchReport, FillLatencyFromMeasurements) {
+  ProtocolOptions o;
+  o.warmup = 0;
+  o.runs = 10;
+  o.rounds = 3;
+  const Measurement b1 = measure([] {}, o);
+  o.batch = 64;
+  const Measurement b64 = measure([] {}, o);
+  Row r;
+  fill_latency(r, b1, &b64);
+  EXPECT_DOUBLE_EQ(*r.p50_ms, b1.overall.p50_ns / 1e6);
+  EXPECT_DOUBLE_EQ(*r.p99_ms, b1.overall.p99_ns / 1e6);
+  EXPECT_DOUBLE_EQ(*r.spread, b1.spread);
+  EXPECT_DOUBLE_EQ(*r.throughput_b64, b64.throughput_items_per_s);
+}
+
+}  // namespace
+}  // namespace edgeq::bench
