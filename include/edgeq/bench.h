@@ -1,7 +1,9 @@
 // edgeq bench: the measurement protocol every published figure follows (DESIGN.md, "Measurement
 // protocol"), its statistics, the machine description that goes with each figure, the report
-// (terminal table, Markdown, JSON, SVG charts) and the onnxruntime-node peer (a Node sidecar run
-// as a subprocess).
+// (terminal table, Markdown, JSON, SVG charts) and the peers, each a subprocess that follows the
+// same protocol and prints the same per-model JSON: onnxruntime-node (tools/peers/ort_bench.mjs),
+// onnxruntime-web's WASM backend in headless Chromium (tools/peers/ort_web/run.mjs) and PyTorch
+// eager + TorchScript (tools/peers/torch_bench.py on Debian's python3-torch).
 // The module measures callables, so it depends on no runtime or quantizer: whoever builds the
 // table wraps Session::run, a LibTorch forward or anything else in a std::function.
 // Depends on core and onnx (onnx only to write the no-op model the ORT sidecar calibrates with).
@@ -133,8 +135,9 @@ ChildPhase run_phase_in_child(const std::function<std::string()>& fn);
 // Report: one row per (model variant, engine).
 struct Row {
   std::string model;       // variant name: "cnn-s", "cnn-s-static"
-  std::string engine;      // "edgeq", "onnxruntime-node", "pytorch-eager", "torchscript", ...
+  std::string engine;      // "edgeq", "onnxruntime-node", "onnxruntime-web", "pytorch-eager", "torchscript"
   std::string precision;   // "fp32", "int8-static", "int8-dynamic"
+  int threads = 0;         // intra-op threads of the measurement; 0 = not recorded
   std::optional<int64_t> size_bytes;
   std::optional<double> p50_ms, p95_ms, p99_ms, mean_ms;
   std::optional<double> spread;               // round-to-round, fraction (0.03 = 3 %)
@@ -144,6 +147,7 @@ struct Row {
   std::optional<double> max_logit_diff;       // vs the fp32 model
   std::optional<double> session_ms;           // session creation
   std::optional<int64_t> peak_rss_bytes;
+  std::optional<double> call_overhead_ms;     // the engine's own no-op per-call cost (p50), peers only
   std::optional<double> ratio_vs_best_peer;   // filled by compute_ratios
   std::string status = "ok";                  // "ok" or "skipped: <reason>"
 
@@ -164,8 +168,11 @@ struct Report {
   std::vector<std::string> notes;
 };
 
-// For every ok edgeq row: its p50 / the lowest p50 among ok non-edgeq rows with the same model and
-// precision (the same file on another engine). < 1 means edgeq is faster. No peer row: left empty.
+// For every ok edgeq row: its p50 / the lowest (p50 - call_overhead_ms) among ok non-edgeq rows with
+// the same model, precision and threads (the same file on another engine; rows with threads 0 match
+// any). The peer's no-op cost (its binding, a browser's message hop) is subtracted so the ratio
+// compares the engines, not how they are called; an overhead >= the p50 is ignored. < 1 means edgeq
+// is faster. No peer row: left empty.
 void compute_ratios(Report& report);
 
 std::string render_terminal(const Report& report);  // aligned plain-text table + machine line
@@ -211,15 +218,19 @@ struct OrtBatchResult {
   double throughput_items_per_s = 0;
 };
 
+// One model on one peer engine (all three subprocess peers report this).
 struct OrtModelResult {
   std::string path;
+  std::string engine = "onnxruntime-node";  // the Row's engine
   std::string status = "ok";        // "ok" or "skipped: <reason>"
   double session_ms = 0;
   int64_t peak_rss_bytes = 0;       // of the sidecar process that ran only this model
   std::vector<OrtBatchResult> batches;
   std::optional<double> noop_p50_ns;  // same process, measured after the model
+  int threads = 0;                    // as run
   const OrtBatchResult* batch(int64_t b) const;
-  // Row with latency, throughput, session time and RSS filled; the caller adds size and accuracy.
+  // Row with latency, throughput, session time, RSS (when known), threads and the no-op overhead
+  // filled; the caller adds size and accuracy.
   Row to_row(const std::string& model, const std::string& precision) const;
 };
 
@@ -239,6 +250,54 @@ class OrtPeer {
  private:
   OrtPeerOptions options_;
   std::string ort_version_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// onnxruntime-web peer: tools/peers/ort_web/run.mjs serves a page on 127.0.0.1 (COOP/COEP, so WASM
+// threads work), drives Debian's chromium headless through playwright-core and prints
+// ort_bench.mjs's JSON. One browser per (model, threads) run. peak RSS is not reported (the browser's
+// memory is spread over processes). The no-op model's p50 there is the page's per-call cost.
+struct OrtWebPeerOptions : OrtPeerOptions {
+  std::string chromium;  // default: $EDGEQ_CHROMIUM, else /usr/bin/chromium
+};
+
+class OrtWebPeer {
+ public:
+  explicit OrtWebPeer(OrtWebPeerOptions options);
+  // "" when node, chromium, the runner, onnxruntime-web and playwright-core are all present.
+  std::string unavailable_reason() const;
+  std::string ort_version() const { return ort_version_; }          // after a successful run
+  std::string browser_version() const { return browser_version_; }  // after a successful run
+  // Never throws for a missing peer or a failing runner: status "skipped: <reason>".
+  OrtModelResult run(const std::string& model_path);
+
+ private:
+  OrtWebPeerOptions options_;
+  std::string ort_version_, browser_version_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch peer: tools/peers/torch_bench.py on Debian's python3-torch rebuilds the architecture an
+// edgeq export was trained as (metadata "arch", or graph name "edgeq_<arch>") from the ONNX weights
+// and times it eagerly ("pytorch-eager") and traced + frozen ("torchscript"). Other files (quantized,
+// foreign) come back as skipped results with the reason. The no-op is an nn.Identity call.
+struct TorchPeerOptions : OrtPeerOptions {
+  std::string python = "/usr/bin/python3";  // Debian's interpreter: the one that imports torch and onnx
+  std::vector<std::string> modes = {"eager", "torchscript"};
+  std::string dump_logits;  // when set: the eager logits of all input samples, raw float32 (tests)
+};
+
+class TorchPeer {
+ public:
+  explicit TorchPeer(TorchPeerOptions options);
+  std::string unavailable_reason() const;  // python or the script missing
+  std::string torch_version() const { return torch_version_; }
+  // One result per mode, in options.modes order; never throws for a missing or failing peer.
+  std::vector<OrtModelResult> run(const std::string& model_path);
+
+ private:
+  TorchPeerOptions options_;
+  std::string torch_version_;
 };
 
 }  // namespace edgeq::bench

@@ -48,7 +48,7 @@ std::string fmt_sci(std::optional<double> value) {
 
 const std::vector<Column>& table_columns() {
   static const std::vector<Column> columns = {
-      {"model", false},     {"engine", false},       {"precision", false},   {"size", true},
+      {"model", false},     {"engine", false},       {"precision", false},   {"thr", true},   {"size", true},
       {"p50 ms", true},     {"p95 ms", true},        {"p99 ms", true},       {"mean ms", true},
       {"spread", true},     {"b64 items/s", true},   {"top-1", true},        {"agree fp32", true},
       {"max abs dlogit", true}, {"session ms", true},  {"peak RSS", true},     {"edgeq/best peer", true},
@@ -60,6 +60,7 @@ std::vector<std::string> row_cells(const Row& r) {
   return {r.model,
           r.engine,
           r.precision,
+          r.threads > 0 ? std::to_string(r.threads) : kMissing,
           fmt_bytes(r.size_bytes),
           fmt_ms(r.p50_ms),
           fmt_ms(r.p95_ms),
@@ -76,6 +77,8 @@ std::vector<std::string> row_cells(const Row& r) {
           r.status};
 }
 
-std::string row_label(const Row& row) { return row.model + " / " + row.engine + " / " + row.precision; }
+std::string row_label(const Row& row) {
+  return row.model + " / " + row.engine + " / " + row.precision + (row.threads > 0 ? " / " + std::to_string(row.threads) + " thr" : "");
+}
 
 }  // namespace edgeq::bench::detail

@@ -29,6 +29,6 @@ struct Column {
 const std::vector<Column>& table_columns();
 std::vector<std::string> row_cells(const Row& row);
 
-std::string row_label(const Row& row);  // "cnn-s / onnxruntime-node / fp32"
+std::string row_label(const Row& row);  // "cnn-s / onnxruntime-node / fp32" (+ " / 2 thr" when recorded)
 
 }  // namespace edgeq::bench::detail

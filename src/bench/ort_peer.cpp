@@ -1,11 +1,9 @@
 // onnxruntime-node peer: runs tools/peers/ort_bench.mjs once per model and turns its JSON into
 // results; any missing piece becomes "skipped: <reason>", never an exception, so a report always
 // shows the peer's row.
-#include <cstdlib>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
+#include "bench/sidecar.h"
 #include "bench/subprocess.h"
 #include "edgeq/bench.h"
 #include "edgeq/onnx.h"
@@ -14,43 +12,6 @@ namespace edgeq::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string default_peers_dir() {
-  if (const char* env = std::getenv("EDGEQ_PEERS_DIR"); env && *env) return env;
-  return EDGEQ_DEFAULT_PEERS_DIR;
-}
-
-std::string last_line(const std::string& text) {
-  size_t end = text.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return "";
-  size_t begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
-}
-
-std::string join(const std::vector<int64_t>& values) {
-  std::string s;
-  for (int64_t v : values) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
-
-double ms_to_ns(const nlohmann::json& j, const char* key) { return j.at(key).get<double>() * 1e6; }
-
-OrtBatchResult parse_batch(const nlohmann::json& b) {
-  OrtBatchResult r;
-  r.batch = b.at("batch").get<int64_t>();
-  r.stats.count = b.at("runs").get<int64_t>() * b.at("rounds").get<int64_t>();
-  r.stats.p50_ns = ms_to_ns(b, "p50_ms");
-  r.stats.p95_ns = ms_to_ns(b, "p95_ms");
-  r.stats.p99_ns = ms_to_ns(b, "p99_ms");
-  r.stats.mean_ns = ms_to_ns(b, "mean_ms");
-  r.stats.min_ns = ms_to_ns(b, "min_ms");
-  r.stats.max_ns = ms_to_ns(b, "max_ms");
-  r.stats.stddev_ns = ms_to_ns(b, "stddev_ms");
-  for (const auto& p : b.at("round_p50_ms")) r.round_p50_ns.push_back(p.get<double>() * 1e6);
-  r.spread = b.at("spread").get<double>();
-  r.throughput_items_per_s = b.at("throughput_items_per_s").get<double>();
-  return r;
-}
 
 }  // namespace
 
@@ -85,13 +46,20 @@ Row OrtModelResult::to_row(const std::string& model, const std::string& precisio
   if (status != "ok") {
     const std::string prefix = "skipped: ";
     const std::string reason = status.rfind(prefix, 0) == 0 ? status.substr(prefix.size()) : status;
-    return Row::skipped(model, "onnxruntime-node", precision, reason);
+    Row row = Row::skipped(model, engine, precision, reason);
+    row.threads = threads;
+    return row;
   }
-  if (!b1) return Row::skipped(model, "onnxruntime-node", precision, "no batch-1 measurement");
+  if (!b1) {
+    Row row = Row::skipped(model, engine, precision, "no batch-1 measurement");
+    row.threads = threads;
+    return row;
+  }
   Row row;
   row.model = model;
-  row.engine = "onnxruntime-node";
+  row.engine = engine;
   row.precision = precision;
+  row.threads = threads;
   row.p50_ms = b1->stats.p50_ns / 1e6;
   row.p95_ms = b1->stats.p95_ns / 1e6;
   row.p99_ms = b1->stats.p99_ns / 1e6;
@@ -99,37 +67,17 @@ Row OrtModelResult::to_row(const std::string& model, const std::string& precisio
   row.spread = b1->spread;
   if (const OrtBatchResult* b64 = batch(64)) row.throughput_b64 = b64->throughput_items_per_s;
   row.session_ms = session_ms;
-  row.peak_rss_bytes = peak_rss_bytes;
+  if (peak_rss_bytes > 0) row.peak_rss_bytes = peak_rss_bytes;
+  if (noop_p50_ns) row.call_overhead_ms = *noop_p50_ns / 1e6;
   return row;
 }
 
 OrtModelResult OrtPeer::parse_sidecar_json(const std::string& json_text, std::string* ort_version) {
-  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) throw Error(ErrorCode::kParse, "ort sidecar output is not a JSON object");
-  try {
-    if (ort_version) *ort_version = j.value("ort_version", "");
-    const auto& models = j.at("models");
-    if (!models.is_array() || models.empty()) throw Error(ErrorCode::kParse, "ort sidecar output has no models");
-    const auto& m = models.at(0);
-    OrtModelResult r;
-    r.path = m.at("path").get<std::string>();
-    r.status = m.at("status").get<std::string>();
-    r.peak_rss_bytes = m.value("peak_rss_bytes", int64_t{0});
-    if (r.status == "ok") {
-      r.session_ms = m.at("session_ms").get<double>();
-      for (const auto& b : m.at("batches"))
-        if (b.at("status").get<std::string>() == "ok") r.batches.push_back(parse_batch(b));
-    }
-    const auto& noop = j.value("noop", nlohmann::json());
-    if (noop.is_object() && noop.value("status", "") == "ok") r.noop_p50_ns = ms_to_ns(noop, "p50_ms");
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kParse, std::string("ort sidecar output: ") + e.what());
-  }
+  return detail::parse_peer_json(json_text, "ort sidecar", "onnxruntime-node", "ort_version", ort_version).front();
 }
 
 OrtPeer::OrtPeer(OrtPeerOptions options) : options_(std::move(options)) {
-  if (options_.peers_dir.empty()) options_.peers_dir = default_peers_dir();
+  if (options_.peers_dir.empty()) options_.peers_dir = detail::default_peers_dir();
 }
 
 std::string OrtPeer::unavailable_reason() const {
@@ -144,38 +92,17 @@ std::string OrtPeer::unavailable_reason() const {
 OrtModelResult OrtPeer::run(const std::string& model_path) {
   OrtModelResult result;
   result.path = model_path;
+  result.threads = options_.threads;
   if (std::string reason = unavailable_reason(); !reason.empty()) {
     result.status = "skipped: " + reason;
     return result;
   }
-  std::vector<std::string> argv = {options_.node,
-                                   (fs::path(options_.peers_dir) / "ort_bench.mjs").string(),
-                                   "--threads", std::to_string(options_.threads),
-                                   "--warmup", std::to_string(options_.warmup),
-                                   "--runs", std::to_string(options_.runs),
-                                   "--batch-runs", std::to_string(options_.batch_runs),
-                                   "--rounds", std::to_string(options_.rounds),
-                                   "--batches", join(options_.batches)};
-  if (!options_.input_f32.empty()) {
-    argv.insert(argv.end(), {"--input", options_.input_f32});
-  } else {
-    argv.insert(argv.end(), {"--seed", std::to_string(options_.seed)});
-  }
-  if (!options_.noop_model.empty()) argv.insert(argv.end(), {"--noop", options_.noop_model});
+  std::vector<std::string> argv = {options_.node, (fs::path(options_.peers_dir) / "ort_bench.mjs").string()};
+  for (auto& a : detail::protocol_args(options_)) argv.push_back(std::move(a));
   argv.push_back(model_path);
-
-  detail::ProcessResult proc;
-  {
-    ScopedAffinity pin(options_.cpus);  // the sidecar inherits the mask of the thread that starts it
-    proc = detail::run_process(argv);
-  }
-  if (!proc.launched) {
-    result.status = "skipped: cannot start node: " + proc.error;
-    return result;
-  }
-  if (proc.exit_code != 0) {
-    const std::string why = last_line(proc.err);
-    result.status = "skipped: ort sidecar failed (exit " + std::to_string(proc.exit_code) + ")" + (why.empty() ? "" : ": " + why);
+  const detail::SidecarRun proc = detail::run_sidecar(argv, options_.cpus, "ort sidecar");
+  if (!proc.skip_reason.empty()) {
+    result.status = "skipped: " + proc.skip_reason;
     return result;
   }
   try {

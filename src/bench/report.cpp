@@ -39,9 +39,14 @@ void compute_ratios(Report& report) {
     row.ratio_vs_best_peer.reset();
     if (!row.ok() || !row.is_edgeq() || !row.p50_ms) continue;
     double best = std::numeric_limits<double>::infinity();
-    for (const Row& peer : report.rows)
-      if (peer.ok() && !peer.is_edgeq() && peer.p50_ms && peer.model == row.model && peer.precision == row.precision)
-        best = std::min(best, *peer.p50_ms);
+    for (const Row& peer : report.rows) {
+      if (!peer.ok() || peer.is_edgeq() || !peer.p50_ms || peer.model != row.model || peer.precision != row.precision)
+        continue;
+      if (peer.threads != 0 && row.threads != 0 && peer.threads != row.threads) continue;
+      double p50 = *peer.p50_ms;
+      if (peer.call_overhead_ms && *peer.call_overhead_ms < p50) p50 -= *peer.call_overhead_ms;
+      best = std::min(best, p50);
+    }
     if (best > 0 && best != std::numeric_limits<double>::infinity()) row.ratio_vs_best_peer = *row.p50_ms / best;
   }
 }
@@ -159,6 +164,7 @@ std::string render_json(const Report& report) {
     j["rows"].push_back({{"model", r.model},
                          {"engine", r.engine},
                          {"precision", r.precision},
+                         {"threads", r.threads},
                          {"size_bytes", opt(r.size_bytes)},
                          {"p50_ms", opt(r.p50_ms)},
                          {"p95_ms", opt(r.p95_ms)},
@@ -171,6 +177,7 @@ std::string render_json(const Report& report) {
                          {"max_logit_diff", opt(r.max_logit_diff)},
                          {"session_ms", opt(r.session_ms)},
                          {"peak_rss_bytes", opt(r.peak_rss_bytes)},
+                         {"call_overhead_ms", opt(r.call_overhead_ms)},
                          {"ratio_vs_best_peer", opt(r.ratio_vs_best_peer)},
                          {"status", r.status}});
   }

@@ -84,7 +84,7 @@ TEST(BenchReport, MarkdownHasEveryRowAndReason) {
       EXPECT_EQ(separators(line), header_separators) << line;
     }
   }
-  EXPECT_EQ(header_separators, 18u) << "17 columns";
+  EXPECT_EQ(header_separators, 19u) << "18 columns";
   EXPECT_EQ(table_rows, 6) << md;
   EXPECT_NE(md.find("| onnxruntime-node | fp32 |"), std::string::npos);
   EXPECT_NE(md.find("skipped: chromium not found"), std::string::npos);
@@ -194,6 +194,39 @@ TEST(BenchReport, FillLatencyFromMeasurements) {
   EXPECT_DOUBLE_EQ(*r.p99_ms, b1.overall.p99_ns / 1e6);
   EXPECT_DOUBLE_EQ(*r.spread, b1.spread);
   EXPECT_DOUBLE_EQ(*r.throughput_b64, b64.throughput_items_per_s);
+}
+
+}  // namespace
+}  // namespace edgeq::bench
+
+namespace edgeq::bench {
+namespace {
+
+TEST(BenchReport, RatioSubtractsThePeersCallOverheadAndMatchesThreads) {
+  Report rep;
+  auto row = [](std::string engine, int threads, double p50, std::optional<double> overhead) {
+    Row r;
+    r.model = "m";
+    r.engine = std::move(engine);
+    r.precision = "fp32";
+    r.threads = threads;
+    r.p50_ms = p50;
+    r.call_overhead_ms = overhead;
+    return r;
+  };
+  rep.rows.push_back(row("edgeq", 1, 0.10, std::nullopt));
+  rep.rows.push_back(row("edgeq", 2, 0.06, std::nullopt));
+  rep.rows.push_back(row("onnxruntime-node", 1, 0.20, 0.05));  // 0.15 after its overhead
+  rep.rows.push_back(row("onnxruntime-web", 1, 0.30, 0.40));   // overhead >= p50: ignored, 0.30
+  rep.rows.push_back(row("onnxruntime-node", 2, 0.01, std::nullopt));  // another thread count
+  compute_ratios(rep);
+  ASSERT_TRUE(rep.rows[0].ratio_vs_best_peer.has_value());
+  EXPECT_NEAR(*rep.rows[0].ratio_vs_best_peer, 0.10 / 0.15, 1e-12) << "best 1-thread peer after overhead";
+  ASSERT_TRUE(rep.rows[1].ratio_vs_best_peer.has_value());
+  EXPECT_NEAR(*rep.rows[1].ratio_vs_best_peer, 0.06 / 0.01, 1e-12) << "only the 2-thread peer";
+  const auto j = nlohmann::json::parse(render_json(rep));
+  EXPECT_EQ(j["rows"][2]["threads"], 1);
+  EXPECT_DOUBLE_EQ(j["rows"][2]["call_overhead_ms"].get<double>(), 0.05);
 }
 
 }  // namespace

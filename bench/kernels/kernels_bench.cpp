@@ -1,0 +1,165 @@
+// Kernel micro-benchmarks: the cnn-s / cnn-m layers (conv, pools, fully-connected at batch 1 and 64),
+// ref vs hwy, single thread. Counters: GMAC/s (multiply-adds per second / 1e9), and for the FMA peak
+// benchmark the ceiling the others are a fraction of.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "edgeq/kernels.h"
+#include "fma_peak.h"
+
+namespace edgeq::kernels {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  float sink = 0.0f;
+  int64_t macs = 0;
+  for (auto _ : state) macs += bench::run_fma_peak(100000, &sink);
+  benchmark::DoNotOptimize(sink);
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(macs) / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(hwy::target_name());
+}
+BENCHMARK(BM_FmaPeak);
+
+// A conv layer 3x3, pad 1, stride 1, + ReLU: args = in_h, in_w, cin, cout, batch.
+template <bool kHwy>
+void BM_Conv3x3(benchmark::State& state) {
+  const int64_t h = state.range(0), w = state.range(1), cin = state.range(2), cout = state.range(3), n = state.range(4);
+  Conv2dParams p;
+  p.filter = {cout, cin, 3, 3, 1};
+  p.batch = n;
+  p.in_h = h;
+  p.in_w = w;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.out_h = h;
+  p.out_w = w;
+  p.activation = Activation::relu();
+  const auto input = random_floats(static_cast<size_t>(n * h * w * cin), 1);
+  const auto weight = random_floats(static_cast<size_t>(cout * cin * 9), 2);
+  const auto bias = random_floats(static_cast<size_t>(cout), 3);
+  const PackedConv2dF32 packed = kHwy ? hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data())
+                                      : ref::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  std::vector<float> scratch(kHwy ? hwy::conv2d_f32_scratch_floats(packed, p) : 0);
+  std::vector<float> output(static_cast<size_t>(n * h * w * cout));
+  for (auto _ : state) {
+    if (kHwy) {
+      hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    } else {
+      ref::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), nullptr);
+    }
+    benchmark::DoNotOptimize(output.data());
+  }
+  const double macs = static_cast<double>(n * h * w * cout * cin * 9);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+// cnn-s: conv1 28x28 1->16, conv2 14x14 16->32; cnn-m: 28x28 1->32, 14x14 32->64, 7x7 64->128.
+#define CONV_LAYERS(B)                                                                                 \
+  B->Args({28, 28, 1, 16, 1})->Args({14, 14, 16, 32, 1})->Args({28, 28, 1, 32, 1})->Args({14, 14, 32, 64, 1}) \
+      ->Args({7, 7, 64, 128, 1})->Args({14, 14, 32, 64, 64})
+CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3, true));
+BENCHMARK_TEMPLATE(BM_Conv3x3, false)->Args({14, 14, 16, 32, 1})->Args({7, 7, 64, 128, 1});
+
+// Fully-connected C = relu(A . B^T + bias): args = M, K, N.
+template <bool kHwy>
+void BM_Gemm(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  const auto a = random_floats(static_cast<size_t>(m * k), 1);
+  const auto b = random_floats(static_cast<size_t>(n * k), 2);
+  const auto bias = random_floats(static_cast<size_t>(n), 3);
+  const PackedGemmF32 packed = kHwy ? hwy::pack_gemm_f32(b.data(), k, n, BLayout::kNK, bias.data(), 1.0f)
+                                    : ref::pack_gemm_f32(b.data(), k, n, BLayout::kNK, bias.data(), 1.0f);
+  std::vector<float> c(static_cast<size_t>(m * n));
+  for (auto _ : state) {
+    if (kHwy) {
+      hwy::gemm_f32(packed, a.data(), k, c.data(), n, {0, m, 0, n}, Activation::relu());
+    } else {
+      ref::gemm_f32(packed, a.data(), k, c.data(), n, {0, m, 0, n}, Activation::relu());
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(m * k * n) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+// cnn-s fc1 1568->128, fc2 128->10; cnn-m fc1 1152->245; batch 1 and 64.
+BENCHMARK_TEMPLATE(BM_Gemm, true)->Args({1, 1568, 128})->Args({1, 128, 10})->Args({1, 1152, 245})->Args({64, 1568, 128});
+BENCHMARK_TEMPLATE(BM_Gemm, false)->Args({1, 1568, 128});
+
+// int8 (u8 x s8 per-channel) conv 3x3 pad 1 and fully-connected, hwy: args as the f32 ones.
+void BM_Conv3x3Q8(benchmark::State& state) {
+  const int64_t h = state.range(0), w = state.range(1), cin = state.range(2), cout = state.range(3), n = state.range(4);
+  Conv2dParams p;
+  p.filter = {cout, cin, 3, 3, 1};
+  p.batch = n;
+  p.in_h = p.out_h = h;
+  p.in_w = p.out_w = w;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  std::vector<uint8_t> input(static_cast<size_t>(n * h * w * cin), 77);
+  std::vector<int8_t> weight(static_cast<size_t>(cout * cin * 9));
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+  std::vector<float> mult(static_cast<size_t>(cout), 1e-4f);
+  const PackedConv2dQ8 packed = hwy::pack_conv2d_qu8_qc8w(p.filter, weight.data(), nullptr, mult.data());
+  std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p));
+  std::vector<uint8_t> output(static_cast<size_t>(n * h * w * cout));
+  QuantU8Params q;
+  q.input_zero_point = 3;
+  q.output_zero_point = 128;
+  for (auto _ : state) {
+    hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    benchmark::DoNotOptimize(output.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n * h * w * cout * cin * 9) *
+                                                    static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+CONV_LAYERS(BENCHMARK(BM_Conv3x3Q8));
+
+void BM_GemmQ8(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  std::vector<uint8_t> a(static_cast<size_t>(m * k), 77);
+  std::vector<int8_t> b(static_cast<size_t>(n * k), -5);
+  std::vector<float> mult(static_cast<size_t>(n), 1e-4f);
+  const PackedGemmQ8 packed = hwy::pack_gemm_qu8_qc8w(b.data(), k, n, BLayout::kNK, nullptr, mult.data());
+  std::vector<std::byte> scratch(hwy::gemm_qu8_qc8w_scratch_bytes(packed));
+  std::vector<uint8_t> c(static_cast<size_t>(m * n));
+  QuantU8Params q;
+  for (auto _ : state) {
+    hwy::gemm_qu8_qc8w(packed, q, a.data(), k, c.data(), n, {0, m, 0, n}, scratch.data());
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(m * k * n) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_GemmQ8)->Args({1, 1568, 128})->Args({1, 1152, 245})->Args({64, 1568, 128});
+
+// 2x2 stride-2 max pool: args = in_h, in_w, channels.
+void BM_MaxPool2(benchmark::State& state) {
+  Pool2dParams p;
+  p.in_h = state.range(0);
+  p.in_w = state.range(1);
+  p.channels = state.range(2);
+  p.kernel_h = p.kernel_w = p.stride_h = p.stride_w = 2;
+  p.out_h = p.in_h / 2;
+  p.out_w = p.in_w / 2;
+  const auto input = random_floats(static_cast<size_t>(p.in_h * p.in_w * p.channels), 1);
+  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * p.channels));
+  for (auto _ : state) {
+    hwy::max_pool2d_f32_nhwc(p, input.data(), output.data(), 0, p.total_rows());
+    benchmark::DoNotOptimize(output.data());
+  }
+}
+BENCHMARK(BM_MaxPool2)->Args({28, 28, 16})->Args({14, 14, 32})->Args({28, 28, 32})->Args({14, 14, 64});
+
+}  // namespace
+}  // namespace edgeq::kernels
+
+BENCHMARK_MAIN();

@@ -1,0 +1,289 @@
+// edgeq kernels: the compute routines the runtime's plan calls, in two families with identical
+// signatures:
+//   ref::  plain loops, no intrinsics, no threads: the oracle every optimized kernel is tested against.
+//   hwy::  Highway (one source, run-time dispatch: SSE4 / AVX2 / AVX-512 on x86; the same source builds
+//          with static dispatch for wasm SIMD128 and aarch64 NEON).
+//
+// Contract (both families):
+// - Activations are NHWC (channels last), f32, dense. Weights are packed ONCE, at session compile, by
+//   the family's pack_* function; the runtime keeps the returned Packed* value (it owns its storage,
+//   copies share it) and hands it back on every run. A packed value must be run by the family that
+//   packed it (checked: Error kInvalidArgument otherwise).
+// - Kernels are single-threaded, pure, and never allocate while running: each entry takes a range of
+//   work (conv/pool: output rows, gemm: rows x columns), so the runtime's thread pool splits a call into
+//   disjoint ranges and runs them in parallel. Entries that need scratch memory take it as an argument;
+//   the *_scratch_floats/_bytes() queries give the size for ONE call (one per concurrent thread).
+// - Inputs are read, outputs written only inside the given range. Activation, output and scratch
+//   pointers need no alignment (only pack_gemm_f32_into's destination does).
+// - Errors (inconsistent params, wrong family) throw edgeq::Error naming the field; hot entries check
+//   cheaply (O(1)) before touching memory.
+// - int8 entries (qu8_qc8w: u8 activations, s8 per-channel weights) follow the same pattern; see the
+//   int8 section below.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeq/core.h"
+
+namespace edgeq::kernels {
+
+// ---------------------------------------------------------------------------------------------
+// Fused epilogue: applied to (accumulator + bias) before the store.
+enum class ActivationKind : uint8_t {
+  kNone,       // identity
+  kRelu,       // max(x, 0)
+  kClip,       // min(max(x, clip_min), clip_max)  (ONNX Clip, ReLU6 = Clip(0, 6))
+  kLeakyRelu,  // x < 0 ? alpha * x : x
+};
+
+struct Activation {
+  ActivationKind kind = ActivationKind::kNone;
+  float clip_min = 0.0f;   // kClip only
+  float clip_max = 0.0f;   // kClip only
+  float alpha = 0.01f;     // kLeakyRelu only
+
+  static Activation none() { return {}; }
+  static Activation relu() { return {ActivationKind::kRelu, 0.0f, 0.0f, 0.0f}; }
+  static Activation clip(float lo, float hi) { return {ActivationKind::kClip, lo, hi, 0.0f}; }
+  static Activation leaky_relu(float a) { return {ActivationKind::kLeakyRelu, 0.0f, 0.0f, a}; }
+};
+
+// Scalar form of the epilogue (ref, and the scalar tails of hwy).
+inline float apply_activation(const Activation& act, float x) {
+  switch (act.kind) {
+    case ActivationKind::kNone: return x;
+    case ActivationKind::kRelu: return x > 0.0f ? x : 0.0f;
+    case ActivationKind::kClip: return x < act.clip_min ? act.clip_min : (x > act.clip_max ? act.clip_max : x);
+    case ActivationKind::kLeakyRelu: return x < 0.0f ? act.alpha * x : x;
+  }
+  return x;
+}
+
+// Which family produced a packed value.
+enum class Family : uint8_t { kRef, kHwy };
+
+// Output extent of a sliding window (conv/pool, floor mode): (in + pb + pe - ((k-1)*d + 1)) / s + 1.
+// Throws kInvalidArgument when the window does not fit. ceil_mode pools pass their own out extent.
+int64_t window_output_extent(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                             int64_t dilation);
+
+// ---------------------------------------------------------------------------------------------
+// Conv2d, NHWC.
+//   input  [N, in_h, in_w, in_channels]
+//   weight (to pack) ONNX OIHW: [out_channels, in_channels / groups, kernel_h, kernel_w]
+//   bias   (to pack) [out_channels] or nullptr
+//   output [N, out_h, out_w, out_channels]
+// Groups: in_channels and out_channels divisible by groups; depthwise = groups == in_channels.
+
+// What packing depends on (not the spatial input size, so one packed filter serves every batch/shape).
+struct Conv2dFilter {
+  int64_t out_channels = 0;
+  int64_t in_channels = 0;  // total over all groups
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t groups = 1;
+};
+
+// Per input shape (the runtime fills it at plan time).
+struct Conv2dParams {
+  Conv2dFilter filter;
+  int64_t batch = 1;
+  int64_t in_h = 0, in_w = 0;
+  int64_t out_h = 0, out_w = 0;  // use window_output_extent()
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  Activation activation;
+
+  // Work unit of conv2d_f32_nhwc: one output row = (image n, output row oh), indexed n * out_h + oh.
+  int64_t total_rows() const { return batch * out_h; }
+};
+
+// Packed filter + bias. Layout is the family's business (ref: OIHW copy; hwy: panels of
+// kPanelChannels output channels, [group][panel][kh][kw][ci][kPanelChannels], zero-padded).
+struct PackedConv2dF32 {
+  Family family = Family::kRef;
+  Conv2dFilter filter;
+  int32_t method = 0;                 // family-internal algorithm tag (e.g. hwy depthwise vs panel)
+  std::shared_ptr<std::byte> storage; // owns weights and bias
+  const float* weights = nullptr;
+  const float* bias = nullptr;        // padded copy; zeros when no bias was given
+  size_t weight_floats = 0;
+  // hwy, 3x3 ungrouped filters with >= 32 input channels: also the Winograd F(2x2, 3x3) transformed
+  // weights (G g G^T, [16][panel][ci][16]), used when a call has stride 1 and dilation 1.
+  const float* winograd_weights = nullptr;
+};
+
+// Output-channel panel width of the hwy packed layouts (conv and gemm). Independent of the SIMD target,
+// so a packed value stays valid whichever target the dispatcher picks.
+inline constexpr int64_t kPanelChannels = 16;
+
+// ---------------------------------------------------------------------------------------------
+// Gemm: C[M, N] = act(A[M, K] . B[K, N] + bias[N]), A and C row-major with leading dimensions
+// lda >= K, ldc >= N. B is packed once (Gemm/MatMul with a constant B; fully-connected layers).
+// B source layout: kKN = row-major [K, N] (MatMul, Gemm transB=0); kNK = row-major [N, K] (Gemm
+// transB=1, the usual fully-connected form). alpha scales B at pack time (ONNX Gemm alpha); the runtime
+// passes bias already multiplied by beta; a bias of shape other than [N] is the runtime's job.
+enum class BLayout : uint8_t { kKN, kNK };
+
+struct PackedGemmF32 {
+  Family family = Family::kRef;
+  int64_t k = 0, n = 0;
+  std::shared_ptr<std::byte> storage;  // may be null for a view packed into caller memory
+  const float* weights = nullptr;      // ref: [K, N] row-major; hwy: [N/16 panels][K][16], zero-padded
+  const float* bias = nullptr;         // [N] (ref) or [round_up(N, 16)] (hwy); zeros when no bias
+};
+
+// Work range of gemm_f32: rows [m_begin, m_end) x columns [n_begin, n_end). Split columns at multiples
+// of kPanelChannels (a range end may also be N). At M = 1 (batch-1 fully-connected) split columns.
+struct GemmRange {
+  int64_t m_begin = 0, m_end = 0;
+  int64_t n_begin = 0, n_end = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Pooling, NHWC. Windows that reach beyond the input (padding, ceil_mode) are clipped; max ignores
+// padding; average divides by the count of the window's positions that lie inside the input
+// (count_include_pad = false) or inside the padded input [-pad_begin, in + pad_end) (true), as ONNX does.
+struct Pool2dParams {
+  int64_t batch = 1;
+  int64_t channels = 0;
+  int64_t in_h = 0, in_w = 0;
+  int64_t out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  bool count_include_pad = false;  // average pool only
+
+  int64_t total_rows() const { return batch * out_h; }  // work unit: output row n * out_h + oh
+};
+
+// ---------------------------------------------------------------------------------------------
+// int8 (issue 6): u8 activations (real = scale * (q - zero_point)), s8 weights symmetric per output
+// channel, int32 bias (scale = input scale * weight scale[c]), int32 accumulation, exact: the input
+// zero point is subtracted before multiplying (widening to int16, never vpmaddubsw's saturating int16
+// sums), and every family requantizes with requantize_u8() below, so ref and hwy agree bit for bit.
+// Padding contributes real 0 = the input zero point, as ONNX QLinearConv defines.
+
+// ONNX QuantizeLinear semantics: clamp(round_half_to_even(float(acc) * multiplier) + zero_point),
+// clamped to [out_min, out_max] (0..255, or narrower for a fused ReLU/Clip). The float product and
+// the rounding are the same IEEE operations the SIMD epilogue performs. Clamping before the int
+// conversion keeps huge accumulators defined.
+inline uint8_t requantize_u8(int32_t acc, float multiplier, int32_t zero_point, int32_t out_min, int32_t out_max) {
+  float r = std::nearbyint(static_cast<float>(acc) * multiplier);  // round half to even (default FP env)
+  const float lo = static_cast<float>(out_min - zero_point), hi = static_cast<float>(out_max - zero_point);
+  r = r < lo ? lo : (r > hi ? hi : r);
+  return static_cast<uint8_t>(static_cast<int32_t>(r) + zero_point);
+}
+
+// Zero points and the output range of one quantized call.
+struct QuantU8Params {
+  int32_t input_zero_point = 0;
+  int32_t output_zero_point = 0;
+  int32_t output_min = 0, output_max = 255;  // fused ReLU: output_min = output_zero_point
+};
+
+// Packed int8 filter: weights widened to int16 at pack time (hwy: pairs of the reduction interleaved
+// per channel, the vpmaddwd layout), bias int32, one requantization multiplier per output channel
+// (input_scale * weight_scale[c] / output_scale).
+struct PackedConv2dQ8 {
+  Family family = Family::kRef;
+  Conv2dFilter filter;
+  std::shared_ptr<std::byte> storage;
+  const int16_t* weights = nullptr;
+  const int32_t* bias = nullptr;
+  const float* multipliers = nullptr;
+  int64_t k_padded = 0;  // reduction length per group after padding (hwy: even)
+};
+
+struct PackedGemmQ8 {
+  Family family = Family::kRef;
+  int64_t k = 0, n = 0, k_padded = 0;
+  std::shared_ptr<std::byte> storage;
+  const int16_t* weights = nullptr;
+  const int32_t* bias = nullptr;
+  const float* multipliers = nullptr;
+};
+
+// Family entries. Both namespaces declare exactly the same functions.
+#define EDGEQ_KERNELS_FAMILY_DECLS                                                                        \
+  /* Conv2d NHWC. */                                                                                      \
+  PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias); \
+  /* Scratch floats one call needs (per concurrent thread). */                                             \
+  size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dParams& params);             \
+  /* Any row split is correct; splitting at multiples of this (2 for Winograd: a tile covers two */     \
+  /* output rows, and a split inside a tile computes it twice) avoids duplicated work. */               \
+  int64_t conv2d_f32_row_alignment(const PackedConv2dF32& packed, const Conv2dParams& params);           \
+  /* Output rows [row_begin, row_end) of total_rows(). */                                                 \
+  void conv2d_f32_nhwc(const PackedConv2dF32& packed, const Conv2dParams& params, const float* input,     \
+                       float* output, int64_t row_begin, int64_t row_end, float* scratch);                \
+                                                                                                          \
+  /* Gemm with packed B. */                                                                               \
+  PackedGemmF32 pack_gemm_f32(const float* b, int64_t k, int64_t n, BLayout layout, const float* bias,     \
+                              float alpha);                                                               \
+  /* Same packing into caller memory (e.g. an arena, for MatMul with a B computed at run time): */        \
+  /* dst: packed_gemm_f32_floats(k, n) floats, 64-byte aligned (hwy); the view does not own it. */       \
+  size_t packed_gemm_f32_floats(int64_t k, int64_t n);                                                    \
+  PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t n, BLayout layout,      \
+                                   const float* bias, float alpha);                                       \
+  void gemm_f32(const PackedGemmF32& packed, const float* a, int64_t lda, float* c, int64_t ldc,          \
+                const GemmRange& range, const Activation& activation);                                    \
+                                                                                                          \
+  /* Pools, output rows [row_begin, row_end) of total_rows(). */                                          \
+  void max_pool2d_f32_nhwc(const Pool2dParams& params, const float* input, float* output,                \
+                           int64_t row_begin, int64_t row_end);                                           \
+  void avg_pool2d_f32_nhwc(const Pool2dParams& params, const float* input, float* output,                \
+                           int64_t row_begin, int64_t row_end);                                           \
+  /* [N, H*W, C] -> [N, C], images [n_begin, n_end). */                                                   \
+  void global_avg_pool_f32_nhwc(const float* input, float* output, int64_t spatial, int64_t channels,   \
+                                int64_t n_begin, int64_t n_end);                                          \
+                                                                                                          \
+  /* int8 conv2d NHWC, u8 in/out. params.activation is ignored (fold it into output_min/max). */        \
+  PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& filter, const int8_t* weight_oihw,             \
+                                      const int32_t* bias, const float* multipliers);                     \
+  size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params);         \
+  void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params,                     \
+                            const QuantU8Params& quant, const uint8_t* input, uint8_t* output,            \
+                            int64_t row_begin, int64_t row_end, void* scratch);                           \
+  /* int8 gemm: C[M, N] u8 = requant(A[M, K] u8 . B + bias); same ranges as gemm_f32. */                 \
+  PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout layout,                 \
+                                  const int32_t* bias, const float* multipliers);                         \
+  size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8& packed);                                         \
+  void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& quant, const uint8_t* a,           \
+                     int64_t lda, uint8_t* c, int64_t ldc, const GemmRange& range, void* scratch);        \
+                                                                                                          \
+  /* Element-wise over n floats (in-place allowed: out may equal an input). */                            \
+  void add_f32(const float* a, const float* b, float* out, size_t n);                                     \
+  void sub_f32(const float* a, const float* b, float* out, size_t n);                                     \
+  void mul_f32(const float* a, const float* b, float* out, size_t n);                                     \
+  void div_f32(const float* a, const float* b, float* out, size_t n);                                     \
+  /* out = act(x) */                                                                                      \
+  void activation_f32(const float* x, float* out, size_t n, const Activation& activation);                \
+  /* out[i] = act(x[i] + bias[i % channels]) : bias add over the channel dim of NHWC rows. */           \
+  void bias_activation_f32(const float* x, const float* bias, float* out, size_t n, size_t channels,     \
+                           const Activation& activation);                                                 \
+  void sigmoid_f32(const float* x, float* out, size_t n);                                                 \
+  void tanh_f32(const float* x, float* out, size_t n);                                                    \
+  /* Numerically stable softmax of one row of n (subtracts the max). */                                   \
+  void softmax_row_f32(const float* x, float* out, size_t n);
+
+namespace ref {
+EDGEQ_KERNELS_FAMILY_DECLS
+}  // namespace ref
+
+namespace hwy {
+EDGEQ_KERNELS_FAMILY_DECLS
+// Highway target the dispatcher picks on this CPU, e.g. "AVX2" (for logs and bench reports).
+std::string target_name();
+// Every target compiled into this binary, best first.
+std::vector<std::string> compiled_target_names();
+}  // namespace hwy
+
+#undef EDGEQ_KERNELS_FAMILY_DECLS
+
+}  // namespace edgeq::kernels

@@ -1,0 +1,124 @@
+#include "bench/sidecar.h"
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/subprocess.h"
+
+namespace edgeq::bench::detail {
+namespace {
+
+std::string last_line(const std::string& text) {
+  const size_t end = text.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return "";
+  const size_t nl = text.rfind('\n', end);
+  const size_t begin = nl == std::string::npos ? 0 : nl + 1;
+  return text.substr(begin, end - begin + 1);
+}
+
+std::string join(const std::vector<int64_t>& values) {
+  std::string s;
+  for (int64_t v : values) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(v);
+  }
+  return s;
+}
+
+double ms_to_ns(const nlohmann::json& j, const char* key) { return j.at(key).get<double>() * 1e6; }
+
+OrtBatchResult parse_batch(const nlohmann::json& b) {
+  OrtBatchResult r;
+  r.batch = b.at("batch").get<int64_t>();
+  r.stats.count = b.at("runs").get<int64_t>() * b.at("rounds").get<int64_t>();
+  r.stats.p50_ns = ms_to_ns(b, "p50_ms");
+  r.stats.p95_ns = ms_to_ns(b, "p95_ms");
+  r.stats.p99_ns = ms_to_ns(b, "p99_ms");
+  r.stats.mean_ns = ms_to_ns(b, "mean_ms");
+  r.stats.min_ns = ms_to_ns(b, "min_ms");
+  r.stats.max_ns = ms_to_ns(b, "max_ms");
+  r.stats.stddev_ns = ms_to_ns(b, "stddev_ms");
+  for (const auto& p : b.at("round_p50_ms")) r.round_p50_ns.push_back(p.get<double>() * 1e6);
+  r.spread = b.at("spread").get<double>();
+  r.throughput_items_per_s = b.at("throughput_items_per_s").get<double>();
+  return r;
+}
+
+std::optional<double> noop_p50(const nlohmann::json& noop) {
+  if (noop.is_object() && noop.value("status", "") == "ok") return ms_to_ns(noop, "p50_ms");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string default_peers_dir() {
+  if (const char* env = std::getenv("EDGEQ_PEERS_DIR"); env && *env) return env;
+  return EDGEQ_DEFAULT_PEERS_DIR;
+}
+
+std::vector<std::string> protocol_args(const OrtPeerOptions& o) {
+  std::vector<std::string> args = {"--threads",    std::to_string(o.threads),    "--warmup", std::to_string(o.warmup),
+                                   "--runs",       std::to_string(o.runs),       "--batch-runs",
+                                   std::to_string(o.batch_runs), "--rounds",     std::to_string(o.rounds),
+                                   "--batches",    join(o.batches)};
+  if (!o.input_f32.empty()) {
+    args.insert(args.end(), {"--input", o.input_f32});
+  } else {
+    args.insert(args.end(), {"--seed", std::to_string(o.seed)});
+  }
+  if (!o.noop_model.empty()) args.insert(args.end(), {"--noop", o.noop_model});
+  return args;
+}
+
+SidecarRun run_sidecar(const std::vector<std::string>& argv, const std::vector<int>& cpus, const std::string& what) {
+  SidecarRun run;
+  ProcessResult proc;
+  {
+    ScopedAffinity pin(cpus);  // the child inherits the mask of the thread that starts it
+    proc = run_process(argv);
+  }
+  if (!proc.launched) {
+    run.skip_reason = "cannot start " + what + ": " + proc.error;
+  } else if (proc.exit_code != 0) {
+    const std::string why = last_line(proc.err);
+    run.skip_reason = what + " failed (exit " + std::to_string(proc.exit_code) + ")" + (why.empty() ? "" : ": " + why);
+  }
+  run.out = std::move(proc.out);
+  return run;
+}
+
+std::vector<OrtModelResult> parse_peer_json(const std::string& json_text, const std::string& what,
+                                            const std::string& default_engine, const std::string& version_key,
+                                            std::string* version) {
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw Error(ErrorCode::kParse, what + " output is not a JSON object");
+  try {
+    if (version) *version = j.value(version_key, "");
+    const auto& models = j.at("models");
+    if (!models.is_array() || models.empty()) throw Error(ErrorCode::kParse, what + " output has no models");
+    const int threads = j.contains("protocol") ? j["protocol"].value("threads", 0) : 0;
+    const std::optional<double> shared_noop = noop_p50(j.value("noop", nlohmann::json()));
+    std::vector<OrtModelResult> results;
+    for (const auto& m : models) {
+      OrtModelResult r;
+      r.path = m.at("path").get<std::string>();
+      r.engine = m.value("engine", default_engine);
+      r.status = m.at("status").get<std::string>();
+      r.peak_rss_bytes = m.value("peak_rss_bytes", int64_t{0});
+      r.threads = threads;
+      if (r.status == "ok") {
+        r.session_ms = m.at("session_ms").get<double>();
+        for (const auto& b : m.at("batches"))
+          if (b.at("status").get<std::string>() == "ok") r.batches.push_back(parse_batch(b));
+      }
+      r.noop_p50_ns = m.contains("noop") ? noop_p50(m["noop"]) : shared_noop;
+      results.push_back(std::move(r));
+    }
+    return results;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kParse, what + " output: " + e.what());
+  }
+}
+
+}  // namespace edgeq::bench::detail

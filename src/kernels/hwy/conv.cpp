@@ -1,0 +1,270 @@
+// hwy conv2d NHWC (one TU, compiled once per Highway target; see STYLE.md section 2).
+//
+// General path ("panels"): implicit GEMM. The output pixels of the row range form a flat list, tiled
+// kTileRows at a time (so narrow images such as 7x7 still fill whole tiles); each tile is multiplied
+// with one 16-channel panel of packed weights, the reduction running over (kh, kw, ci). Padding is
+// materialized once per call in scratch (the rows the range reads, zero borders), so the inner loop
+// has no bounds checks and any stride/dilation works the same way.
+// Depthwise path: vectors along channels, bounds checked per tap (no reuse to exploit).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/hwy/conv.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/hwy/tile-inl.h"
+
+#ifndef EDGEQ_KERNELS_HWY_CONV_ONCE_
+#define EDGEQ_KERNELS_HWY_CONV_ONCE_
+#include <algorithm>
+#include <cstring>
+
+#include "edgeq/kernels.h"
+#include "kernels/hwy/pack.h"
+#include "kernels/validate.h"
+
+namespace edgeq_kernels_hwy {
+// Geometry shared by every tile of one call.
+struct ConvGeometry {
+  int64_t cin_total, cin_g, cout_total, cout_g, groups, panels;
+  int64_t stride_h, stride_w;
+  // The reduction of one output pixel reads `tap_rows` x `tap_cols` runs of `run_length` contiguous
+  // floats; run (i, j) starts at i * tap_row_step + j * tap_col_step from the pixel's window origin.
+  // Undilated, ungrouped: one run per kernel row (kw and ci are contiguous in NHWC), else one per tap.
+  int64_t tap_rows, tap_cols, run_length;
+  int64_t tap_row_step, tap_col_step;
+  int64_t row_pitch;                   // floats per source row
+  int64_t panel_floats;
+};
+
+}  // namespace edgeq_kernels_hwy
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace edgeq_kernels_hwy {
+namespace HWY_NAMESPACE {
+
+using edgeq::kernels::Conv2dParams;
+using edgeq::kernels::PackedConv2dF32;
+
+template <size_t MR>
+HWY_INLINE void ConvTile(const ConvGeometry& geo, const float* const* base, const float* w, const float* bias,
+                         const EpilogueVecs& e, float* const* out, size_t channels) {
+  Tile<MR> tile;
+  tile.Init(bias);
+  for (int64_t i = 0; i < geo.tap_rows; ++i) {
+    for (int64_t j = 0; j < geo.tap_cols; ++j) {
+      const int64_t offset = i * geo.tap_row_step + j * geo.tap_col_step;
+      const float* a[MR];
+      for (size_t r = 0; r < MR; ++r) a[r] = base[r] + offset;
+      tile.Accumulate(a, static_cast<size_t>(geo.run_length), w);
+    }
+  }
+  tile.Store(e, out, channels);
+}
+
+// Output rows [oh_begin, oh_end) of image n; `src` points at source row 0 of that image, which is padded
+// row `src_row0` when padding was materialized.
+void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const ConvGeometry& geo,
+                     const float* src, int64_t src_row0, int64_t n, int64_t oh_begin, int64_t oh_end, float* output,
+                     const EpilogueVecs& e) {
+  const int64_t pixels = (oh_end - oh_begin) * p.out_w;
+  const float* base[kTileRows];
+  float* out[kTileRows];
+  for (int64_t g = 0; g < geo.groups; ++g) {
+    for (int64_t panel = 0; panel < geo.panels; ++panel) {
+      const float* w = packed.weights + (g * geo.panels + panel) * geo.panel_floats;
+      const float* bias = packed.bias + (g * geo.panels + panel) * static_cast<int64_t>(kPanel);
+      const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, geo.cout_g - panel * kPanel));
+      const int64_t out_channel0 = g * geo.cout_g + panel * kPanel;
+      // Walk the pixels in order, carrying (oh, ow) instead of dividing per pixel.
+      int64_t oh = oh_begin, ow = 0;
+      // Tiles as equal as possible (49 pixels: 5 or 6 each, not 8 x 6 + 1): a 1- or 2-pixel leftover
+      // tile has too few independent accumulators to hide the FMA latency.
+      const int64_t tiles = (pixels + static_cast<int64_t>(kTileRows) - 1) / static_cast<int64_t>(kTileRows);
+      for (int64_t t = 0, q = 0; t < tiles; ++t) {
+        const int64_t q_next = pixels * (t + 1) / tiles;
+        const size_t rows = static_cast<size_t>(q_next - q);
+        q = q_next;
+        for (size_t r = 0; r < rows; ++r) {
+          base[r] = src + (oh * geo.stride_h - src_row0) * geo.row_pitch + ow * geo.stride_w * geo.cin_total +
+                    g * geo.cin_g;
+          out[r] = output + ((n * p.out_h + oh) * p.out_w + ow) * geo.cout_total + out_channel0;
+          if (++ow == p.out_w) {
+            ow = 0;
+            ++oh;
+          }
+        }
+        WithTileRows(rows, [&](auto mr) { ConvTile<decltype(mr)::value>(geo, base, w, bias, e, out, channels); });
+      }
+    }
+  }
+}
+
+void ConvPanels(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
+                int64_t row_begin, int64_t row_end, float* scratch) {
+  const auto& f = packed.filter;
+  const bool padded = p.pad_top || p.pad_left || p.pad_bottom || p.pad_right;
+  const int64_t padded_w = p.in_w + p.pad_left + p.pad_right;
+  ConvGeometry geo;
+  geo.cin_total = f.in_channels;
+  geo.cin_g = f.in_channels / f.groups;
+  geo.cout_total = f.out_channels;
+  geo.cout_g = f.out_channels / f.groups;
+  geo.groups = f.groups;
+  geo.panels = (geo.cout_g + kPanel - 1) / kPanel;
+  geo.stride_h = p.stride_h;
+  geo.stride_w = p.stride_w;
+  geo.row_pitch = (padded ? padded_w : p.in_w) * f.in_channels;
+  geo.tap_row_step = p.dilation_h * geo.row_pitch;
+  geo.tap_rows = f.kernel_h;
+  if (p.dilation_w == 1 && f.groups == 1) {
+    geo.tap_cols = 1;
+    geo.run_length = f.kernel_w * f.in_channels;
+    geo.tap_col_step = 0;
+  } else {
+    geo.tap_cols = f.kernel_w;
+    geo.run_length = geo.cin_g;
+    geo.tap_col_step = p.dilation_w * f.in_channels;
+  }
+  geo.panel_floats = f.kernel_h * f.kernel_w * geo.cin_g * static_cast<int64_t>(kPanel);
+  const EpilogueVecs e(p.activation);
+  const int64_t image_floats = p.in_h * p.in_w * f.in_channels;
+  const int64_t in_row_floats = p.in_w * f.in_channels;
+
+  for (int64_t row = row_begin; row < row_end;) {
+    const int64_t n = row / p.out_h;
+    const int64_t oh_begin = row % p.out_h;
+    const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
+    const float* image = input + n * image_floats;
+    if (!padded) {
+      ConvPanelsImage(packed, p, geo, image, 0, n, oh_begin, oh_end, output, e);
+    } else {
+      // Padded rows [first, last] that this range reads, copied with zero borders.
+      const int64_t first = oh_begin * p.stride_h;
+      const int64_t last = (oh_end - 1) * p.stride_h + (f.kernel_h - 1) * p.dilation_h;
+      for (int64_t hp = first; hp <= last; ++hp) {
+        float* dst = scratch + (hp - first) * geo.row_pitch;
+        const int64_t ih = hp - p.pad_top;
+        if (ih < 0 || ih >= p.in_h) {
+          std::memset(dst, 0, static_cast<size_t>(geo.row_pitch) * sizeof(float));
+          continue;
+        }
+        const int64_t left = p.pad_left * f.in_channels;
+        std::memset(dst, 0, static_cast<size_t>(left) * sizeof(float));
+        std::memcpy(dst + left, image + ih * in_row_floats, static_cast<size_t>(in_row_floats) * sizeof(float));
+        std::memset(dst + left + in_row_floats, 0,
+                    static_cast<size_t>(p.pad_right * f.in_channels) * sizeof(float));
+      }
+      ConvPanelsImage(packed, p, geo, scratch, first, n, oh_begin, oh_end, output, e);
+    }
+    row += oh_end - oh_begin;
+  }
+}
+
+void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
+                   int64_t row_begin, int64_t row_end, float* /*scratch*/) {
+  const DF d;
+  const int64_t channels = packed.filter.out_channels;
+  const int64_t c16 = (channels + kPanel - 1) / kPanel * kPanel;
+  const size_t lanes = kLanes;
+  const EpilogueVecs e(p.activation);
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t n = row / p.out_h;
+    const int64_t oh = row % p.out_h;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      float* out = output + (row * p.out_w + ow) * channels;
+      for (int64_t c = 0; c < channels; c += static_cast<int64_t>(lanes)) {
+        const size_t valid = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(lanes), channels - c));
+        VF acc = hn::Load(d, packed.bias + c);
+        for (int64_t kh = 0; kh < packed.filter.kernel_h; ++kh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.in_h) continue;
+          for (int64_t kw = 0; kw < packed.filter.kernel_w; ++kw) {
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            if (iw < 0 || iw >= p.in_w) continue;
+            const float* in = input + ((n * p.in_h + ih) * p.in_w + iw) * channels + c;
+            const VF x = valid == lanes ? hn::LoadU(d, in) : LoadPartial(in, valid);
+            const VF w = hn::Load(d, packed.weights + (kh * packed.filter.kernel_w + kw) * c16 + c);
+            acc = hn::MulAdd(x, w, acc);
+          }
+        }
+        acc = Activate(e, acc);
+        if (valid == lanes) {
+          hn::StoreU(acc, d, out + c);
+        } else {
+          StorePartial(acc, out + c, valid);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace edgeq_kernels_hwy
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgeq_kernels_hwy {
+// winograd.cpp
+void DispatchWinogradF23(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
+                         const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
+using edgeq::kernels::Conv2dParams;
+using edgeq::kernels::PackedConv2dF32;
+HWY_EXPORT(ConvPanels);
+HWY_EXPORT(ConvDepthwise);
+// Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
+void DispatchConvPanels(const PackedConv2dF32& packed, const Conv2dParams& params, const float* input,
+                        float* output, int64_t row_begin, int64_t row_end, float* scratch) {
+  HWY_DYNAMIC_DISPATCH(ConvPanels)(packed, params, input, output, row_begin, row_end, scratch);
+}
+void DispatchConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& params, const float* input,
+                           float* output, int64_t row_begin, int64_t row_end, float* scratch) {
+  HWY_DYNAMIC_DISPATCH(ConvDepthwise)(packed, params, input, output, row_begin, row_end, scratch);
+}
+}  // namespace edgeq_kernels_hwy
+
+namespace edgeq::kernels::hwy {
+
+namespace {
+bool use_winograd(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  return packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
+         p.dilation_w == 1;
+}
+}  // namespace
+
+size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  if (packed.method != kConvMethodPanels) return 0;
+  if (use_winograd(packed, p)) {
+    const int64_t cin = packed.filter.in_channels;
+    const int64_t cout16 = (packed.filter.out_channels + kPanelChannels - 1) / kPanelChannels * kPanelChannels;
+    return static_cast<size_t>(16 * winograd_chunk_tiles(cin, cout16) * (cin + cout16));
+  }
+  if (!(p.pad_top || p.pad_left || p.pad_bottom || p.pad_right)) return 0;
+  // Upper bound: every padded row of one image (a call never spans more rows of one image than that).
+  return static_cast<size_t>((p.in_h + p.pad_top + p.pad_bottom) * (p.in_w + p.pad_left + p.pad_right) *
+                             packed.filter.in_channels);
+}
+
+int64_t conv2d_f32_row_alignment(const PackedConv2dF32& packed, const Conv2dParams& params) {
+  return use_winograd(packed, params) ? 2 : 1;
+}
+
+void conv2d_f32_nhwc(const PackedConv2dF32& packed, const Conv2dParams& params, const float* input, float* output,
+                     int64_t row_begin, int64_t row_end, float* scratch) {
+  detail::check_conv2d(packed, params, Family::kHwy, row_begin, row_end);
+  if (row_begin == row_end) return;
+  if (packed.method == kConvMethodDepthwise) {
+    edgeq_kernels_hwy::DispatchConvDepthwise(packed, params, input, output, row_begin, row_end, scratch);
+    return;
+  }
+  if (scratch == nullptr && conv2d_f32_scratch_floats(packed, params) > 0)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: conv2d needs scratch (conv2d_f32_scratch_floats)");
+  if (use_winograd(packed, params)) {
+    edgeq_kernels_hwy::DispatchWinogradF23(packed, params, input, output, row_begin, row_end, scratch);
+    return;
+  }
+  edgeq_kernels_hwy::DispatchConvPanels(packed, params, input, output, row_begin, row_end, scratch);
+}
+
+}  // namespace edgeq::kernels::hwy
+#endif  // HWY_ONCE

@@ -1,0 +1,148 @@
+// hwy element-wise kernels (one TU, compiled once per Highway target). Tails go through a lane buffer
+// so nothing is read or written past n.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/hwy/elementwise.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "kernels/hwy/tile-inl.h"
+
+#ifndef EDGEQ_KERNELS_HWY_ELEMENTWISE_ONCE_
+#define EDGEQ_KERNELS_HWY_ELEMENTWISE_ONCE_
+#include <algorithm>
+
+#include "edgeq/kernels.h"
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace edgeq_kernels_hwy {
+namespace HWY_NAMESPACE {
+
+using edgeq::kernels::Activation;
+
+// out[i] = op(x[i]) over full vectors, then the tail.
+template <class Op>
+HWY_INLINE void Unary(const float* x, float* out, size_t n, const Op& op) {
+  const DF d;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) hn::StoreU(op(hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StorePartial(op(LoadPartial(x + i, n - i)), out + i, n - i);
+}
+
+template <class Op>
+HWY_INLINE void Binary(const float* a, const float* b, float* out, size_t n, const Op& op) {
+  const DF d;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) hn::StoreU(op(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  if (i < n) StorePartial(op(LoadPartial(a + i, n - i), LoadPartial(b + i, n - i)), out + i, n - i);
+}
+
+void Add(const float* a, const float* b, float* out, size_t n) { Binary(a, b, out, n, [](VF x, VF y) { return hn::Add(x, y); }); }
+void Sub(const float* a, const float* b, float* out, size_t n) { Binary(a, b, out, n, [](VF x, VF y) { return hn::Sub(x, y); }); }
+void Mul(const float* a, const float* b, float* out, size_t n) { Binary(a, b, out, n, [](VF x, VF y) { return hn::Mul(x, y); }); }
+// The tail's zero-filled lanes divide by zero harmlessly: they are never stored.
+void Div(const float* a, const float* b, float* out, size_t n) { Binary(a, b, out, n, [](VF x, VF y) { return hn::Div(x, y); }); }
+
+void ActivationKernel(const float* x, float* out, size_t n, const Activation& activation) {
+  const EpilogueVecs e(activation);
+  Unary(x, out, n, [&e](VF v) { return Activate(e, v); });
+}
+
+void BiasActivation(const float* x, const float* bias, float* out, size_t n, size_t channels,
+                    const Activation& activation) {
+  const DF d;
+  const EpilogueVecs e(activation);
+  // Rows of `channels`; vectors run along the channels of one row.
+  for (size_t row = 0; row < n / channels; ++row) {
+    const float* xr = x + row * channels;
+    float* yr = out + row * channels;
+    size_t c = 0;
+    for (; c + kLanes <= channels; c += kLanes)
+      hn::StoreU(Activate(e, hn::Add(hn::LoadU(d, xr + c), hn::LoadU(d, bias + c))), d, yr + c);
+    if (c < channels) {
+      const size_t rest = channels - c;
+      StorePartial(Activate(e, hn::Add(LoadPartial(xr + c, rest), LoadPartial(bias + c, rest))), yr + c, rest);
+    }
+  }
+  for (size_t i = n / channels * channels; i < n; ++i)
+    out[i] = edgeq::kernels::apply_activation(activation, x[i] + bias[i % channels]);
+}
+
+void Sigmoid(const float* x, float* out, size_t n) {
+  const DF d;
+  const VF one = hn::Set(d, 1.0f);
+  // 1 / (1 + exp(-x)); exp overflows to inf for x < -88, giving the correct limit 0.
+  Unary(x, out, n, [&](VF v) { return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(v)))); });
+}
+
+void Tanh(const float* x, float* out, size_t n) {
+  const DF d;
+  Unary(x, out, n, [&](VF v) { return hn::Tanh(d, v); });
+}
+
+void SoftmaxRow(const float* x, float* out, size_t n) {
+  if (n == 0) return;
+  const DF d;
+  float max = x[0];
+  for (size_t i = 1; i < n; ++i) max = std::max(max, x[i]);
+  const VF vmax = hn::Set(d, max);
+  Unary(x, out, n, [&](VF v) { return hn::Exp(d, hn::Sub(v, vmax)); });
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += out[i];
+  const VF scale = hn::Set(d, static_cast<float>(1.0 / sum));
+  Unary(out, out, n, [&](VF v) { return hn::Mul(v, scale); });
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace edgeq_kernels_hwy
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgeq_kernels_hwy {
+using edgeq::kernels::Activation;
+HWY_EXPORT(Add);
+HWY_EXPORT(Sub);
+HWY_EXPORT(Mul);
+HWY_EXPORT(Div);
+HWY_EXPORT(ActivationKernel);
+HWY_EXPORT(BiasActivation);
+HWY_EXPORT(Sigmoid);
+HWY_EXPORT(Tanh);
+HWY_EXPORT(SoftmaxRow);
+// Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
+#define EDGEQ_DISPATCH(NAME, PARAMS, ARGS) \
+  void Dispatch##NAME PARAMS { HWY_DYNAMIC_DISPATCH(NAME) ARGS; }
+EDGEQ_DISPATCH(Add, (const float* a, const float* b, float* o, size_t n), (a, b, o, n))
+EDGEQ_DISPATCH(Sub, (const float* a, const float* b, float* o, size_t n), (a, b, o, n))
+EDGEQ_DISPATCH(Mul, (const float* a, const float* b, float* o, size_t n), (a, b, o, n))
+EDGEQ_DISPATCH(Div, (const float* a, const float* b, float* o, size_t n), (a, b, o, n))
+EDGEQ_DISPATCH(ActivationKernel, (const float* x, float* o, size_t n, const Activation& act), (x, o, n, act))
+EDGEQ_DISPATCH(BiasActivation,
+               (const float* x, const float* b, float* o, size_t n, size_t c, const Activation& act),
+               (x, b, o, n, c, act))
+EDGEQ_DISPATCH(Sigmoid, (const float* x, float* o, size_t n), (x, o, n))
+EDGEQ_DISPATCH(Tanh, (const float* x, float* o, size_t n), (x, o, n))
+EDGEQ_DISPATCH(SoftmaxRow, (const float* x, float* o, size_t n), (x, o, n))
+#undef EDGEQ_DISPATCH
+}  // namespace edgeq_kernels_hwy
+
+namespace edgeq::kernels::hwy {
+namespace impl = ::edgeq_kernels_hwy;
+void add_f32(const float* a, const float* b, float* out, size_t n) { impl::DispatchAdd(a, b, out, n); }
+void sub_f32(const float* a, const float* b, float* out, size_t n) { impl::DispatchSub(a, b, out, n); }
+void mul_f32(const float* a, const float* b, float* out, size_t n) { impl::DispatchMul(a, b, out, n); }
+void div_f32(const float* a, const float* b, float* out, size_t n) { impl::DispatchDiv(a, b, out, n); }
+void activation_f32(const float* x, float* out, size_t n, const Activation& activation) {
+  impl::DispatchActivationKernel(x, out, n, activation);
+}
+void bias_activation_f32(const float* x, const float* bias, float* out, size_t n, size_t channels,
+                         const Activation& activation) {
+  if (channels == 0) throw Error(ErrorCode::kInvalidArgument, "kernels: bias_activation needs channels >= 1");
+  impl::DispatchBiasActivation(x, bias, out, n, channels, activation);
+}
+void sigmoid_f32(const float* x, float* out, size_t n) { impl::DispatchSigmoid(x, out, n); }
+void tanh_f32(const float* x, float* out, size_t n) { impl::DispatchTanh(x, out, n); }
+void softmax_row_f32(const float* x, float* out, size_t n) { impl::DispatchSoftmaxRow(x, out, n); }
+}  // namespace edgeq::kernels::hwy
+#endif  // HWY_ONCE

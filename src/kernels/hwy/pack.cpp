@@ -1,0 +1,234 @@
+// Packing for the hwy family: plain C++ (the layouts do not depend on the SIMD target, see
+// kPanelChannels), run once at session compile.
+//   conv, general:   weights [group][panel][kh][kw][ci][16], bias [group][panel * 16]; channels past
+//                    out_channels/groups are zero so a full panel can always be computed.
+//   conv, depthwise: (one input and one output channel per group) weights [kh][kw][C16], bias [C16],
+//                    C16 = round_up(C, 16): vectors run along the channels.
+//   gemm:            B [panel][k][16], bias [N16].
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "edgeq/kernels.h"
+#include "kernels/hwy/pack.h"
+#include "kernels/validate.h"
+
+namespace edgeq::kernels::hwy {
+
+using detail::round_up;
+
+namespace {
+constexpr int64_t kPanel = kPanelChannels;
+
+// Winograd F(2x2, 3x3) filter transform U = G g G^T for every (co, ci), stored as 16 gemm B matrices
+// [ci][co] in 16-channel panels: u[((xi * panels + panel) * cin + ci) * 16 + lane], xi = 4 * i + j.
+void pack_winograd_f23(const float* weight_oihw, int64_t cout, int64_t cin, float* u) {
+  static constexpr float kG[4][3] = {{1.0f, 0.0f, 0.0f}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0.0f, 0.0f, 1.0f}};
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  for (int64_t co = 0; co < cout; ++co) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      const float* g = weight_oihw + (co * cin + ci) * 9;
+      float gg[4][3];  // G g
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 3; ++k) gg[i][k] = kG[i][0] * g[0 * 3 + k] + kG[i][1] * g[1 * 3 + k] + kG[i][2] * g[2 * 3 + k];
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          const float value = gg[i][0] * kG[j][0] + gg[i][1] * kG[j][1] + gg[i][2] * kG[j][2];
+          const int64_t xi = 4 * i + j;
+          u[((xi * panels + co / kPanel) * cin + ci) * kPanel + co % kPanel] = value;
+        }
+      }
+    }
+  }
+}
+
+float* alloc_floats(std::shared_ptr<std::byte>& storage, size_t floats) {
+  storage = aligned_alloc_shared(std::max<size_t>(floats, 1) * sizeof(float));
+  float* p = reinterpret_cast<float*>(storage.get());
+  std::memset(p, 0, floats * sizeof(float));
+  return p;
+}
+}  // namespace
+
+PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw, const float* bias) {
+  detail::check_filter(f);
+  if (weight_oihw == nullptr) throw Error(ErrorCode::kInvalidArgument, "kernels: conv2d weights are null");
+  const int64_t cin_g = f.in_channels / f.groups;
+  const int64_t cout_g = f.out_channels / f.groups;
+  const int64_t taps = f.kernel_h * f.kernel_w;
+  PackedConv2dF32 packed;
+  packed.family = Family::kHwy;
+  packed.filter = f;
+  if (cin_g == 1 && cout_g == 1) {
+    packed.method = kConvMethodDepthwise;
+    const int64_t c16 = round_up(f.out_channels, kPanel);
+    packed.weight_floats = static_cast<size_t>(taps * c16);
+    float* w = alloc_floats(packed.storage, packed.weight_floats + static_cast<size_t>(c16));
+    float* b = w + packed.weight_floats;
+    for (int64_t c = 0; c < f.out_channels; ++c) {
+      for (int64_t t = 0; t < taps; ++t) w[t * c16 + c] = weight_oihw[c * taps + t];
+      b[c] = bias ? bias[c] : 0.0f;
+    }
+    packed.weights = w;
+    packed.bias = b;
+    return packed;
+  }
+  packed.method = kConvMethodPanels;
+  const int64_t panels = (cout_g + kPanel - 1) / kPanel;
+  const int64_t panel_floats = taps * cin_g * kPanel;
+  packed.weight_floats = static_cast<size_t>(f.groups * panels * panel_floats);
+  const size_t bias_floats = static_cast<size_t>(f.groups * panels * kPanel);
+  const bool winograd = f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kWinogradMinInChannels;
+  const size_t winograd_floats = winograd ? static_cast<size_t>(16 * panels * cin_g * kPanel) : 0;
+  float* w = alloc_floats(packed.storage, packed.weight_floats + bias_floats + winograd_floats);
+  float* b = w + packed.weight_floats;
+  if (winograd) {
+    float* u = b + bias_floats;  // bias_floats is a multiple of 16: stays 64-byte aligned
+    pack_winograd_f23(weight_oihw, f.out_channels, f.in_channels, u);
+    packed.winograd_weights = u;
+  }
+  for (int64_t g = 0; g < f.groups; ++g) {
+    for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
+      const int64_t co = g * cout_g + co_g;
+      const int64_t panel = co_g / kPanel, lane = co_g % kPanel;
+      float* dst = w + (g * panels + panel) * panel_floats + lane;
+      for (int64_t ci = 0; ci < cin_g; ++ci)
+        for (int64_t t = 0; t < taps; ++t)  // t = kh * kernel_w + kw
+          dst[(t * cin_g + ci) * kPanel] = weight_oihw[(co * cin_g + ci) * taps + t];
+      b[(g * panels + panel) * kPanel + lane] = bias ? bias[co] : 0.0f;
+    }
+  }
+  packed.weights = w;
+  packed.bias = b;
+  return packed;
+}
+
+size_t packed_gemm_f32_floats(int64_t k, int64_t n) {
+  const int64_t n16 = round_up(n, kPanel);
+  return static_cast<size_t>(n16 * k + n16);
+}
+
+PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t n, BLayout layout, const float* bias,
+                                 float alpha) {
+  if (k < 1 || n < 1 || dst == nullptr || b == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack needs K, N >= 1 and non-null B");
+  if (reinterpret_cast<uintptr_t>(dst) % 64 != 0)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack destination must be 64-byte aligned");
+  const int64_t n16 = round_up(n, kPanel);
+  std::memset(dst, 0, packed_gemm_f32_floats(k, n) * sizeof(float));
+  for (int64_t j = 0; j < n; ++j) {
+    float* col = dst + (j / kPanel) * k * kPanel + j % kPanel;
+    for (int64_t kk = 0; kk < k; ++kk) col[kk * kPanel] = alpha * (layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk]);
+  }
+  float* packed_bias = dst + n16 * k;
+  for (int64_t j = 0; j < n; ++j) packed_bias[j] = bias ? bias[j] : 0.0f;
+  PackedGemmF32 packed;
+  packed.family = Family::kHwy;
+  packed.k = k;
+  packed.n = n;
+  packed.weights = dst;
+  packed.bias = packed_bias;
+  return packed;
+}
+
+PackedGemmF32 pack_gemm_f32(const float* b, int64_t k, int64_t n, BLayout layout, const float* bias, float alpha) {
+  if (k < 1 || n < 1) throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack needs K, N >= 1");
+  auto storage = aligned_alloc_shared(packed_gemm_f32_floats(k, n) * sizeof(float));
+  PackedGemmF32 packed = pack_gemm_f32_into(reinterpret_cast<float*>(storage.get()), b, k, n, layout, bias, alpha);
+  packed.storage = std::move(storage);
+  return packed;
+}
+
+}  // namespace edgeq::kernels::hwy
+
+// ---------------------------------------------------------------------------------------------
+// int8 packing: weights widened to int16, the reduction padded to an even length and interleaved in
+// pairs per channel ([panel][k / 2][16][2]), the operand layout of vpmaddwd (pairwise int16 multiply,
+// int32 add). Bias and multipliers padded to whole panels (padding channels: 0).
+namespace edgeq::kernels::hwy {
+namespace {
+struct Q8Buffers {
+  std::shared_ptr<std::byte> storage;
+  int16_t* weights;
+  int32_t* bias;
+  float* multipliers;
+};
+
+Q8Buffers alloc_q8(size_t weight_count, size_t channels) {
+  const size_t w_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_count * sizeof(int16_t)), 64));
+  const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
+  const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
+  Q8Buffers b;
+  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
+  b.weights = reinterpret_cast<int16_t*>(b.storage.get());
+  b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);
+  b.multipliers = reinterpret_cast<float*>(b.storage.get() + w_bytes + b_bytes);
+  return b;
+}
+
+// Index of reduction step kk, channel lane `lane` inside a panel of k_padded steps.
+inline int64_t pair_index(int64_t kk, int64_t lane) { return (kk / 2) * kPanel * 2 + lane * 2 + kk % 2; }
+}  // namespace
+
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+                                    const float* multipliers) {
+  detail::check_filter(f);
+  if (weight_oihw == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
+  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
+  const int64_t taps = f.kernel_h * f.kernel_w;
+  const int64_t k_padded = round_up(cin_g * taps, 2);
+  const int64_t panels = (cout_g + kPanel - 1) / kPanel;
+  const int64_t panel_count = f.groups * panels;
+  Q8Buffers b = alloc_q8(static_cast<size_t>(panel_count * k_padded * kPanel), static_cast<size_t>(panel_count * kPanel));
+  for (int64_t g = 0; g < f.groups; ++g) {
+    for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
+      const int64_t co = g * cout_g + co_g;
+      const int64_t panel = g * panels + co_g / kPanel, lane = co_g % kPanel;
+      int16_t* dst = b.weights + panel * k_padded * kPanel;
+      for (int64_t t = 0; t < taps; ++t)      // reduction order (kh, kw, ci): the im2col row order
+        for (int64_t ci = 0; ci < cin_g; ++ci)
+          dst[pair_index(t * cin_g + ci, lane)] = weight_oihw[(co * cin_g + ci) * taps + t];
+      b.bias[panel * kPanel + lane] = bias ? bias[co] : 0;
+      b.multipliers[panel * kPanel + lane] = multipliers[co];
+    }
+  }
+  PackedConv2dQ8 packed;
+  packed.family = Family::kHwy;
+  packed.filter = f;
+  packed.storage = b.storage;
+  packed.weights = b.weights;
+  packed.bias = b.bias;
+  packed.multipliers = b.multipliers;
+  packed.k_padded = k_padded;
+  return packed;
+}
+
+PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout layout, const int32_t* bias,
+                                const float* multipliers) {
+  if (k < 1 || n < 1 || src == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
+  const int64_t k_padded = round_up(k, 2);
+  const int64_t n16 = round_up(n, kPanel);
+  Q8Buffers b = alloc_q8(static_cast<size_t>(n16 * k_padded), static_cast<size_t>(n16));
+  for (int64_t j = 0; j < n; ++j) {
+    int16_t* dst = b.weights + (j / kPanel) * k_padded * kPanel;
+    for (int64_t kk = 0; kk < k; ++kk)
+      dst[pair_index(kk, j % kPanel)] = layout == BLayout::kKN ? src[kk * n + j] : src[j * k + kk];
+    b.bias[j] = bias ? bias[j] : 0;
+    b.multipliers[j] = multipliers[j];
+  }
+  PackedGemmQ8 packed;
+  packed.family = Family::kHwy;
+  packed.k = k;
+  packed.n = n;
+  packed.k_padded = k_padded;
+  packed.storage = b.storage;
+  packed.weights = b.weights;
+  packed.bias = b.bias;
+  packed.multipliers = b.multipliers;
+  return packed;
+}
+
+}  // namespace edgeq::kernels::hwy

@@ -1,0 +1,18 @@
+// Private to the hwy family: algorithm tags stored in PackedConv2dF32::method.
+#pragma once
+
+#include <cstdint>
+
+namespace edgeq::kernels::hwy {
+inline constexpr int32_t kConvMethodPanels = 0;     // general: implicit GEMM over 16-channel panels
+inline constexpr int32_t kConvMethodDepthwise = 1;  // one input + one output channel per group
+// Below this many input channels the Winograd transforms cost more than the multiplies they save
+// (measured: 16 -> 32 channels on 14x14 no faster than direct; 32 -> 64 1.5x faster).
+inline constexpr int64_t kWinogradMinInChannels = 32;
+// Winograd F(2x2, 3x3): output tiles transformed per call in chunks of this many (scratch holds
+// 16 x chunk x (cin + cout16) floats: ~256 KB at most, so the chunk stays in L2).
+inline int64_t winograd_chunk_tiles(int64_t cin, int64_t cout16) {
+  const int64_t fit = 65536 / (16 * (cin + cout16));
+  return fit < 8 ? 8 : (fit > 64 ? 64 : fit);
+}
+}  // namespace edgeq::kernels::hwy

@@ -1,0 +1,186 @@
+// hwy pooling NHWC (one TU, compiled once per Highway target): vectors along channels, the window
+// clipped to the input once per output pixel.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/hwy/pool.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/hwy/tile-inl.h"
+
+#ifndef EDGEQ_KERNELS_HWY_POOL_ONCE_
+#define EDGEQ_KERNELS_HWY_POOL_ONCE_
+#include <algorithm>
+#include <limits>
+
+#include "edgeq/kernels.h"
+#include "kernels/validate.h"
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace edgeq_kernels_hwy {
+namespace HWY_NAMESPACE {
+
+using edgeq::kernels::Pool2dParams;
+
+// Taps of one window along one axis: first tap index, tap count inside the input, and the count
+// inside the padded input (for count_include_pad).
+struct AxisWindow {
+  int64_t first, count, padded_count;
+};
+
+// Division is slow (tens of cycles) and dilation is almost always 1.
+HWY_INLINE int64_t FloorDiv(int64_t a, int64_t b) {
+  if (b == 1) return a;
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Closed form (this runs once per output pixel, so no loop over taps).
+HWY_INLINE AxisWindow ClipAxis(int64_t out, int64_t stride, int64_t pad_begin, int64_t pad_end, int64_t dilation,
+                               int64_t kernel, int64_t in) {
+  const int64_t start = out * stride - pad_begin;  // input index of tap 0; >= -pad_begin
+  const auto last_tap_below = [&](int64_t limit) {  // largest tap k with start + k * dilation < limit
+    return std::min(kernel - 1, FloorDiv(limit - 1 - start, dilation));
+  };
+  const int64_t first = start >= 0 ? 0 : -FloorDiv(start, dilation);
+  const int64_t last = last_tap_below(in);
+  AxisWindow w;
+  w.first = first;
+  w.count = std::max<int64_t>(0, last - first + 1);
+  w.padded_count = std::max<int64_t>(0, last_tap_below(in + pad_end) + 1);
+  return w;
+}
+
+template <bool kMax>
+void Pool(const Pool2dParams& p, const float* input, float* output, int64_t row_begin, int64_t row_end) {
+  const DF d;
+  const int64_t channels = p.channels;
+  const int64_t lanes = static_cast<int64_t>(kLanes);
+  const VF init = kMax ? hn::Set(d, -std::numeric_limits<float>::infinity()) : hn::Zero(d);
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t n = row / p.out_h;
+    const int64_t oh = row % p.out_h;
+    const AxisWindow wh = ClipAxis(oh, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h, p.kernel_h, p.in_h);
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      const AxisWindow ww = ClipAxis(ow, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, p.kernel_w, p.in_w);
+      const int64_t count = p.count_include_pad ? wh.padded_count * ww.padded_count : wh.count * ww.count;
+      const VF scale = kMax ? init : hn::Set(d, count > 0 ? 1.0f / static_cast<float>(count) : 0.0f);
+      const int64_t ih0 = oh * p.stride_h - p.pad_top + wh.first * p.dilation_h;
+      const int64_t iw0 = ow * p.stride_w - p.pad_left + ww.first * p.dilation_w;
+      float* out = output + (row * p.out_w + ow) * channels;
+      // Whole vectors: taps outer, channels inner, the output pixel (in L1) as the accumulator, so each
+      // tap is one straight pass over the channels instead of a short loop nest per vector.
+      const int64_t full = wh.count * ww.count > 0 ? channels / lanes * lanes : 0;
+      for (int64_t th = 0; th < wh.count; ++th) {
+        const float* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels;
+        for (int64_t tw = 0; tw < ww.count; ++tw) {
+          const float* in = in_row + (iw0 + tw * p.dilation_w) * channels;
+          if (th == 0 && tw == 0) {
+            for (int64_t c = 0; c < full; c += lanes) hn::StoreU(hn::LoadU(d, in + c), d, out + c);
+          } else {
+            for (int64_t c = 0; c < full; c += lanes) {
+              const VF x = hn::LoadU(d, in + c), y = hn::LoadU(d, out + c);
+              hn::StoreU(kMax ? hn::Max(y, x) : hn::Add(y, x), d, out + c);
+            }
+          }
+        }
+      }
+      if (!kMax) {
+        for (int64_t c = 0; c < full; c += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, out + c), scale), d, out + c);
+      }
+      // The channel tail (and empty windows): one partial vector at a time.
+      for (int64_t c = full; c < channels; c += lanes) {
+        const size_t valid = static_cast<size_t>(std::min(lanes, channels - c));
+        VF acc = init;
+        for (int64_t th = 0; th < wh.count; ++th) {
+          const float* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels + c;
+          for (int64_t tw = 0; tw < ww.count; ++tw) {
+            const float* in = in_row + (iw0 + tw * p.dilation_w) * channels;
+            const VF x = valid == kLanes ? hn::LoadU(d, in) : LoadPartial(in, valid);
+            acc = kMax ? hn::Max(acc, x) : hn::Add(acc, x);
+          }
+        }
+        if (!kMax) acc = hn::Mul(acc, scale);
+        if (valid == kLanes) {
+          hn::StoreU(acc, d, out + c);
+        } else {
+          StorePartial(acc, out + c, valid);
+        }
+      }
+    }
+  }
+}
+
+void MaxPool(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  Pool<true>(p, in, out, row_begin, row_end);
+}
+void AvgPool(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  Pool<false>(p, in, out, row_begin, row_end);
+}
+
+void GlobalAvgPool(const float* input, float* output, int64_t spatial, int64_t channels, int64_t n_begin,
+                   int64_t n_end) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(kLanes);
+  const VF scale = hn::Set(d, 1.0f / static_cast<float>(spatial));
+  for (int64_t n = n_begin; n < n_end; ++n) {
+    const float* image = input + n * spatial * channels;
+    for (int64_t c = 0; c < channels; c += lanes) {
+      const size_t valid = static_cast<size_t>(std::min(lanes, channels - c));
+      VF acc = hn::Zero(d);
+      for (int64_t s = 0; s < spatial; ++s) {
+        const float* in = image + s * channels + c;
+        acc = hn::Add(acc, valid == kLanes ? hn::LoadU(d, in) : LoadPartial(in, valid));
+      }
+      acc = hn::Mul(acc, scale);
+      if (valid == kLanes) {
+        hn::StoreU(acc, d, output + n * channels + c);
+      } else {
+        StorePartial(acc, output + n * channels + c, valid);
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace edgeq_kernels_hwy
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgeq_kernels_hwy {
+using edgeq::kernels::Pool2dParams;
+HWY_EXPORT(MaxPool);
+HWY_EXPORT(AvgPool);
+HWY_EXPORT(GlobalAvgPool);
+// Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
+void DispatchMaxPool(const Pool2dParams& p, const float* in, float* out, int64_t b, int64_t e) {
+  HWY_DYNAMIC_DISPATCH(MaxPool)(p, in, out, b, e);
+}
+void DispatchAvgPool(const Pool2dParams& p, const float* in, float* out, int64_t b, int64_t e) {
+  HWY_DYNAMIC_DISPATCH(AvgPool)(p, in, out, b, e);
+}
+void DispatchGlobalAvgPool(const float* in, float* out, int64_t spatial, int64_t channels, int64_t b, int64_t e) {
+  HWY_DYNAMIC_DISPATCH(GlobalAvgPool)(in, out, spatial, channels, b, e);
+}
+}  // namespace edgeq_kernels_hwy
+
+namespace edgeq::kernels::hwy {
+
+void max_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  detail::check_pool2d(p, row_begin, row_end);
+  edgeq_kernels_hwy::DispatchMaxPool(p, in, out, row_begin, row_end);
+}
+
+void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  detail::check_pool2d(p, row_begin, row_end);
+  edgeq_kernels_hwy::DispatchAvgPool(p, in, out, row_begin, row_end);
+}
+
+void global_avg_pool_f32_nhwc(const float* in, float* out, int64_t spatial, int64_t channels, int64_t n_begin,
+                              int64_t n_end) {
+  if (spatial < 1 || channels < 1 || n_begin < 0 || n_begin > n_end)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: global_avg_pool needs spatial, channels >= 1");
+  edgeq_kernels_hwy::DispatchGlobalAvgPool(in, out, spatial, channels, n_begin, n_end);
+}
+
+}  // namespace edgeq::kernels::hwy
+#endif  // HWY_ONCE

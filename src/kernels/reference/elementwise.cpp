@@ -1,0 +1,39 @@
+// Reference element-wise kernels.
+#include <cmath>
+
+#include "edgeq/kernels.h"
+
+namespace edgeq::kernels::ref {
+
+void add_f32(const float* a, const float* b, float* out, size_t n) { for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i]; }
+void sub_f32(const float* a, const float* b, float* out, size_t n) { for (size_t i = 0; i < n; ++i) out[i] = a[i] - b[i]; }
+void mul_f32(const float* a, const float* b, float* out, size_t n) { for (size_t i = 0; i < n; ++i) out[i] = a[i] * b[i]; }
+void div_f32(const float* a, const float* b, float* out, size_t n) { for (size_t i = 0; i < n; ++i) out[i] = a[i] / b[i]; }
+
+void activation_f32(const float* x, float* out, size_t n, const Activation& activation) {
+  for (size_t i = 0; i < n; ++i) out[i] = apply_activation(activation, x[i]);
+}
+
+void bias_activation_f32(const float* x, const float* bias, float* out, size_t n, size_t channels,
+                         const Activation& activation) {
+  for (size_t i = 0; i < n; ++i) out[i] = apply_activation(activation, x[i] + bias[i % channels]);
+}
+
+void sigmoid_f32(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(x[i]))));
+}
+
+void tanh_f32(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::tanh(static_cast<double>(x[i])));
+}
+
+void softmax_row_f32(const float* x, float* out, size_t n) {
+  if (n == 0) return;
+  double max = x[0];
+  for (size_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - max);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - max) / sum);
+}
+
+}  // namespace edgeq::kernels::ref

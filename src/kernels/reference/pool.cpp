@@ -1,0 +1,67 @@
+// Reference pooling NHWC, ONNX semantics (see Pool2dParams in kernels.h).
+#include <limits>
+
+#include "edgeq/kernels.h"
+#include "kernels/validate.h"
+
+namespace edgeq::kernels::ref {
+
+namespace {
+template <bool kMax>
+void pool2d(const Pool2dParams& p, const float* input, float* output, int64_t row_begin, int64_t row_end) {
+  detail::check_pool2d(p, row_begin, row_end);
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t n = row / p.out_h;
+    const int64_t oh = row % p.out_h;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      float* out = output + (row * p.out_w + ow) * p.channels;
+      for (int64_t c = 0; c < p.channels; ++c) {
+        double sum = 0.0;
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t inside = 0, inside_padded = 0;
+        for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih >= p.in_h + p.pad_bottom) continue;  // beyond the padded input (ceil_mode windows)
+          for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            if (iw >= p.in_w + p.pad_right) continue;
+            ++inside_padded;
+            if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) continue;
+            ++inside;
+            const float v = input[((n * p.in_h + ih) * p.in_w + iw) * p.channels + c];
+            sum += v;
+            if (v > best || v != v) best = v;  // NaN propagates like ONNX's reference
+          }
+        }
+        if (kMax) {
+          out[c] = best;
+        } else {
+          const int64_t count = p.count_include_pad ? inside_padded : inside;
+          out[c] = count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.0f;
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+void max_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  pool2d<true>(p, in, out, row_begin, row_end);
+}
+
+void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
+  pool2d<false>(p, in, out, row_begin, row_end);
+}
+
+void global_avg_pool_f32_nhwc(const float* input, float* output, int64_t spatial, int64_t channels, int64_t n_begin,
+                              int64_t n_end) {
+  for (int64_t n = n_begin; n < n_end; ++n) {
+    for (int64_t c = 0; c < channels; ++c) {
+      double sum = 0.0;
+      for (int64_t s = 0; s < spatial; ++s) sum += input[(n * spatial + s) * channels + c];
+      output[n * channels + c] = static_cast<float>(sum / static_cast<double>(spatial));
+    }
+  }
+}
+
+}  // namespace edgeq::kernels::ref

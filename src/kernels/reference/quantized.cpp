@@ -1,0 +1,128 @@
+// Reference int8 kernels (the oracle for the hwy ones): plain loops, int32 accumulation of
+// (x - input_zero_point) * w, requantize_u8() epilogue.
+#include <cstring>
+
+#include "edgeq/kernels.h"
+#include "kernels/validate.h"
+
+namespace edgeq::kernels::ref {
+
+namespace {
+// One allocation holding int16 weights, int32 bias and float multipliers, each 64-byte aligned.
+struct Q8Storage {
+  std::shared_ptr<std::byte> storage;
+  int16_t* weights;
+  int32_t* bias;
+  float* multipliers;
+};
+
+Q8Storage alloc_q8(size_t weight_count, size_t channels) {
+  const size_t w_bytes = detail::round_up(static_cast<int64_t>(weight_count * sizeof(int16_t)), 64);
+  const size_t b_bytes = detail::round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64);
+  const size_t m_bytes = detail::round_up(static_cast<int64_t>(channels * sizeof(float)), 64);
+  Q8Storage s;
+  s.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  std::memset(s.storage.get(), 0, w_bytes + b_bytes + m_bytes);
+  s.weights = reinterpret_cast<int16_t*>(s.storage.get());
+  s.bias = reinterpret_cast<int32_t*>(s.storage.get() + w_bytes);
+  s.multipliers = reinterpret_cast<float*>(s.storage.get() + w_bytes + b_bytes);
+  return s;
+}
+}  // namespace
+
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+                                    const float* multipliers) {
+  detail::check_filter(f);
+  if (weight_oihw == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
+  const int64_t k = (f.in_channels / f.groups) * f.kernel_h * f.kernel_w;
+  Q8Storage s = alloc_q8(static_cast<size_t>(f.out_channels * k), static_cast<size_t>(f.out_channels));
+  for (int64_t i = 0; i < f.out_channels * k; ++i) s.weights[i] = weight_oihw[i];
+  for (int64_t c = 0; c < f.out_channels; ++c) {
+    s.bias[c] = bias ? bias[c] : 0;
+    s.multipliers[c] = multipliers[c];
+  }
+  PackedConv2dQ8 packed;
+  packed.family = Family::kRef;
+  packed.filter = f;
+  packed.storage = s.storage;
+  packed.weights = s.weights;
+  packed.bias = s.bias;
+  packed.multipliers = s.multipliers;
+  packed.k_padded = k;
+  return packed;
+}
+
+size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8&, const Conv2dParams&) { return 0; }
+
+void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
+                          const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void*) {
+  detail::check_conv2d_q8(packed, p, Family::kRef, row_begin, row_end);
+  detail::check_quant(q);
+  const Conv2dFilter& f = packed.filter;
+  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t n = row / p.out_h, oh = row % p.out_h;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      uint8_t* out = output + (row * p.out_w + ow) * f.out_channels;
+      for (int64_t co = 0; co < f.out_channels; ++co) {
+        const int64_t g = co / cout_g;
+        int32_t acc = packed.bias[co];
+        for (int64_t kh = 0; kh < f.kernel_h; ++kh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.in_h) continue;  // padding: (zero_point - zero_point) * w = 0
+          for (int64_t kw = 0; kw < f.kernel_w; ++kw) {
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            if (iw < 0 || iw >= p.in_w) continue;
+            const uint8_t* in = input + ((n * p.in_h + ih) * p.in_w + iw) * f.in_channels + g * cin_g;
+            const int16_t* w = packed.weights + ((co * cin_g) * f.kernel_h + kh) * f.kernel_w + kw;
+            for (int64_t ci = 0; ci < cin_g; ++ci)
+              acc += (static_cast<int32_t>(in[ci]) - q.input_zero_point) * w[ci * f.kernel_h * f.kernel_w];
+          }
+        }
+        out[co] = requantize_u8(acc, packed.multipliers[co], q.output_zero_point, q.output_min, q.output_max);
+      }
+    }
+  }
+}
+
+PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout layout, const int32_t* bias,
+                                const float* multipliers) {
+  if (k < 1 || n < 1 || b == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
+  Q8Storage s = alloc_q8(static_cast<size_t>(k * n), static_cast<size_t>(n));
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t j = 0; j < n; ++j) s.weights[kk * n + j] = layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk];
+  for (int64_t j = 0; j < n; ++j) {
+    s.bias[j] = bias ? bias[j] : 0;
+    s.multipliers[j] = multipliers[j];
+  }
+  PackedGemmQ8 packed;
+  packed.family = Family::kRef;
+  packed.k = k;
+  packed.n = n;
+  packed.k_padded = k;
+  packed.storage = s.storage;
+  packed.weights = s.weights;
+  packed.bias = s.bias;
+  packed.multipliers = s.multipliers;
+  return packed;
+}
+
+size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8&) { return 0; }
+
+void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
+                   int64_t ldc, const GemmRange& r, void*) {
+  detail::check_gemm_q8(packed, Family::kRef, lda, ldc, r);
+  detail::check_quant(q);
+  for (int64_t i = r.m_begin; i < r.m_end; ++i) {
+    for (int64_t j = r.n_begin; j < r.n_end; ++j) {
+      int32_t acc = packed.bias[j];
+      for (int64_t kk = 0; kk < packed.k; ++kk)
+        acc += (static_cast<int32_t>(a[i * lda + kk]) - q.input_zero_point) * packed.weights[kk * packed.n + j];
+      c[i * ldc + j] = requantize_u8(acc, packed.multipliers[j], q.output_zero_point, q.output_min, q.output_max);
+    }
+  }
+}
+
+}  // namespace edgeq::kernels::ref

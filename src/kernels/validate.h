@@ -1,0 +1,21 @@
+// Parameter checks shared by both kernel families: O(1), run before any memory is touched, throwing
+// edgeq::Error(kInvalidArgument) that names the offending field.
+#pragma once
+
+#include "edgeq/kernels.h"
+
+namespace edgeq::kernels::detail {
+
+void check_filter(const Conv2dFilter& filter);
+void check_conv2d(const PackedConv2dF32& packed, const Conv2dParams& params, Family family, int64_t row_begin,
+                  int64_t row_end);
+void check_gemm(const PackedGemmF32& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& range);
+void check_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, Family family, int64_t row_begin,
+                     int64_t row_end);
+void check_gemm_q8(const PackedGemmQ8& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& range);
+void check_quant(const QuantU8Params& quant);
+void check_pool2d(const Pool2dParams& params, int64_t row_begin, int64_t row_end);
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+}  // namespace edgeq::kernels::detail

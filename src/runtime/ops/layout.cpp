@@ -1,0 +1,39 @@
+#include "runtime/ops/layout.h"
+
+#include <cstring>
+
+namespace edgeq::runtime::detail {
+
+namespace {
+template <typename T>
+void convert_rows(const T* src, T* dst, int64_t c, int64_t hw, bool to_nhwc, int64_t begin, int64_t end) {
+  if (to_nhwc) {  // row = b*hw + p: dst[b][p][:] = src[b][:][p]
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t b = r / hw, p = r % hw;
+      const T* s = src + b * c * hw + p;
+      T* d = dst + r * c;
+      for (int64_t ch = 0; ch < c; ++ch) d[ch] = s[ch * hw];
+    }
+  } else {  // row = b*c + ch: dst[b][ch][:] = src[b][:][ch]
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t b = r / c, ch = r % c;
+      const T* s = src + b * c * hw + ch;
+      T* d = dst + r * hw;
+      for (int64_t p = 0; p < hw; ++p) d[p] = s[p * c];
+    }
+  }
+}
+}  // namespace
+
+void convert_layout_range(const void* src, void* dst, int64_t n, int64_t c, int64_t hw, size_t elem, bool to_nhwc,
+                          int64_t row_begin, int64_t row_end) {
+  (void)n;
+  switch (elem) {
+    case 1: convert_rows(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), c, hw, to_nhwc, row_begin, row_end); break;
+    case 2: convert_rows(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), c, hw, to_nhwc, row_begin, row_end); break;
+    case 4: convert_rows(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), c, hw, to_nhwc, row_begin, row_end); break;
+    default: convert_rows(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst), c, hw, to_nhwc, row_begin, row_end); break;
+  }
+}
+
+}  // namespace edgeq::runtime::detail

@@ -1,0 +1,228 @@
+// BatchNormalization (inference; usually folded into the Conv before it by the graph pass),
+// Softmax / LogSoftmax, and the Reduce* family.
+#include <cfloat>
+#include <cmath>
+
+#include "runtime/ops/common.h"
+
+namespace edgeq::runtime::detail {
+
+namespace {
+
+// y = x * scale[c] + shift[c], in NHWC (channel fastest) or plain (channel = plane index % C).
+class ChannelAffineKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  int32_t s_slot = -1, b_slot = -1, m_slot = -1, v_slot = -1;  // run-time parameters, when not constant
+  float eps = 1e-5f;
+  std::vector<float> scale, shift;  // folded at compile time when the parameters are constant
+  int64_t n = 0, c = 0, spatial = 0;
+  bool nhwc = false;
+  void run(const ExecContext& ctx) const override {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    const float* sc = scale.data();
+    const float* sh = shift.data();
+    std::vector<float> rs, rb;  // only for parameters known at run time (tests), not the fast path
+    if (s_slot >= 0) {
+      rs.resize(static_cast<size_t>(c));
+      rb.resize(static_cast<size_t>(c));
+      const float *S = ctx.at<const float>(s_slot), *B = ctx.at<const float>(b_slot), *M = ctx.at<const float>(m_slot),
+                  *V = ctx.at<const float>(v_slot);
+      for (int64_t i = 0; i < c; ++i) {
+        rs[i] = S[i] / std::sqrt(V[i] + eps);
+        rb[i] = B[i] - M[i] * rs[i];
+      }
+      sc = rs.data();
+      sh = rb.data();
+    }
+    if (nhwc) {
+      const int64_t pixels = n * spatial;
+      for (int64_t p = 0; p < pixels; ++p)
+        for (int64_t i = 0; i < c; ++i) y[p * c + i] = x[p * c + i] * sc[i] + sh[i];
+    } else {
+      for (int64_t plane = 0; plane < n * c; ++plane) {
+        const float a = sc[plane % c], bb = sh[plane % c];
+        for (int64_t i = 0; i < spatial; ++i) y[plane * spatial + i] = x[plane * spatial + i] * a + bb;
+      }
+    }
+  }
+};
+
+class SoftmaxKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  int64_t outer = 1, len = 1, inner = 1;
+  bool log = false;
+  void run(const ExecContext& ctx) const override {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const float* xr = x + o * len * inner + i;
+        float* yr = y + o * len * inner + i;
+        if (inner == 1 && !log) {
+          kernels::hwy::softmax_row_f32(xr, yr, static_cast<size_t>(len));
+          continue;
+        }
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) mx = std::max(mx, xr[j * inner]);
+        double sum = 0;
+        for (int64_t j = 0; j < len; ++j) sum += std::exp(static_cast<double>(xr[j * inner] - mx));
+        if (log) {
+          const float ls = static_cast<float>(std::log(sum));
+          for (int64_t j = 0; j < len; ++j) yr[j * inner] = xr[j * inner] - mx - ls;
+        } else {
+          for (int64_t j = 0; j < len; ++j) yr[j * inner] = static_cast<float>(std::exp(static_cast<double>(xr[j * inner] - mx)) / sum);
+        }
+      }
+  }
+};
+
+enum class ReduceKind { kMean, kSum, kMax, kMin };
+
+class ReduceKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  ReduceKind kind;
+  Shape in_shape;
+  std::vector<int64_t> out_stride_of_in;  // per input dim: stride in the output (0 if reduced)
+  int64_t out_n = 0, group = 1;           // group = elements reduced into each output
+  void run(const ExecContext& ctx) const override {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    std::vector<double> acc(static_cast<size_t>(out_n),
+                            kind == ReduceKind::kMax ? -INFINITY : (kind == ReduceKind::kMin ? INFINITY : 0.0));
+    const int64_t total = numel(in_shape);
+    const size_t r = in_shape.size();
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t rem = i, o = 0;
+      for (size_t d = r; d-- > 0;) {
+        o += (rem % in_shape[d]) * out_stride_of_in[d];
+        rem /= in_shape[d];
+      }
+      const double v = x[i];
+      switch (kind) {
+        case ReduceKind::kMean:
+        case ReduceKind::kSum: acc[o] += v; break;
+        case ReduceKind::kMax: acc[o] = std::max(acc[o], v); break;
+        case ReduceKind::kMin: acc[o] = std::min(acc[o], v); break;
+      }
+    }
+    for (int64_t o = 0; o < out_n; ++o)
+      y[o] = static_cast<float>(kind == ReduceKind::kMean ? acc[o] / static_cast<double>(group) : acc[o]);
+  }
+};
+
+void compile_softmax_common(Builder& b, bool log) {
+  b.check_dtype(0, {DType::kF32});
+  const Value& x = b.input(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  auto k = std::make_unique<SoftmaxKernel>();
+  k->log = log;
+  if (b.opset() < 13) {  // coerced to 2-D at axis: softmax over the flattened tail
+    const int64_t axis = normalize_axis(b.node().attr_int("axis", 1), std::max<int64_t>(r, 1), b);
+    for (int64_t d = 0; d < r; ++d) (d < axis ? k->outer : k->len) *= x.shape[d];
+  } else {
+    const int64_t axis = normalize_axis(b.node().attr_int("axis", -1), r, b);
+    for (int64_t d = 0; d < r; ++d) {
+      if (d < axis) k->outer *= x.shape[d];
+      if (d > axis) k->inner *= x.shape[d];
+    }
+    k->len = x.shape[axis];
+  }
+  k->in = b.input_plain(0);
+  k->out = b.output(0, DType::kF32, x.shape);
+  b.emit(std::move(k));
+}
+
+void compile_reduce(Builder& b, ReduceKind kind) {
+  b.check_dtype(0, {DType::kF32});
+  const Value& x = b.input(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  std::vector<int64_t> axes;
+  const bool axes_as_input = kind == ReduceKind::kSum ? b.opset() >= 13 : b.opset() >= 18;
+  if (axes_as_input) {
+    if (b.has_input(1)) axes = tensor_to_i64(b.require_constant(1, "axes"));
+  } else {
+    axes = b.node().attr_ints("axes");
+  }
+  const bool keep = b.node().attr_int("keepdims", 1) != 0;
+  std::vector<bool> reduced(static_cast<size_t>(r), false);
+  if (axes.empty()) {
+    if (b.node().attr_int("noop_with_empty_axes", 0) != 0) {
+      b.output_view(0, 0, x.shape);
+      return;
+    }
+    reduced.assign(static_cast<size_t>(r), true);
+  }
+  for (int64_t a : axes) reduced[normalize_axis(a, r, b)] = true;
+  Shape out, kept;
+  int64_t group = 1;
+  for (int64_t d = 0; d < r; ++d) {
+    if (reduced[d]) {
+      group *= x.shape[d];
+      if (keep) out.push_back(1);
+    } else {
+      out.push_back(x.shape[d]);
+      kept.push_back(x.shape[d]);
+    }
+  }
+  auto k = std::make_unique<ReduceKernel>();
+  k->kind = kind;
+  k->in_shape = x.shape;
+  k->group = group;
+  k->out_n = numel(kept);
+  const auto kst = strides_of(kept);
+  size_t j = 0;
+  for (int64_t d = 0; d < r; ++d) k->out_stride_of_in.push_back(reduced[d] ? 0 : kst[j++]);
+  k->in = b.input_plain(0);
+  k->out = b.output(0, DType::kF32, out);
+  b.emit(std::move(k));
+}
+
+}  // namespace
+
+void compile_batch_normalization(Builder& b) {
+  const auto& node = b.node();
+  if (node.attr_int("training_mode", 0) != 0 || b.num_outputs() > 1) b.unsupported("training mode (running statistics outputs)");
+  for (size_t i = 0; i < 5; ++i) b.check_dtype(i, {DType::kF32});
+  const Value& x = b.input(0);
+  if (x.shape.size() < 2) b.invalid("input rank must be >= 2");
+  const int64_t c = x.shape[1];
+  for (size_t i = 1; i < 5; ++i)
+    if (numel(b.input(i).shape) != c) b.invalid("parameter " + std::to_string(i) + " must have " + std::to_string(c) + " values");
+  auto k = std::make_unique<ChannelAffineKernel>();
+  k->eps = node.attr_float("epsilon", 1e-5f);
+  k->n = x.shape[0];
+  k->c = c;
+  k->spatial = 1;
+  for (size_t i = 2; i < x.shape.size(); ++i) k->spatial *= x.shape[i];
+  const Tensor *S = b.constant(1), *B = b.constant(2), *M = b.constant(3), *V = b.constant(4);
+  if (S && B && M && V) {
+    for (int64_t i = 0; i < c; ++i) {
+      const float s = S->data<float>()[i] / std::sqrt(V->data<float>()[i] + k->eps);
+      k->scale.push_back(s);
+      k->shift.push_back(B->data<float>()[i] - M->data<float>()[i] * s);
+    }
+  } else {
+    k->s_slot = b.input_plain(1);
+    k->b_slot = b.input_plain(2);
+    k->m_slot = b.input_plain(3);
+    k->v_slot = b.input_plain(4);
+  }
+  Layout layout;
+  k->in = b.input_any(0, &layout);
+  k->nhwc = layout == Layout::kNHWC;
+  k->out = b.output(0, DType::kF32, x.shape, layout);
+  b.emit(std::move(k));
+}
+
+void compile_softmax(Builder& b) { compile_softmax_common(b, false); }
+void compile_log_softmax(Builder& b) { compile_softmax_common(b, true); }
+void compile_reduce_mean(Builder& b) { compile_reduce(b, ReduceKind::kMean); }
+void compile_reduce_sum(Builder& b) { compile_reduce(b, ReduceKind::kSum); }
+void compile_reduce_max(Builder& b) { compile_reduce(b, ReduceKind::kMax); }
+void compile_reduce_min(Builder& b) { compile_reduce(b, ReduceKind::kMin); }
+
+}  // namespace edgeq::runtime::detail

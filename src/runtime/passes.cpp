@@ -1,0 +1,156 @@
+// The runtime's graph rewrites: BatchNormalization folded into the Conv before it, and an activation
+// (Relu, Clip with constant bounds, LeakyRelu) fused into the Conv/Gemm before it. Both only fire when
+// the intermediate value has exactly one reader and is not a graph output, so no observable value
+// disappears. Fused activations are recorded as internal "edgeq.*" attributes the Conv/Gemm compile reads.
+#include <cmath>
+#include <set>
+
+#include "edgeq/runtime.h"
+
+namespace edgeq::runtime {
+
+namespace {
+
+bool is_graph_output(const onnx::Graph& g, const std::string& name) {
+  for (const auto& o : g.outputs)
+    if (o.name == name) return true;
+  return false;
+}
+
+// The single node reading `value`, or -1 (none, several, or a graph output).
+int64_t sole_consumer(const onnx::Graph& g, const std::string& value) {
+  if (is_graph_output(g, value)) return -1;
+  auto readers = g.consumers(value);
+  if (readers.size() != 1) return -1;
+  // A node reading the value twice still counts once; make sure it is one node.
+  return static_cast<int64_t>(readers[0]);
+}
+
+const Tensor* f32_initializer(const onnx::Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  if (it == g.initializers.end() || it->second.dtype() != DType::kF32) return nullptr;
+  return &it->second;
+}
+
+std::string unique_name(const onnx::Graph& g, const std::string& base) {
+  std::string name = base;
+  for (int i = 1; g.initializers.count(name) || g.producer(name) >= 0; ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
+
+void erase_nodes(onnx::Graph& g, const std::set<size_t>& dead) {
+  std::vector<onnx::Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
+class BatchNormFolding final : public onnx::Pass {
+ public:
+  std::string name() const override { return "batchnorm-folding"; }
+  bool run(onnx::Model& model) override {
+    auto& g = model.graph;
+    std::set<size_t> dead;
+    for (size_t bi = 0; bi < g.nodes.size(); ++bi) {
+      const auto& bn = g.nodes[bi];
+      if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.outputs.size() != 1) continue;
+      if (bn.attr_int("training_mode", 0) != 0) continue;
+      const int64_t ci = g.producer(bn.inputs[0]);
+      if (ci < 0 || dead.count(static_cast<size_t>(ci))) continue;
+      auto& conv = g.nodes[static_cast<size_t>(ci)];
+      if (conv.op_type != "Conv" || !conv.domain.empty() || conv.find_attr("edgeq.activation")) continue;
+      if (sole_consumer(g, conv.outputs[0]) != static_cast<int64_t>(bi)) continue;
+      const Tensor* w = f32_initializer(g, conv.inputs[1]);
+      const Tensor* cb = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? f32_initializer(g, conv.inputs[2]) : nullptr;
+      if (!w || (conv.inputs.size() > 2 && !conv.inputs[2].empty() && !cb)) continue;
+      const Tensor *s = f32_initializer(g, bn.inputs[1]), *b = f32_initializer(g, bn.inputs[2]),
+                   *m = f32_initializer(g, bn.inputs[3]), *v = f32_initializer(g, bn.inputs[4]);
+      const int64_t oc = w->shape().empty() ? 0 : w->shape()[0];
+      if (!s || !b || !m || !v || oc == 0 || s->numel() != oc || b->numel() != oc || m->numel() != oc || v->numel() != oc) continue;
+      const float eps = bn.attr_float("epsilon", 1e-5f);
+      Tensor nw = w->clone();
+      Tensor nb(DType::kF32, Shape{oc});
+      const int64_t per = w->numel() / oc;
+      for (int64_t o = 0; o < oc; ++o) {
+        // Folded in double: the fused layer should differ from Conv->BN by rounding only.
+        const double scale = static_cast<double>(s->data<float>()[o]) / std::sqrt(static_cast<double>(v->data<float>()[o]) + eps);
+        for (int64_t i = 0; i < per; ++i) nw.data<float>()[o * per + i] = static_cast<float>(w->data<float>()[o * per + i] * scale);
+        const double bias0 = cb ? cb->data<float>()[o] : 0.0;
+        nb.data<float>()[o] = static_cast<float>((bias0 - m->data<float>()[o]) * scale + b->data<float>()[o]);
+      }
+      const std::string base = conv.name.empty() ? conv.outputs[0] : conv.name;
+      const std::string wn = unique_name(g, base + ".bn_weight"), bname = unique_name(g, base + ".bn_bias");
+      g.initializers[wn] = nw;
+      g.initializers[bname] = nb;
+      conv.inputs.resize(3);
+      conv.inputs[1] = wn;
+      conv.inputs[2] = bname;
+      conv.outputs[0] = bn.outputs[0];
+      dead.insert(bi);
+    }
+    if (dead.empty()) return false;
+    erase_nodes(g, dead);
+    return true;
+  }
+};
+
+class ActivationFusion final : public onnx::Pass {
+ public:
+  std::string name() const override { return "activation-fusion"; }
+  bool run(onnx::Model& model) override {
+    auto& g = model.graph;
+    std::set<size_t> dead;
+    const int64_t opset = model.opset("");
+    for (size_t pi = 0; pi < g.nodes.size(); ++pi) {
+      auto& prod = g.nodes[pi];
+      if ((prod.op_type != "Conv" && prod.op_type != "Gemm") || !prod.domain.empty() || prod.find_attr("edgeq.activation")) continue;
+      if (prod.outputs.size() != 1) continue;
+      const int64_t ai = sole_consumer(g, prod.outputs[0]);
+      if (ai < 0 || dead.count(static_cast<size_t>(ai))) continue;
+      const auto& act = g.nodes[static_cast<size_t>(ai)];
+      if (!act.domain.empty() || act.inputs.empty() || act.inputs[0] != prod.outputs[0]) continue;
+      if (act.op_type == "Relu") {
+        prod.set_attr(onnx::Attribute::make_string("edgeq.activation", "Relu"));
+      } else if (act.op_type == "LeakyRelu") {
+        prod.set_attr(onnx::Attribute::make_string("edgeq.activation", "LeakyRelu"));
+        prod.set_attr(onnx::Attribute::make_float("edgeq.alpha", act.attr_float("alpha", 0.01f)));
+      } else if (act.op_type == "Clip") {
+        float lo = -INFINITY, hi = INFINITY;
+        if (opset < 11) {
+          lo = act.attr_float("min", lo);
+          hi = act.attr_float("max", hi);
+        } else {
+          bool ok = true;
+          for (size_t i = 1; i <= 2 && i < act.inputs.size(); ++i) {
+            if (act.inputs[i].empty()) continue;
+            const Tensor* t = f32_initializer(g, act.inputs[i]);
+            if (!t || t->numel() != 1) {
+              ok = false;
+              break;
+            }
+            (i == 1 ? lo : hi) = *t->data<float>();
+          }
+          if (!ok) continue;
+        }
+        prod.set_attr(onnx::Attribute::make_string("edgeq.activation", "Clip"));
+        prod.set_attr(onnx::Attribute::make_float("edgeq.clip_min", lo));
+        prod.set_attr(onnx::Attribute::make_float("edgeq.clip_max", hi));
+      } else {
+        continue;
+      }
+      prod.outputs[0] = act.outputs[0];
+      dead.insert(static_cast<size_t>(ai));
+    }
+    if (dead.empty()) return false;
+    erase_nodes(g, dead);
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<onnx::Pass> make_batchnorm_folding() { return std::make_unique<BatchNormFolding>(); }
+std::unique_ptr<onnx::Pass> make_activation_fusion() { return std::make_unique<ActivationFusion>(); }
+
+}  // namespace edgeq::runtime

@@ -1,0 +1,98 @@
+// Arena planning and the per-run arena pool.
+#include "runtime/plan.h"
+
+#include <algorithm>
+
+namespace edgeq::runtime::detail {
+
+namespace {
+constexpr size_t kAlign = 64;
+size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+}  // namespace
+
+void Plan::plan_memory() {
+  const int32_t end = static_cast<int32_t>(kernels.size());
+  // An alias keeps its target alive: fold alias lifetimes into the root they point at.
+  auto root = [&](int32_t s) {
+    while (slots[s].kind == Slot::Kind::kAlias) s = slots[s].alias_of;
+    return s;
+  };
+  for (size_t s = 0; s < slots.size(); ++s) {
+    if (slots[s].kind != Slot::Kind::kAlias || slots[s].first_use < 0) continue;
+    Slot& r = slots[root(static_cast<int32_t>(s))];
+    if (r.kind != Slot::Kind::kArena) continue;
+    if (r.first_use < 0 || r.first_use > slots[s].first_use) r.first_use = slots[s].first_use;
+    r.last_use = std::max(r.last_use, slots[s].last_use);
+  }
+  std::vector<int32_t> order;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    Slot& sl = slots[s];
+    if (sl.kind != Slot::Kind::kArena) continue;
+    if (sl.first_use < 0) {  // never scheduled (cannot happen for a kernel's slot): keep it alive throughout
+      sl.first_use = 0;
+      sl.last_use = end;
+    }
+    order.push_back(static_cast<int32_t>(s));
+  }
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    if (slots[a].bytes != slots[b].bytes) return slots[a].bytes > slots[b].bytes;
+    return a < b;
+  });
+  std::vector<int32_t> placed;
+  arena_bytes = 0;
+  for (int32_t s : order) {
+    Slot& sl = slots[s];
+    const size_t size = align_up(std::max<size_t>(sl.bytes, 1));
+    // Intervals of placed buffers alive at the same time, by offset.
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (int32_t p : placed) {
+      const Slot& o = slots[p];
+      if (o.last_use < sl.first_use || sl.last_use < o.first_use) continue;
+      busy.emplace_back(o.offset, o.offset + align_up(std::max<size_t>(o.bytes, 1)));
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& [b, e] : busy) {
+      if (offset + size <= b) break;
+      offset = std::max(offset, e);
+    }
+    sl.offset = offset;
+    arena_bytes = std::max(arena_bytes, offset + size);
+    placed.push_back(s);
+  }
+}
+
+size_t Plan::constant_bytes() const {
+  size_t total = 0;
+  for (const auto& s : slots)
+    if (s.kind == Slot::Kind::kConstant) total += s.constant.nbytes();
+  return total;
+}
+
+std::unique_ptr<ArenaInstance> Plan::acquire() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (!free_arenas.empty()) {
+      auto a = std::move(free_arenas.back());
+      free_arenas.pop_back();
+      return a;
+    }
+  }
+  auto a = std::make_unique<ArenaInstance>();
+  a->memory = aligned_alloc_shared(std::max<size_t>(arena_bytes, kAlign));
+  a->ptrs.assign(slots.size(), nullptr);
+  for (size_t s = 0; s < slots.size(); ++s) {
+    const Slot& sl = slots[s];
+    if (sl.kind == Slot::Kind::kArena) a->ptrs[s] = a->memory.get() + sl.offset;
+    if (sl.kind == Slot::Kind::kConstant) a->ptrs[s] = const_cast<void*>(sl.constant.raw());
+  }
+  for (int32_t al : alias_order) a->ptrs[al] = a->ptrs[slots[al].alias_of];
+  return a;
+}
+
+void Plan::release(std::unique_ptr<ArenaInstance> a) const {
+  std::lock_guard<std::mutex> lock(pool_mutex);
+  free_arenas.push_back(std::move(a));
+}
+
+}  // namespace edgeq::runtime::detail

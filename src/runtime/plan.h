@@ -1,0 +1,94 @@
+// The compiled form of a graph: slots (every buffer a run touches) and kernels (one per step).
+// A kernel holds slot indices and its precomputed parameters; at run time it reads pointers from a
+// per-run table, so a step costs one virtual call and a few loads: no lookups, no allocation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "edgeq/core.h"
+
+namespace edgeq::runtime::detail {
+
+// How a value is laid out in memory. Shapes are always the logical ONNX shape.
+//   kPlain     row-major in the logical shape
+//   kNHWC      rank-4 [N, C, H, W] stored channels-last
+//   kFlatNHWC  rank-2 [N, C*H*W] from Flatten of a kNHWC value, left in its NHWC order (Value::
+//              flat_dims holds [N, C, H, W]): a Gemm with constant weights reads it directly with its
+//              weight rows permuted at compile time; every other reader gets a plain copy.
+enum class Layout : uint8_t { kPlain, kNHWC, kFlatNHWC };
+
+struct ExecContext {
+  void* const* ptrs = nullptr;  // one pointer per slot
+  ThreadPool* pool = nullptr;   // nullptr: single-threaded
+
+  template <typename T>
+  T* at(int32_t slot) const {
+    return static_cast<T*>(ptrs[slot]);
+  }
+  int threads() const { return pool ? pool->size() : 1; }
+  // fn(begin, end) over [0, n), split across the pool.
+  template <typename Fn>
+  void parallel(int64_t n, Fn&& fn) const {
+    if (pool && n > 1)
+      pool->parallel_for(n, fn);
+    else if (n > 0)
+      fn(int64_t{0}, n);
+  }
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(const ExecContext& ctx) const = 0;
+  std::string label;  // "Conv 'conv1'" plus notes; for plan dumps and profiling
+};
+
+struct Slot {
+  enum class Kind : uint8_t { kArena, kConstant, kInput, kAlias, kDead };
+  Kind kind = Kind::kArena;
+  size_t bytes = 0;
+  Tensor constant;         // kConstant
+  int32_t alias_of = -1;   // kAlias: same memory as that slot
+  int32_t input_index = -1;  // kInput: which run() input
+  int32_t first_use = -1, last_use = -1;  // kernel indices (arena slots)
+  size_t offset = 0;       // kArena: byte offset in the arena
+};
+
+struct OutputBinding {
+  int32_t slot = -1;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+};
+
+// One arena plus its resolved pointer table; a run owns one instance exclusively.
+struct ArenaInstance {
+  std::shared_ptr<std::byte> memory;
+  std::vector<void*> ptrs;
+};
+
+struct Plan {
+  std::vector<Slot> slots;
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  std::vector<int32_t> input_slots;  // per session input; -1 when the graph never reads it
+  std::vector<int32_t> alias_order;  // alias slots in an order where the target resolves first
+  std::vector<OutputBinding> outputs;
+  size_t arena_bytes = 0;
+
+  // Free arena instances. run() pops one (or builds one when all are busy: a new concurrent caller)
+  // and pushes it back afterwards, so concurrent runs never share activation memory, and a steady
+  // stream of runs from N threads allocates N arenas once.
+  mutable std::mutex pool_mutex;
+  mutable std::vector<std::unique_ptr<ArenaInstance>> free_arenas;
+
+  std::unique_ptr<ArenaInstance> acquire() const;
+  void release(std::unique_ptr<ArenaInstance> a) const;
+  // Assigns arena offsets by lifetime (greedy, largest first, lowest fitting offset).
+  void plan_memory();
+  size_t constant_bytes() const;
+};
+
+}  // namespace edgeq::runtime::detail

@@ -1,0 +1,54 @@
+// The JSON every subprocess peer prints (detail::parse_peer_json): several models, the engine per
+// model (torch_bench.py's eager + TorchScript), a model's own no-op winning over the shared one, and
+// the threads from the protocol.
+#include <gtest/gtest.h>
+
+#include "bench/sidecar.h"
+
+namespace edgeq::bench {
+namespace {
+
+constexpr const char* kBatch = R"({"batch":1,"status":"ok","runs":10,"rounds":2,"p50_ms":0.3,"p95_ms":0.4,"p99_ms":0.5,
+ "mean_ms":0.32,"min_ms":0.2,"max_ms":0.6,"stddev_ms":0.05,"round_p50_ms":[0.3,0.31],"spread":0.03,"throughput_items_per_s":3125})";
+
+TEST(BenchPeerJson, TorchStyleModelsWithEnginesAndOwnNoop) {
+  const std::string json = std::string(R"({"tool":"torch_bench","torch_version":"1.13.0","protocol":{"threads":2},
+   "models":[{"path":"a.onnx","engine":"pytorch-eager","status":"ok","session_ms":5,"peak_rss_bytes":100,
+              "batches":[)") + kBatch + R"(],"noop":{"status":"ok","p50_ms":0.001}},
+             {"path":"a.onnx","engine":"torchscript","status":"skipped: no"}],
+   "noop":{"status":"ok","p50_ms":0.02}})";
+  std::string version;
+  const auto results = detail::parse_peer_json(json, "torch_bench.py", "pytorch-eager", "torch_version", &version);
+  EXPECT_EQ(version, "1.13.0");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].engine, "pytorch-eager");
+  EXPECT_EQ(results[0].threads, 2);
+  ASSERT_TRUE(results[0].noop_p50_ns.has_value());
+  EXPECT_DOUBLE_EQ(*results[0].noop_p50_ns, 1000.0) << "the model's own no-op, not the shared one";
+  EXPECT_DOUBLE_EQ(results[0].batch(1)->stats.p50_ns, 0.3e6);
+  EXPECT_EQ(results[0].batch(1)->stats.count, 20);
+  EXPECT_EQ(results[1].engine, "torchscript");
+  EXPECT_EQ(results[1].status, "skipped: no");
+  ASSERT_TRUE(results[1].noop_p50_ns.has_value());
+  EXPECT_DOUBLE_EQ(*results[1].noop_p50_ns, 0.02e6) << "no own no-op: the shared one";
+  const Row row = results[0].to_row("a", "fp32");
+  EXPECT_EQ(row.threads, 2);
+  EXPECT_DOUBLE_EQ(*row.call_overhead_ms, 0.001);
+  EXPECT_EQ(*row.peak_rss_bytes, 100);
+  const Row skipped = results[1].to_row("a", "fp32");
+  EXPECT_EQ(skipped.status, "skipped: no");
+  EXPECT_EQ(skipped.engine, "torchscript");
+}
+
+TEST(BenchPeerJson, MalformedOutputNamesThePeer) {
+  try {
+    detail::parse_peer_json("{\"models\": 3}", "ort-web runner", "onnxruntime-web", "ort_version", nullptr);
+    FAIL() << "expected a parse error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kParse);
+    EXPECT_NE(std::string(e.what()).find("ort-web runner"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace edgeq::bench

@@ -1,0 +1,184 @@
+// hwy conv2d vs the reference on random shapes (every compiled Highway target), plus range splits,
+// guards against out-of-bounds writes, and parameter errors.
+#include <algorithm>
+#include <sstream>
+
+#include "edgeq/kernels.h"
+#include "kernels/kernel_test_util.h"
+
+namespace edgeq::kernels {
+namespace {
+
+using test::GuardedBuffer;
+
+struct ConvCase {
+  int64_t batch, in_h, in_w, cin, cout, kh, kw, stride, pad, dilation, groups;
+  Activation act;
+  std::string str() const {
+    std::ostringstream s;
+    s << "N" << batch << " " << in_h << "x" << in_w << " cin " << cin << " cout " << cout << " k " << kh << "x" << kw
+      << " stride " << stride << " pad " << pad << " dil " << dilation << " groups " << groups << " act "
+      << static_cast<int>(act.kind);
+    return s.str();
+  }
+};
+
+Conv2dParams make_params(const ConvCase& c) {
+  Conv2dParams p;
+  p.filter = {c.cout, c.cin, c.kh, c.kw, c.groups};
+  p.batch = c.batch;
+  p.in_h = c.in_h;
+  p.in_w = c.in_w;
+  p.stride_h = p.stride_w = c.stride;
+  p.pad_top = p.pad_left = c.pad;
+  p.pad_bottom = p.pad_right = c.pad > 0 ? c.pad - (c.kh % 2 == 0 ? 1 : 0) : 0;  // asymmetric for even kernels
+  p.pad_bottom = std::max<int64_t>(p.pad_bottom, 0);
+  p.pad_right = p.pad_bottom;
+  p.dilation_h = p.dilation_w = c.dilation;
+  p.out_h = window_output_extent(c.in_h, c.kh, c.stride, p.pad_top, p.pad_bottom, c.dilation);
+  p.out_w = window_output_extent(c.in_w, c.kw, c.stride, p.pad_left, p.pad_right, c.dilation);
+  p.activation = c.act;
+  return p;
+}
+
+// Runs one case on the current target: hwy output, computed in `splits` row ranges, vs ref.
+void check_case(const ConvCase& c, uint32_t seed, int splits) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str());
+  std::mt19937 rng(seed);
+  const Conv2dParams p = make_params(c);
+  const auto input = test::random_floats(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+  const auto weight = test::random_floats(rng, static_cast<size_t>(c.cout * (c.cin / c.groups) * c.kh * c.kw));
+  const auto bias = test::random_floats(rng, static_cast<size_t>(c.cout));
+  const size_t out_n = static_cast<size_t>(p.batch * p.out_h * p.out_w * c.cout);
+
+  const PackedConv2dF32 ref_packed = ref::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  std::vector<float> want(out_n);
+  ref::conv2d_f32_nhwc(ref_packed, p, input.data(), want.data(), 0, p.total_rows(), nullptr);
+
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  GuardedBuffer scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+  GuardedBuffer got(out_n);
+  const int64_t rows = p.total_rows();
+  for (int s = 0; s < splits; ++s) {
+    const int64_t begin = rows * s / splits, end = rows * (s + 1) / splits;
+    scratch.poison_all();  // kernels must not depend on scratch contents
+    hwy::conv2d_f32_nhwc(packed, p, input.data(), got.data(), begin, end, scratch.data());
+  }
+  ASSERT_TRUE(got.guards_intact()) << "write outside the output";
+  ASSERT_TRUE(scratch.guards_intact()) << "write outside the scratch";
+  const int64_t k = (c.cin / c.groups) * c.kh * c.kw;
+  int bad = 0;
+  for (size_t i = 0; i < out_n && bad < 5; ++i) {
+    if (!test::close_enough(got.data()[i], want[i], k)) {
+      ADD_FAILURE() << "output " << i << " got " << got.data()[i] << " want " << want[i];
+      ++bad;
+    }
+  }
+}
+
+TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(test::kSeed);
+  const int64_t channel_counts[] = {1, 3, 7, 13, 16, 17, 24, 33};
+  const int64_t kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {1, 3}, {2, 2}};
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.25f, 0.5f),
+                             Activation::leaky_relu(0.1f)};
+  std::vector<ConvCase> cases;
+  for (int i = 0; i < 120; ++i) {
+    ConvCase c;
+    c.batch = 1 + static_cast<int64_t>(rng() % 2);
+    c.cin = channel_counts[rng() % 8];
+    c.cout = channel_counts[rng() % 8];
+    const auto& kern = kernels[rng() % 5];
+    c.kh = kern[0];
+    c.kw = kern[1];
+    c.stride = 1 + static_cast<int64_t>(rng() % 2);
+    c.dilation = (rng() % 4 == 0) ? 2 : 1;
+    c.pad = static_cast<int64_t>(rng() % 3);
+    c.in_h = 3 + static_cast<int64_t>(rng() % 9) + (c.kh - 1) * c.dilation;
+    c.in_w = 3 + static_cast<int64_t>(rng() % 9) + (c.kw - 1) * c.dilation;
+    c.groups = 1;
+    c.act = acts[rng() % 4];
+    cases.push_back(c);
+  }
+  // Fixed cases: the cnn-s / cnn-m layers, depthwise, grouped, depthwise with multiplier.
+  cases.push_back({1, 28, 28, 1, 16, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 14, 14, 16, 32, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 14, 14, 32, 64, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 7, 7, 64, 128, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({2, 9, 11, 17, 17, 3, 3, 1, 1, 1, 17, Activation::clip(0.0f, 6.0f)});
+  cases.push_back({1, 12, 10, 33, 33, 3, 3, 2, 1, 1, 33, Activation::none()});
+  cases.push_back({1, 10, 10, 24, 24, 5, 5, 1, 2, 2, 24, Activation::relu()});
+  cases.push_back({1, 8, 8, 12, 18, 3, 3, 1, 1, 1, 3, Activation::relu()});
+  cases.push_back({2, 7, 9, 8, 40, 1, 1, 1, 0, 1, 2, Activation::none()});
+  cases.push_back({1, 6, 6, 4, 8, 3, 3, 1, 1, 1, 4, Activation::relu()});  // depthwise, multiplier 2
+  // Winograd F(2x2, 3x3) path (3x3, stride 1, >= 32 input channels): odd output sizes, batch, pads 0-2.
+  cases.push_back({2, 9, 7, 33, 20, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 6, 5, 40, 17, 3, 3, 1, 0, 1, 1, Activation::clip(-0.1f, 0.2f)});
+  cases.push_back({1, 5, 8, 32, 48, 3, 3, 1, 2, 1, 1, Activation::leaky_relu(0.2f)});
+  // Single input channel 3x3: partial panels, strides, dilation, no padding, batch.
+  cases.push_back({2, 9, 7, 1, 17, 3, 3, 2, 1, 1, 1, Activation::clip(-0.2f, 0.4f)});
+  cases.push_back({1, 11, 10, 1, 33, 3, 3, 1, 0, 2, 1, Activation::leaky_relu(0.3f)});
+  cases.push_back({1, 5, 13, 1, 5, 3, 3, 1, 2, 1, 1, Activation::none()});
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      check_case(cases[i], test::kSeed + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+      if (HasFatalFailure() || testing::Test::HasFailure()) return;
+    }
+  });
+}
+
+TEST(ConvHwy, RangeWritesOnlyItsRows) {
+  const ConvCase c{2, 6, 5, 3, 20, 3, 3, 1, 1, 1, 1, Activation::none()};
+  const Conv2dParams p = make_params(c);
+  std::mt19937 rng(test::kSeed);
+  const auto input = test::random_floats(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+  const auto weight = test::random_floats(rng, static_cast<size_t>(c.cout * c.cin * 9));
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), nullptr);
+  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+  GuardedBuffer out(static_cast<size_t>(p.total_rows() * p.out_w * c.cout));
+  const int64_t begin = 4, end = 9;  // spans the two images
+  hwy::conv2d_f32_nhwc(packed, p, input.data(), out.data(), begin, end, scratch.data());
+  const size_t row_floats = static_cast<size_t>(p.out_w * c.cout);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t row = static_cast<int64_t>(i / row_floats);
+    ASSERT_EQ(out.is_poison(i), row < begin || row >= end) << "float " << i << " row " << row;
+  }
+}
+
+TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3) {
+  std::vector<float> w(64 * 32 * 9, 0.1f);
+  const PackedConv2dF32 wide = hwy::pack_conv2d_f32({64, 32, 3, 3, 1}, w.data(), nullptr);
+  const PackedConv2dF32 narrow = hwy::pack_conv2d_f32({64, 16, 3, 3, 1}, w.data(), nullptr);
+  Conv2dParams p;
+  p.filter = wide.filter;
+  p.in_h = p.in_w = p.out_h = p.out_w = 14;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  EXPECT_NE(wide.winograd_weights, nullptr);
+  EXPECT_EQ(narrow.winograd_weights, nullptr);
+  EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 2);
+  p.stride_h = p.stride_w = 2;
+  p.out_h = p.out_w = 7;
+  EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 1);  // stride 2: direct path
+}
+
+TEST(ConvHwy, RejectsMismatchedFamilyAndShapes) {
+  const Conv2dFilter f{8, 4, 3, 3, 1};
+  std::vector<float> w(8 * 4 * 9, 0.5f);
+  const PackedConv2dF32 ref_packed = ref::pack_conv2d_f32(f, w.data(), nullptr);
+  Conv2dParams p;
+  p.filter = f;
+  p.in_h = p.in_w = 5;
+  p.out_h = p.out_w = 3;
+  std::vector<float> in(5 * 5 * 4), out(3 * 3 * 8);
+  EXPECT_THROW(hwy::conv2d_f32_nhwc(ref_packed, p, in.data(), out.data(), 0, 3, nullptr), Error);
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(f, w.data(), nullptr);
+  p.out_h = 4;  // wrong for 5x5 with a 3x3 kernel and no padding
+  EXPECT_THROW(hwy::conv2d_f32_nhwc(packed, p, in.data(), out.data(), 0, 3, nullptr), Error);
+  p.out_h = 3;
+  EXPECT_THROW(hwy::conv2d_f32_nhwc(packed, p, in.data(), out.data(), 0, 4, nullptr), Error);  // range > rows
+  EXPECT_THROW(hwy::pack_conv2d_f32({8, 6, 3, 3, 4}, w.data(), nullptr), Error);  // 6 % 4 != 0
+}
+
+}  // namespace
+}  // namespace edgeq::kernels

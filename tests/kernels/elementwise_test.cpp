@@ -1,0 +1,73 @@
+// hwy element-wise kernels vs the reference: add/sub/mul/div/activations bit-exact, sigmoid/tanh/softmax
+// within 1e-6 absolute (polynomial approximations); lengths around the lane count.
+#include "edgeq/kernels.h"
+#include "kernels/kernel_test_util.h"
+
+namespace edgeq::kernels {
+namespace {
+
+using test::GuardedBuffer;
+
+const size_t kLengths[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100};
+
+TEST(ElementwiseHwy, BinaryAndActivationsAreExact) {
+  std::mt19937 rng(test::kSeed);
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.5f, 0.25f),
+                             Activation::leaky_relu(0.01f)};
+  test::for_each_target([&](const std::string&) {
+    for (size_t n : kLengths) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      const auto a = test::random_floats(rng, n), b = test::random_floats(rng, n, 0.5f, 2.0f);
+      using Fn = void (*)(const float*, const float*, float*, size_t);
+      const std::pair<Fn, Fn> binaries[] = {{ref::add_f32, hwy::add_f32}, {ref::sub_f32, hwy::sub_f32},
+                                            {ref::mul_f32, hwy::mul_f32}, {ref::div_f32, hwy::div_f32}};
+      for (const auto& [ref_fn, hwy_fn] : binaries) {
+        std::vector<float> want(n);
+        GuardedBuffer got(n);
+        ref_fn(a.data(), b.data(), want.data(), n);
+        hwy_fn(a.data(), b.data(), got.data(), n);
+        ASSERT_TRUE(got.guards_intact());
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], want[i]) << i;
+      }
+      for (const Activation& act : acts) {
+        std::vector<float> want(n);
+        GuardedBuffer got(n);
+        ref::activation_f32(a.data(), want.data(), n, act);
+        hwy::activation_f32(a.data(), got.data(), n, act);
+        ASSERT_TRUE(got.guards_intact());
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], want[i]) << i;
+        const size_t channels = 1 + n % 19;
+        const auto bias = test::random_floats(rng, channels);
+        ref::bias_activation_f32(a.data(), bias.data(), want.data(), n, channels, act);
+        hwy::bias_activation_f32(a.data(), bias.data(), got.data(), n, channels, act);
+        ASSERT_TRUE(got.guards_intact());
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], want[i]) << "bias " << i;
+      }
+    }
+  });
+}
+
+TEST(ElementwiseHwy, TranscendentalsWithinTolerance) {
+  std::mt19937 rng(test::kSeed);
+  test::for_each_target([&](const std::string&) {
+    for (size_t n : kLengths) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      const auto x = test::random_floats(rng, n, -12.0f, 12.0f);
+      using Fn = void (*)(const float*, float*, size_t);
+      const std::pair<Fn, Fn> unaries[] = {{ref::sigmoid_f32, hwy::sigmoid_f32}, {ref::tanh_f32, hwy::tanh_f32},
+                                           {ref::softmax_row_f32, hwy::softmax_row_f32}};
+      for (const auto& [ref_fn, hwy_fn] : unaries) {
+        std::vector<float> want(n);
+        GuardedBuffer got(n);
+        ref_fn(x.data(), want.data(), n);
+        hwy_fn(x.data(), got.data(), n);
+        ASSERT_TRUE(got.guards_intact());
+        for (size_t i = 0; i < n; ++i)
+          ASSERT_NEAR(got.data()[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i])) << "x " << x[i];
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace edgeq::kernels

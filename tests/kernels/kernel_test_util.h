@@ -1,0 +1,78 @@
+// Helpers for the kernel tests: seeded random data, guarded output buffers (poisoned slack that must
+// survive a kernel call), the f32 tolerance rule, and a loop over every compiled Highway target.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgeq/kernels.h"
+#include "hwy/targets.h"
+
+namespace edgeq::kernels::test {
+
+inline constexpr uint32_t kSeed = 7767517;
+
+inline std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// An output buffer with kGuard poisoned floats before and after the n usable ones.
+class GuardedBuffer {
+ public:
+  static constexpr size_t kGuard = 64;
+  explicit GuardedBuffer(size_t n) : n_(n), storage_(n + 2 * kGuard) { poison_all(); }
+  float* data() { return storage_.data() + kGuard; }
+  const float* data() const { return storage_.data() + kGuard; }
+  size_t size() const { return n_; }
+  void poison_all() {
+    for (float& x : storage_) std::memcpy(&x, &kPoison, sizeof(float));
+  }
+  bool is_poison(size_t i) const { return std::memcmp(data() + i, &kPoison, sizeof(float)) == 0; }
+  // True when the guards on both sides are intact.
+  bool guards_intact() const {
+    for (size_t i = 0; i < kGuard; ++i) {
+      if (std::memcmp(&storage_[i], &kPoison, sizeof(float)) != 0) return false;
+      if (std::memcmp(&storage_[kGuard + n_ + i], &kPoison, sizeof(float)) != 0) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr uint32_t kPoison = 0x7fc0dead;  // a quiet NaN with a recognizable payload
+  size_t n_;
+  std::vector<float> storage_;
+};
+
+// STYLE.md rule: |got - want| <= atol + rtol * |want|, atol scaled by the reduction length k (inputs in
+// [-1, 1], so each product is at most 1 and the float rounding error grows ~k * eps).
+inline bool close_enough(float got, float want, int64_t k, float rtol = 1e-5f) {
+  const float atol = 4.0f * static_cast<float>(k) * 1.1920929e-7f;
+  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
+}
+
+// Runs `body(target_name)` once per Highway target compiled in and supported by this CPU, with the
+// dispatcher forced to that target, then restores normal dispatch.
+inline void for_each_target(const std::function<void(const std::string&)>& body) {
+  for (int64_t target : ::hwy::SupportedAndGeneratedTargets()) {
+    ::hwy::SetSupportedTargetsForTest(target);
+    ::hwy::GetChosenTarget().Update(::hwy::SupportedTargets());
+    SCOPED_TRACE(std::string("highway target ") + ::hwy::TargetName(target));
+    // The dispatcher must really run this target, or the loop would test the best one N times.
+    ASSERT_EQ(hwy::target_name(), ::hwy::TargetName(target));
+    body(::hwy::TargetName(target));
+  }
+  ::hwy::SetSupportedTargetsForTest(0);
+  ::hwy::GetChosenTarget().Update(::hwy::SupportedTargets());
+}
+
+}  // namespace edgeq::kernels::test

@@ -1,0 +1,204 @@
+// int8 kernels: hwy vs ref must be bit-exact (same int32 sums, same requantize_u8 epilogue) on random
+// shapes, every Highway target; the rounding is half-to-even; extreme operands do not saturate.
+#include <sstream>
+
+#include "edgeq/kernels.h"
+#include "kernels/kernel_test_util.h"
+
+namespace edgeq::kernels {
+namespace {
+
+std::vector<uint8_t> random_u8(std::mt19937& rng, size_t n) {
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(rng() & 0xff);
+  return v;
+}
+std::vector<int8_t> random_s8(std::mt19937& rng, size_t n) {
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(static_cast<int>(rng() & 0xff) - 128);
+  return v;
+}
+
+// Output a byte buffer with poisoned guards.
+struct GuardedBytes {
+  static constexpr size_t kGuard = 64;
+  static constexpr uint8_t kPoison = 0xA5;
+  explicit GuardedBytes(size_t n) : n(n), bytes(n + 2 * kGuard, kPoison) {}
+  uint8_t* data() { return bytes.data() + kGuard; }
+  bool guards_intact() const {
+    for (size_t i = 0; i < kGuard; ++i)
+      if (bytes[i] != kPoison || bytes[kGuard + n + i] != kPoison) return false;
+    return true;
+  }
+  size_t n;
+  std::vector<uint8_t> bytes;
+};
+
+TEST(Requantize, RoundsHalfToEvenAndClamps) {
+  EXPECT_EQ(requantize_u8(3, 0.5f, 0, 0, 255), 2);     // 1.5 -> 2
+  EXPECT_EQ(requantize_u8(5, 0.5f, 0, 0, 255), 2);     // 2.5 -> 2
+  EXPECT_EQ(requantize_u8(-3, 0.5f, 10, 0, 255), 8);   // -1.5 -> -2
+  EXPECT_EQ(requantize_u8(7, 0.5f, 100, 0, 255), 104); // 3.5 -> 4
+  EXPECT_EQ(requantize_u8(1 << 30, 1.0f, 0, 0, 255), 255);
+  EXPECT_EQ(requantize_u8(-(1 << 30), 1.0f, 128, 0, 255), 0);
+  EXPECT_EQ(requantize_u8(-50, 1.0f, 128, 128, 255), 128);  // fused ReLU: output_min = zero point
+}
+
+struct QConvCase {
+  int64_t batch, in_h, in_w, cin, cout, kh, kw, stride, pad, dilation, groups;
+  std::string str() const {
+    std::ostringstream s;
+    s << "N" << batch << " " << in_h << "x" << in_w << " cin " << cin << " cout " << cout << " k " << kh << "x" << kw
+      << " stride " << stride << " pad " << pad << " dil " << dilation << " groups " << groups;
+    return s.str();
+  }
+};
+
+void check_qconv(const QConvCase& c, uint32_t seed, int splits) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str());
+  std::mt19937 rng(seed);
+  Conv2dParams p;
+  p.filter = {c.cout, c.cin, c.kh, c.kw, c.groups};
+  p.batch = c.batch;
+  p.in_h = c.in_h;
+  p.in_w = c.in_w;
+  p.stride_h = p.stride_w = c.stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = c.pad;
+  p.dilation_h = p.dilation_w = c.dilation;
+  p.out_h = window_output_extent(c.in_h, c.kh, c.stride, c.pad, c.pad, c.dilation);
+  p.out_w = window_output_extent(c.in_w, c.kw, c.stride, c.pad, c.pad, c.dilation);
+  const int64_t k = (c.cin / c.groups) * c.kh * c.kw;
+  const auto input = random_u8(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+  const auto weight = random_s8(rng, static_cast<size_t>(c.cout * k));
+  std::vector<int32_t> bias(static_cast<size_t>(c.cout));
+  for (auto& b : bias) b = static_cast<int32_t>(rng() % 20001) - 10000;
+  std::vector<float> mult(static_cast<size_t>(c.cout));
+  for (auto& m : mult) m = (0.5f + static_cast<float>(rng() % 1000) / 1000.0f) * 40.0f / (5500.0f * std::sqrt(static_cast<float>(k)));
+  QuantU8Params q;
+  q.input_zero_point = static_cast<int32_t>(rng() % 256);
+  q.output_zero_point = static_cast<int32_t>(rng() % 256);
+  if (rng() % 3 == 0) q.output_min = q.output_zero_point;  // fused ReLU
+
+  const size_t out_n = static_cast<size_t>(p.total_rows() * p.out_w * c.cout);
+  std::vector<uint8_t> want(out_n);
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, weight.data(), bias.data(), mult.data());
+  ref::conv2d_qu8_qc8w_nhwc(ref_packed, p, q, input.data(), want.data(), 0, p.total_rows(), nullptr);
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, weight.data(), bias.data(), mult.data());
+  // Scratch at an odd address: the kernel must align it itself within the queried size.
+  std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p) + 1);
+  GuardedBytes got(out_n);
+  for (int s = 0; s < splits; ++s) {
+    const int64_t b = p.total_rows() * s / splits, e = p.total_rows() * (s + 1) / splits;
+    hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), got.data(), b, e, scratch.data() + 1);
+  }
+  ASSERT_TRUE(got.guards_intact());
+  int distinct = 0;
+  for (size_t i = 0; i < out_n; ++i) {
+    ASSERT_EQ(static_cast<int>(got.data()[i]), static_cast<int>(want[i])) << "output " << i;
+    distinct += want[i] != want[0];
+  }
+  if (out_n > 16) {
+    EXPECT_GT(distinct, 0) << "degenerate case: all outputs equal";
+  }
+}
+
+TEST(QuantizedHwy, ConvMatchesReferenceExactly) {
+  std::mt19937 rng(test::kSeed);
+  const int64_t channel_counts[] = {1, 3, 7, 13, 16, 17, 24, 33};
+  const int64_t kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {1, 3}};
+  std::vector<QConvCase> cases;
+  for (int i = 0; i < 60; ++i) {
+    QConvCase c;
+    c.batch = 1 + static_cast<int64_t>(rng() % 2);
+    c.cin = channel_counts[rng() % 8];
+    c.cout = channel_counts[rng() % 8];
+    c.kh = kernels[rng() % 4][0];
+    c.kw = kernels[rng() % 4][1];
+    c.stride = 1 + static_cast<int64_t>(rng() % 2);
+    c.dilation = rng() % 4 == 0 ? 2 : 1;
+    c.pad = static_cast<int64_t>(rng() % 3);
+    c.in_h = 3 + static_cast<int64_t>(rng() % 8) + (c.kh - 1) * c.dilation;
+    c.in_w = 3 + static_cast<int64_t>(rng() % 8) + (c.kw - 1) * c.dilation;
+    c.groups = 1;
+    cases.push_back(c);
+  }
+  cases.push_back({1, 28, 28, 1, 16, 3, 3, 1, 1, 1, 1});   // cnn-s conv1
+  cases.push_back({1, 14, 14, 16, 32, 3, 3, 1, 1, 1, 1});  // cnn-s conv2
+  cases.push_back({1, 7, 7, 64, 128, 3, 3, 1, 1, 1, 1});   // cnn-m conv3
+  cases.push_back({2, 8, 9, 12, 18, 3, 3, 1, 1, 1, 3});    // grouped
+  cases.push_back({1, 9, 9, 16, 16, 3, 3, 2, 1, 1, 16});   // depthwise
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      check_qconv(cases[i], test::kSeed + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+      if (testing::Test::HasFailure()) return;
+    }
+  });
+}
+
+void check_qgemm(int64_t m, int64_t k, int64_t n, BLayout layout, uint32_t seed) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + " M " + std::to_string(m) + " K " + std::to_string(k) + " N " +
+               std::to_string(n));
+  std::mt19937 rng(seed);
+  const int64_t lda = k + 5, ldc = n + 3;
+  const auto a = random_u8(rng, static_cast<size_t>(m * lda));
+  const auto b = random_s8(rng, static_cast<size_t>(k * n));
+  std::vector<int32_t> bias(static_cast<size_t>(n));
+  for (auto& x : bias) x = static_cast<int32_t>(rng() % 20001) - 10000;
+  std::vector<float> mult(static_cast<size_t>(n));
+  for (auto& x : mult) x = (0.5f + static_cast<float>(rng() % 1000) / 1000.0f) * 40.0f / (5500.0f * std::sqrt(static_cast<float>(k)));
+  QuantU8Params q;
+  q.input_zero_point = static_cast<int32_t>(rng() % 256);
+  q.output_zero_point = static_cast<int32_t>(rng() % 256);
+  std::vector<uint8_t> want(static_cast<size_t>(m * ldc), 0);
+  const auto ref_packed = ref::pack_gemm_qu8_qc8w(b.data(), k, n, layout, bias.data(), mult.data());
+  ref::gemm_qu8_qc8w(ref_packed, q, a.data(), lda, want.data(), ldc, {0, m, 0, n}, nullptr);
+  const auto packed = hwy::pack_gemm_qu8_qc8w(b.data(), k, n, layout, bias.data(), mult.data());
+  std::vector<std::byte> scratch(hwy::gemm_qu8_qc8w_scratch_bytes(packed));
+  GuardedBytes got(static_cast<size_t>(m * ldc));
+  const int64_t n_mid = n > 16 ? (n / 2) / 16 * 16 : n;
+  for (const GemmRange& r : {GemmRange{0, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
+    hwy::gemm_qu8_qc8w(packed, q, a.data(), lda, got.data(), ldc, r, scratch.data());
+  ASSERT_TRUE(got.guards_intact());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      if (j >= n) {
+        ASSERT_EQ(got.data()[at], GuardedBytes::kPoison) << "wrote padding column " << j;
+      } else {
+        ASSERT_EQ(static_cast<int>(got.data()[at]), static_cast<int>(want[at])) << "C[" << i << "][" << j << "]";
+      }
+    }
+}
+
+TEST(QuantizedHwy, GemmMatchesReferenceExactly) {
+  std::mt19937 rng(test::kSeed);
+  const int64_t sizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 65, 129};
+  test::for_each_target([&](const std::string&) {
+    check_qgemm(1, 1568, 128, BLayout::kNK, test::kSeed);  // cnn-s fc1 at batch 1
+    check_qgemm(64, 1152, 245, BLayout::kNK, test::kSeed + 1);
+    for (int i = 0; i < 30 && !testing::Test::HasFailure(); ++i)
+      check_qgemm(sizes[rng() % 13], sizes[rng() % 13], sizes[rng() % 13], rng() % 2 ? BLayout::kKN : BLayout::kNK,
+                  test::kSeed + 2 + static_cast<uint32_t>(i));
+  });
+}
+
+TEST(QuantizedHwy, ExtremeOperandsDoNotSaturate) {
+  // x = 255 with zero point 0 against w = -128 everywhere: every int16 pair sum is -65280, far outside
+  // int16 (where vpmaddubsw would saturate); the int32 total must be exact.
+  const int64_t k = 2048, n = 16;
+  std::vector<uint8_t> a(static_cast<size_t>(k), 255);
+  std::vector<int8_t> b(static_cast<size_t>(k * n), -128);
+  std::vector<float> mult(static_cast<size_t>(n), 1.0f / 524288.0f);  // acc = -66846720 -> -127.5 -> -128
+  QuantU8Params q;
+  q.output_zero_point = 200;
+  test::for_each_target([&](const std::string&) {
+    const auto packed = hwy::pack_gemm_qu8_qc8w(b.data(), k, n, BLayout::kKN, nullptr, mult.data());
+    std::vector<std::byte> scratch(hwy::gemm_qu8_qc8w_scratch_bytes(packed));
+    std::vector<uint8_t> c(static_cast<size_t>(n));
+    hwy::gemm_qu8_qc8w(packed, q, a.data(), k, c.data(), n, {0, 1, 0, n}, scratch.data());
+    for (uint8_t v : c) ASSERT_EQ(v, 72);  // round(-127.5) = -128 (half to even) + 200
+  });
+}
+
+}  // namespace
+}  // namespace edgeq::kernels

@@ -1,0 +1,102 @@
+// The runtime's CLI verbs end to end (edgeq verify / eval / predict) on the torch-exported fixtures
+// of models_test (make_fixtures.py): exit codes, and JSON that is consistent with itself.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fixtures.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = edgeq::testing::model_fixtures_dir();
+const fs::path kEdgeq = fs::path(EDGEQ_BINARY_DIR) / "bin" / "edgeq";
+
+std::string fixtures_missing() {
+  if (!fs::exists(kEdgeq)) return "edgeq CLI not built at " + kEdgeq.string();
+  return edgeq::testing::ensure_model_fixtures();
+}
+
+struct Result {
+  int exit_code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  const fs::path out = fs::temp_directory_path() / ("edgeq_rt_cli_" + std::to_string(::getpid()) + ".txt");
+  const int rc = std::system((kEdgeq.string() + " " + args + " > " + out.string() + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  fs::remove(out);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ss.str()};
+}
+
+TEST(RuntimeCli, VerifyPassesAndFailsOnMismatch) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  const std::string dir = (kFixtures / "resnet18").string();
+  auto ok = run("verify " + dir + " --atol 1e-4 --json");
+  ASSERT_EQ(ok.exit_code, 0) << ok.out;
+  const auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["results"][0]["status"], "passed");
+  EXPECT_LE(j["results"][0]["outputs"][0]["max_abs_error"].get<double>(), 1e-4);
+  // Zero tolerance: fp32 summation order differs from torch's, so this must report a mismatch.
+  auto bad = run("verify " + dir + " --atol 0 --rtol 0");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("beyond tolerance"), std::string::npos) << bad.out;
+  auto missing = run("verify /nonexistent_dir");
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+}
+
+TEST(RuntimeCli, EvalReportsConsistentAccuracyAndConfusion) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "Debian dataset-fashion-mnist missing";
+  auto r = run("eval " + (kFixtures / "cnn-s" / "model.onnx").string() + " --dataset fashion-mnist:test --limit 96 --batch 40 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 96);
+  int64_t total = 0, diagonal = 0;
+  const auto& cm = j["confusion"];
+  ASSERT_EQ(cm.size(), 10u);
+  for (size_t t = 0; t < cm.size(); ++t)
+    for (size_t p = 0; p < cm[t].size(); ++p) {
+      total += cm[t][p].get<int64_t>();
+      if (t == p) diagonal += cm[t][p].get<int64_t>();
+    }
+  EXPECT_EQ(total, 96);
+  EXPECT_EQ(diagonal, j["correct"].get<int64_t>());
+  EXPECT_NEAR(j["top1"].get<double>(), static_cast<double>(diagonal) / 96.0, 1e-12);
+  auto bad = run("eval " + (kFixtures / "cnn-s" / "model.onnx").string() + " --dataset no-such-dataset");
+  EXPECT_EQ(bad.exit_code, 1);
+}
+
+TEST(RuntimeCli, PredictGivesSortedTopK) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  const std::string png = (kFixtures / "sample.png").string();
+  auto r = run("predict " + (kFixtures / "cnn-m" / "model.onnx").string() + " " + png + " " + png + " --top 4 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["predictions"].size(), 2u);
+  const auto& top = j["predictions"][0]["top"];
+  ASSERT_EQ(top.size(), 4u);
+  double sum = 0;
+  for (size_t i = 0; i < top.size(); ++i) {
+    sum += top[i]["probability"].get<double>();
+    if (i) {
+      EXPECT_GE(top[i - 1]["probability"].get<double>(), top[i]["probability"].get<double>());
+    }
+  }
+  EXPECT_LE(sum, 1.0 + 1e-6);
+  EXPECT_EQ(j["predictions"][0]["top"], j["predictions"][1]["top"]) << "same image, same answer";
+  EXPECT_TRUE(top[0]["label"].is_string());
+  auto bad = run("predict " + (kFixtures / "cnn-m" / "model.onnx").string() + " /nonexistent.png");
+  EXPECT_EQ(bad.exit_code, 1);
+}
+
+}  // namespace

@@ -1,0 +1,281 @@
+// Session: optimized channels-last plans against the unoptimized plain-layout plan of the same graph
+// (a different code path for every op: no fusion, no folding, NCHW loops), batch changes, threads,
+// concurrent runs, errors.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "edgeq/runtime.h"
+#include "graph_builder.h"
+
+using edgeq::DType;
+using edgeq::Shape;
+using edgeq::Tensor;
+using edgeq::onnx::Attribute;
+using edgeq::runtime::Session;
+using edgeq::runtime::SessionOptions;
+using edgeq::testing::GraphBuilder;
+using edgeq::testing::max_abs_diff;
+using edgeq::testing::random_tensor;
+
+namespace {
+
+// A small residual CNN touching the fused and layout-aware paths: Conv+BN+Relu, MaxPool, depthwise
+// Conv+Clip (ReLU6), residual Add, Concat on channels, AveragePool, GlobalAveragePool, Flatten, Gemm, Softmax.
+edgeq::onnx::Model residual_cnn(int64_t batch = -1, int64_t channels = 3) {
+  GraphBuilder g;
+  g.input("x", Shape{batch, channels, 20, 18});
+  g.random_init("w1", {8, channels, 3, 3}).random_init("b1", {8}, 0.1f);
+  g.random_init("bn_s", {8}, 0.2f).random_init("bn_b", {8}, 0.2f).random_init("bn_m", {8}, 0.2f);
+  std::vector<float> var(8);
+  for (int i = 0; i < 8; ++i) var[i] = 0.5f + 0.1f * i;
+  g.init("bn_v", Tensor::from_f32({8}, var));
+  g.random_init("wd", {8, 1, 3, 3}).random_init("bd", {8}, 0.1f);
+  g.random_init("w3", {8, 8, 1, 1}).random_init("w4", {5, 16, 3, 3});
+  g.init("lo", Tensor::from_f32({}, std::vector<float>{0.f})).init("hi", Tensor::from_f32({}, std::vector<float>{6.f}));
+  g.random_init("fc_w", {7, 5}).random_init("fc_b", {7}, 0.1f);
+  g.node("Conv", {"x", "w1", "b1"}, {"c1"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+  g.node("BatchNormalization", {"c1", "bn_s", "bn_b", "bn_m", "bn_v"}, {"bn1"});
+  g.node("Relu", {"bn1"}, {"r1"});
+  g.node("MaxPool", {"r1"}, {"p1"}, {Attribute::make_ints("kernel_shape", {2, 2}), Attribute::make_ints("strides", {2, 2})});
+  g.node("Conv", {"p1", "wd", "bd"}, {"d1"}, {Attribute::make_int("group", 8), Attribute::make_ints("pads", {1, 1, 1, 1})});
+  g.node("Clip", {"d1", "lo", "hi"}, {"d1r"});
+  g.node("Conv", {"d1r", "w3"}, {"c3"});
+  g.node("Add", {"c3", "p1"}, {"res"});
+  g.node("Concat", {"res", "p1"}, {"cat"}, {Attribute::make_int("axis", 1)});
+  g.node("Conv", {"cat", "w4"}, {"c4"}, {Attribute::make_ints("strides", {2, 2}), Attribute::make_ints("pads", {0, 1, 1, 0})});
+  g.node("AveragePool", {"c4"}, {"a4"}, {Attribute::make_ints("kernel_shape", {2, 2}), Attribute::make_ints("pads", {1, 1, 1, 1}),
+                                         Attribute::make_int("count_include_pad", 0)});
+  g.node("GlobalAveragePool", {"a4"}, {"gap"});
+  g.node("Flatten", {"gap"}, {"flat"});
+  g.node("Gemm", {"flat", "fc_w", "fc_b"}, {"logits"}, {Attribute::make_int("transB", 1)});
+  g.node("Softmax", {"logits"}, {"prob"}, {Attribute::make_int("axis", 1)});
+  g.output("logits").output("prob");
+  return g.build();
+}
+
+SessionOptions reference_options() {
+  SessionOptions o;
+  o.optimize = false;
+  o.channels_last = false;
+  return o;
+}
+
+TEST(Session, OptimizedChannelsLastMatchesPlainReference) {
+  const Tensor x = random_tensor({2, 3, 20, 18}, 11);
+  Session ref(residual_cnn(), reference_options());
+  Session fast(residual_cnn());
+  const auto want = ref.run({x});
+  const auto got = fast.run({x});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].shape(), (Shape{2, 7}));
+  EXPECT_LE(max_abs_diff(got[0], want[0]), 1e-4f) << "seed 11, input [2,3,20,18]";
+  EXPECT_LE(max_abs_diff(got[1], want[1]), 1e-5f);
+  // The passes did their job: BN folded, activations fused, Relu/Clip nodes gone.
+  for (const auto& n : fast.optimized_model().graph.nodes) {
+    EXPECT_NE(n.op_type, "BatchNormalization");
+    EXPECT_NE(n.op_type, "Relu");
+    EXPECT_NE(n.op_type, "Clip");
+  }
+  const auto info = fast.plan_info({{2, 3, 20, 18}});
+  bool saw_nhwc = false;
+  for (const auto& l : info.step_labels) saw_nhwc = saw_nhwc || l.find("nhwc") != std::string::npos;
+  EXPECT_TRUE(saw_nhwc);
+}
+
+TEST(Session, BatchSizeMayChangeBetweenCalls) {
+  Session s(residual_cnn());
+  const Tensor x3 = random_tensor({3, 3, 20, 18}, 5);
+  const auto all = s.run({x3});
+  for (int64_t i = 0; i < 3; ++i) {
+    const int64_t per = 3 * 20 * 18;
+    Tensor xi = Tensor::from_f32({1, 3, 20, 18}, std::span<const float>(x3.data<float>() + i * per, per));
+    const auto one = s.run({xi});
+    for (int64_t j = 0; j < 7; ++j) EXPECT_NEAR(one[0].data<float>()[j], all[0].data<float>()[i * 7 + j], 1e-5f) << "image " << i;
+  }
+}
+
+TEST(Session, TwoThreadsAndOddChannelsMatch) {
+  for (int64_t c : {1, 3, 13}) {
+    const Tensor x = random_tensor({1, c, 20, 18}, 3);
+    Session ref(residual_cnn(-1, c), reference_options());
+    SessionOptions two;
+    two.threads = 2;
+    Session fast(residual_cnn(-1, c), two);
+    EXPECT_LE(max_abs_diff(fast.run({x})[0], ref.run({x})[0]), 1e-4f) << "channels " << c;
+  }
+}
+
+TEST(Session, ConcurrentRunsGiveTheSameAnswers) {
+  SessionOptions two;
+  two.threads = 2;
+  Session s(residual_cnn(), two);
+  std::vector<Tensor> inputs, expected;
+  for (uint32_t i = 0; i < 4; ++i) {
+    inputs.push_back(random_tensor({1 + i % 2, 3, 20, 18}, 100 + i));
+    expected.push_back(s.run({inputs.back()})[0]);
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 50; ++rep) {
+        const size_t k = static_cast<size_t>(t + rep) % inputs.size();
+        if (max_abs_diff(s.run({inputs[k]})[0], expected[k]) != 0.f) ++mismatches;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(Session, UnsupportedNodesAreAllListedAtCreation) {
+  GraphBuilder g;
+  g.input("x", {1, 4});
+  g.node("Erf", {"x"}, {"a"}, {}, "first_bad");
+  g.node("Relu", {"a"}, {"b"});
+  g.node("NonZero", {"b"}, {"c"}, {}, "second_bad");
+  g.output("c", DType::kI64);
+  try {
+    Session s(g.build());
+    FAIL() << "expected Error(kUnsupported)";
+  } catch (const edgeq::Error& e) {
+    EXPECT_EQ(e.code(), edgeq::ErrorCode::kUnsupported);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("first_bad"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("second_bad"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("2 unsupported"), std::string::npos) << msg;
+  }
+}
+
+TEST(Session, UnsupportedAttributeIsReportedAtCreationNotRun) {
+  GraphBuilder g;
+  g.input("x", {1, 1, 4, 4});
+  g.node("Resize", {"x", "", "sc"}, {"y"}, {Attribute::make_string("mode", "cubic")}, "cubic_resize");
+  g.init("sc", Tensor::from_f32({4}, std::vector<float>{1, 1, 2, 2}));
+  g.output("y");
+  try {
+    Session s(g.build());
+    FAIL() << "expected Error(kUnsupported)";
+  } catch (const edgeq::Error& e) {
+    EXPECT_EQ(e.code(), edgeq::ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("cubic_resize"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Session, WrongInputsGiveClearErrors) {
+  Session s(residual_cnn(1));
+  auto expect_error = [&](const std::vector<Tensor>& in, const char* needle) {
+    try {
+      s.run(in);
+      ADD_FAILURE() << "expected an error mentioning " << needle;
+    } catch (const edgeq::Error& e) {
+      EXPECT_EQ(e.code(), edgeq::ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error({}, "expected 1 input");
+  expect_error({random_tensor({1, 3, 20}, 1)}, "rank");
+  expect_error({random_tensor({1, 3, 20, 17}, 1)}, "'x' has shape");
+  expect_error({Tensor(DType::kI64, {1, 3, 20, 18})}, "dtype");
+  try {
+    s.run(std::map<std::string, Tensor>{{"nope", random_tensor({1, 3, 20, 18}, 1)}});
+    ADD_FAILURE() << "expected an error for a missing input";
+  } catch (const edgeq::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'x' is missing"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Session, ArenaReusesMemoryAcrossLifetimes) {
+  // A chain of 12 element-wise ops on 64 KB tensors: lifetimes overlap pairwise only.
+  GraphBuilder g;
+  g.input("x", {1, 16384});
+  std::string prev = "x";
+  for (int i = 0; i < 12; ++i) {
+    std::string out = "t";  // (not "t" + to_string: GCC 12 -O3 warns -Wrestrict on that, falsely)
+    out += std::to_string(i);
+    g.node(i % 2 ? "Sigmoid" : "Tanh", {prev}, {out});
+    prev = out;
+  }
+  g.output(prev);
+  Session s(g.build());
+  const auto info = s.plan_info({{1, 16384}});
+  EXPECT_EQ(info.steps, 12u);
+  EXPECT_LE(info.arena_bytes, 3u * 16384u * 4u) << "12 buffers of 64 KB should share at most 3 slots";
+  const Tensor x = random_tensor({1, 16384}, 9);
+  const auto y = s.run({x});
+  float v = x.data<float>()[123];
+  for (int i = 0; i < 12; ++i) v = i % 2 ? 1.f / (1.f + std::exp(-v)) : std::tanh(v);
+  EXPECT_NEAR(y[0].data<float>()[123], v, 1e-5f);
+}
+
+TEST(Session, ShapeArithmeticFoldsAway) {
+  // torch.onnx-style dynamic flatten: Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
+  GraphBuilder g;
+  g.input("x", {-1, 2, 3, 4});
+  g.init("zero", Tensor::from_i64({}, std::vector<int64_t>{0}));
+  g.init("minus1", Tensor::from_i64({1}, std::vector<int64_t>{-1}));
+  g.init("axes0", Tensor::from_i64({1}, std::vector<int64_t>{0}));
+  g.node("Shape", {"x"}, {"s"});
+  g.node("Gather", {"s", "zero"}, {"n"}, {Attribute::make_int("axis", 0)});
+  g.node("Unsqueeze", {"n", "axes0"}, {"n1"});
+  g.node("Concat", {"n1", "minus1"}, {"shape"}, {Attribute::make_int("axis", 0)});
+  g.node("Reshape", {"x", "shape"}, {"y"});
+  g.output("y");
+  Session s(g.build());
+  const Tensor x = random_tensor({3, 2, 3, 4}, 4);
+  const auto y = s.run({x});
+  EXPECT_EQ(y[0].shape(), (Shape{3, 24}));
+  EXPECT_EQ(s.plan_info({{3, 2, 3, 4}}).steps, 0u) << "a reshape is a view: no kernel";
+  EXPECT_EQ(max_abs_diff(y[0], x.reshaped({3, 24})), 0.f);
+}
+
+TEST(Session, ExtraOutputsExposeIntermediates) {
+  SessionOptions o;
+  o.extra_outputs = {"r1"};
+  Session s(residual_cnn(), o);
+  ASSERT_EQ(s.outputs().size(), 3u);
+  const auto y = s.run({random_tensor({1, 3, 20, 18}, 2)});
+  EXPECT_EQ(y[2].shape(), (Shape{1, 8, 20, 18}));
+  for (int64_t i = 0; i < y[2].numel(); ++i) ASSERT_GE(y[2].data<float>()[i], 0.f) << "r1 is a Relu output";
+}
+
+TEST(Session, FlattenOfChannelsLastFeedsGemmWithPermutedWeights) {
+  // Conv -> Flatten -> Gemm (weights permuted, no transpose) and the flattened value also read by a
+  // Relu and exposed as an output (those need the plain order: a conversion is inserted).
+  for (int64_t trans_b : {0, 1}) {
+    GraphBuilder g;
+    g.input("x", {2, 3, 5, 4});
+    g.random_init("w", {6, 3, 3, 3}).random_init("fc", trans_b ? Shape{7, 120} : Shape{120, 7}).random_init("fb", {7});
+    g.node("Conv", {"x", "w"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    g.node("Flatten", {"c"}, {"f"});
+    g.node("Gemm", {"f", "fc", "fb"}, {"y"}, {Attribute::make_int("transB", trans_b)});
+    g.node("Relu", {"f"}, {"fr"});
+    g.output("y").output("fr").output("f");
+    const Tensor x = random_tensor({2, 3, 5, 4}, 21);
+    Session ref(g.build(), reference_options());
+    Session fast(g.build());
+    const auto want = ref.run({x});
+    const auto got = fast.run({x});
+    for (size_t i = 0; i < 3; ++i) EXPECT_LE(max_abs_diff(got[i], want[i]), 1e-5f) << "output " << i << " transB " << trans_b;
+    bool permuted = false;
+    for (const auto& l : fast.plan_info({{2, 3, 5, 4}}).step_labels) permuted = permuted || l.find("nhwc-permuted") != std::string::npos;
+    EXPECT_TRUE(permuted);
+  }
+}
+
+TEST(EvaluateNode, FoldsWithTheRuntimeKernels) {
+  edgeq::onnx::Node n;
+  n.op_type = "Mul";
+  n.inputs = {"a", "b"};
+  n.outputs = {"c"};
+  const auto r = edgeq::runtime::evaluate_node(
+      n, {Tensor::from_f32({2, 1}, std::vector<float>{2, 3}), Tensor::from_f32({3}, std::vector<float>{1, 10, 100})});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ((*r)[0].shape(), (Shape{2, 3}));
+  EXPECT_FLOAT_EQ((*r)[0].data<float>()[5], 300.f);
+  n.op_type = "NoSuchOp";
+  EXPECT_FALSE(edgeq::runtime::evaluate_node(n, {}).has_value());
+}
+
+}  // namespace

@@ -1,0 +1,92 @@
+// edgeq predict MODEL.onnx IMAGE... [--top K --json --threads T]: classifies image files with the
+// edgeq runtime; decode/resize/normalize follow the model's metadata, labels too.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "edgeq/data.h"
+#include "edgeq/runtime.h"
+
+namespace edgeq::cli {
+namespace {
+
+struct PredictArgs {
+  std::string model;
+  std::vector<std::string> images;
+  int64_t top = 3;
+  bool json = false;
+  int threads = 1;
+};
+
+// Probabilities from the model's output: softmax, unless the row already is a distribution.
+std::vector<float> probabilities(const float* row, int64_t n) {
+  bool is_distribution = true;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (row[i] < 0.f || row[i] > 1.f) is_distribution = false;
+    sum += row[i];
+  }
+  std::vector<float> p(row, row + n);
+  if (is_distribution && std::fabs(sum - 1.0) < 1e-3) return p;
+  const float mx = *std::max_element(row, row + n);
+  double z = 0;
+  for (auto& v : p) z += (v = std::exp(v - mx));
+  for (auto& v : p) v = static_cast<float>(v / z);
+  return p;
+}
+
+void run_predict(const PredictArgs& a) {
+  onnx::Model model = onnx::load_model(a.model);
+  const data::Preprocess pp = data::preprocess_from_metadata(model.metadata, a.model);
+  std::vector<std::string> labels;
+  try {
+    labels = data::labels_from_metadata(model.metadata, a.model);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+  }
+  runtime::SessionOptions so;
+  so.threads = a.threads;
+  const runtime::Session session(std::move(model), so);
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const auto& path : a.images) {
+    const Tensor x = data::load_image(path, pp);
+    const Tensor y = session.run({x})[0];
+    if (y.rank() != 2 || y.shape()[0] != 1) throw Error(ErrorCode::kInvalidArgument, a.model + ": output " + shape_str(y.shape()) + " is not [1, classes]");
+    const int64_t n = y.shape()[1];
+    const auto p = probabilities(y.data<float>(), n);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t k = std::min(a.top, n);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t l, int64_t r) { return p[l] > p[r]; });
+    auto label = [&](int64_t c) { return c < static_cast<int64_t>(labels.size()) ? labels[c] : "class " + std::to_string(c); };
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    if (!a.json) std::printf("%s\n", path.c_str());
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t c = order[i];
+      top.push_back({{"index", c}, {"label", label(c)}, {"probability", p[c]}});
+      if (!a.json) std::printf("  %6.2f %%  %s (%lld)\n", 100.0 * p[c], label(c).c_str(), static_cast<long long>(c));
+    }
+    results.push_back({{"image", path}, {"top", top}});
+  }
+  if (a.json) std::cout << nlohmann::ordered_json{{"model", a.model}, {"predictions", results}}.dump(2) << "\n";
+}
+
+void setup_predict(CLI::App& app) {
+  auto* cmd = app.add_subcommand("predict", "Classify image files (top-k labels and probabilities)");
+  auto a = std::make_shared<PredictArgs>();
+  cmd->add_option("model", a->model, "ONNX model file with preprocessing metadata")->required()->check(CLI::ExistingFile);
+  cmd->add_option("images", a->images, "PNG/JPEG/BMP files")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--top", a->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "Print one JSON object");
+  cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->callback([a] { run_predict(*a); });
+}
+
+}  // namespace
+
+EDGEQ_REGISTER_VERB("predict", 50, setup_predict);
+
+}  // namespace edgeq::cli
