@@ -34,13 +34,9 @@ test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-release
 
-# The main job. Until the whole pipeline lands it inspects a model from Debian's libonnx-testdata.
-DEMO_MODEL ?= /usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d/model.onnx
+# The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
 demo: build
-	mkdir -p out/demo
-	$(EDGEQ) inspect $(DEMO_MODEL) | tee out/demo/report.md
-	$(EDGEQ) inspect --json $(DEMO_MODEL) > out/demo/inspect.json
-	@echo "demo: wrote out/demo/report.md and out/demo/inspect.json"
+	$(EDGEQ) demo --out out/demo
 
 # libFuzzer on the ONNX loader, 60 s (label fuzz, not part of `make test`).
 fuzz: setup
