@@ -120,13 +120,7 @@ int32_t Builder::convert(const std::string& name, Value& v, Layout to) {
     const int32_t out = new_slot(std::move(s));
     auto k = std::make_unique<LayoutKernel>(v.slot, out, v.flat_dims, dtype_size(v.dtype), false);
     k->label = "ToNCHW '" + name + "' (flattened)";
-    plan_.kernels.push_back(std::move(k));
-    const int32_t idx = static_cast<int32_t>(plan_.kernels.size() - 1);
-    for (int32_t sl : {v.slot, out}) {
-      auto& slot = plan_.slots[sl];
-      if (slot.first_use < 0 || slot.first_use > idx) slot.first_use = idx;
-      slot.last_use = std::max(slot.last_use, idx);
-    }
+    push_layout_kernel(std::move(k), v.slot, out);
     return cached = out;
   }
   if (layout_is_identity(v.shape)) {
@@ -141,14 +135,16 @@ int32_t Builder::convert(const std::string& name, Value& v, Layout to) {
   const int32_t out = new_slot(std::move(s));
   auto k = std::make_unique<LayoutKernel>(v.slot, out, v.shape, dtype_size(v.dtype), to == Layout::kNHWC);
   k->label = std::string(to == Layout::kNHWC ? "ToNHWC" : "ToNCHW") + " '" + name + "'";
+  push_layout_kernel(std::move(k), v.slot, out);
+  return cached = out;
+}
+
+// A conversion is scheduled where it is first needed; its two slots live at least that long.
+void Builder::push_layout_kernel(std::unique_ptr<Kernel> k, int32_t in, int32_t out) {
   plan_.kernels.push_back(std::move(k));
   const int32_t idx = static_cast<int32_t>(plan_.kernels.size() - 1);
-  for (int32_t sl : {v.slot, out}) {
-    auto& slot = plan_.slots[sl];
-    if (slot.first_use < 0 || slot.first_use > idx) slot.first_use = idx;
-    slot.last_use = std::max(slot.last_use, idx);
-  }
-  return cached = out;
+  plan_.slots[in].use_span(idx, idx);
+  plan_.slots[out].use_span(idx, idx);
 }
 
 int32_t Builder::plain_slot_of(const std::string& name) {
@@ -292,11 +288,7 @@ void Builder::compile_node(const onnx::Node& node) {
   // Every kernel of this node may touch every slot it was handed: one interval covers them.
   if (plan_.kernels.size() > first_kernel) {
     const int32_t a = static_cast<int32_t>(first_kernel), z = static_cast<int32_t>(plan_.kernels.size() - 1);
-    for (int32_t s : touched) {
-      auto& slot = plan_.slots[s];
-      if (slot.first_use < 0 || slot.first_use > a) slot.first_use = a;
-      slot.last_use = std::max(slot.last_use, z);
-    }
+    for (int32_t s : touched) plan_.slots[s].use_span(a, z);
   }
   bool all_constant = !is_random_op(node.op_type);
   for (size_t i = 0; i < node.inputs.size() && all_constant; ++i)

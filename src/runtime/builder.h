@@ -79,6 +79,7 @@ class Builder {
 
  private:
   int32_t convert(const std::string& name, Value& v, Layout to);
+  void push_layout_kernel(std::unique_ptr<Kernel> k, int32_t in, int32_t out);
   void fold(size_t first_kernel, size_t first_slot);
   Plan& plan_;
   int64_t opset_;

@@ -21,8 +21,7 @@ void Plan::plan_memory() {
     if (slots[s].kind != Slot::Kind::kAlias || slots[s].first_use < 0) continue;
     Slot& r = slots[root(static_cast<int32_t>(s))];
     if (r.kind != Slot::Kind::kArena) continue;
-    if (r.first_use < 0 || r.first_use > slots[s].first_use) r.first_use = slots[s].first_use;
-    r.last_use = std::max(r.last_use, slots[s].last_use);
+    r.use_span(slots[s].first_use, slots[s].last_use);
   }
   std::vector<int32_t> order;
   for (size_t s = 0; s < slots.size(); ++s) {

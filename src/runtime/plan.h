@@ -3,6 +3,7 @@
 // per-run table, so a step costs one virtual call and a few loads: no lookups, no allocation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,12 @@ struct Slot {
   int32_t input_index = -1;  // kInput: which run() input
   int32_t first_use = -1, last_use = -1;  // kernel indices (arena slots)
   size_t offset = 0;       // kArena: byte offset in the arena
+
+  // Widens the live interval so it covers kernels [first, last].
+  void use_span(int32_t first, int32_t last) {
+    if (first_use < 0 || first_use > first) first_use = first;
+    last_use = std::max(last_use, last);
+  }
 };
 
 struct OutputBinding {
