@@ -135,5 +135,8 @@ Metadata preprocess_metadata(const Preprocess& pp, const std::vector<std::string
 // kNotFound for a missing key).
 Preprocess preprocess_from_metadata(const Metadata& meta, const std::string& model_name);
 std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::string& model_name);
+// The same, but empty when the model carries no labels (a file from another exporter); a malformed
+// 'labels' value is still an error.
+std::vector<std::string> labels_from_metadata_if_any(const Metadata& meta, const std::string& model_name);
 
 }  // namespace edgeq::data

@@ -81,4 +81,8 @@ std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::s
   return labels;
 }
 
+std::vector<std::string> labels_from_metadata_if_any(const Metadata& meta, const std::string& model_name) {
+  return find(meta, kMetaLabels) ? labels_from_metadata(meta, model_name) : std::vector<std::string>{};
+}
+
 }  // namespace edgeq::data

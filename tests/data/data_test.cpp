@@ -424,4 +424,8 @@ TEST(DataMetadataTest, RoundTripAndErrors) {
   broken[2].second = "[0.1, 0.2]";  // 2 std values for 3 channels
   error_message([&] { data::preprocess_from_metadata(broken, "m.onnx"); }, ErrorCode::kInvalidModel);
   error_message([&] { data::labels_from_metadata({}, "m.onnx"); }, ErrorCode::kNotFound);
+  // The lenient form: no labels is an empty list, malformed labels are still an error.
+  EXPECT_TRUE(data::labels_from_metadata_if_any({}, "m.onnx").empty());
+  EXPECT_EQ(data::labels_from_metadata_if_any(meta, "m.onnx"), labels);
+  error_message([&] { data::labels_from_metadata_if_any({{"labels", "[1, 2]"}}, "m.onnx"); }, ErrorCode::kInvalidModel);
 }

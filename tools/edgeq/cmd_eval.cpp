@@ -24,12 +24,7 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   onnx::Model model = onnx::load_model(a.model);
   const data::Preprocess pp = data::preprocess_from_metadata(model.metadata, a.model);
-  std::vector<std::string> labels;
-  try {
-    labels = data::labels_from_metadata(model.metadata, a.model);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kNotFound) throw;
-  }
+  const std::vector<std::string> labels = data::labels_from_metadata_if_any(model.metadata, a.model);
   data::DatasetOptions dopt;
   dopt.default_split = "test";
   dopt.channels = pp.channels;

@@ -41,12 +41,7 @@ std::vector<float> probabilities(const float* row, int64_t n) {
 void run_predict(const PredictArgs& a) {
   onnx::Model model = onnx::load_model(a.model);
   const data::Preprocess pp = data::preprocess_from_metadata(model.metadata, a.model);
-  std::vector<std::string> labels;
-  try {
-    labels = data::labels_from_metadata(model.metadata, a.model);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kNotFound) throw;
-  }
+  const std::vector<std::string> labels = data::labels_from_metadata_if_any(model.metadata, a.model);
   runtime::SessionOptions so;
   so.threads = a.threads;
   const runtime::Session session(std::move(model), so);
