@@ -13,13 +13,9 @@ size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 void Plan::plan_memory() {
   const int32_t end = static_cast<int32_t>(kernels.size());
   // An alias keeps its target alive: fold alias lifetimes into the root they point at.
-  auto root = [&](int32_t s) {
-    while (slots[s].kind == Slot::Kind::kAlias) s = slots[s].alias_of;
-    return s;
-  };
   for (size_t s = 0; s < slots.size(); ++s) {
     if (slots[s].kind != Slot::Kind::kAlias || slots[s].first_use < 0) continue;
-    Slot& r = slots[root(static_cast<int32_t>(s))];
+    Slot& r = slots[alias_root(static_cast<int32_t>(s))];
     if (r.kind != Slot::Kind::kArena) continue;
     r.use_span(slots[s].first_use, slots[s].last_use);
   }

@@ -93,6 +93,11 @@ struct Plan {
 
   std::unique_ptr<ArenaInstance> acquire() const;
   void release(std::unique_ptr<ArenaInstance> a) const;
+  // The slot an alias chain ends at (s itself when it is no alias).
+  int32_t alias_root(int32_t s) const {
+    while (slots[s].kind == Slot::Kind::kAlias) s = slots[s].alias_of;
+    return s;
+  }
   // Assigns arena offsets by lifetime (greedy, largest first, lowest fitting offset).
   void plan_memory();
   size_t constant_bytes() const;

@@ -122,9 +122,7 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
   // Outputs stay alive to the end of the run (they are copied out after the last kernel).
   const int32_t end = static_cast<int32_t>(plan->kernels.size());
   for (const auto& o : plan->outputs) {
-    int32_t s = o.slot;
-    while (plan->slots[s].kind == Slot::Kind::kAlias) s = plan->slots[s].alias_of;
-    Slot& sl = plan->slots[s];
+    Slot& sl = plan->slots[plan->alias_root(o.slot)];
     if (sl.kind != Slot::Kind::kArena) continue;
     if (sl.first_use < 0) sl.first_use = 0;
     sl.last_use = end;
@@ -245,11 +243,15 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
   if (options.optimize) {
     const int64_t opset = im.opset;
     onnx::PassManager pm;
-    pm.add(onnx::make_constant_folding([opset](const onnx::Node& n, const std::vector<Tensor>& in) {
+    // DequantizeLinear of a constant stays until the QDQ fusion has seen it (folded, an int8 weight
+    // would turn back into a float one); the plan compiler folds what the fusion leaves.
+    pm.add(onnx::make_constant_folding([opset](const onnx::Node& n, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
+      if (n.op_type == "DequantizeLinear") return std::nullopt;
       return evaluate_node(n, in, opset);
     }));
     pm.add(make_batchnorm_folding());
     pm.add(make_activation_fusion());
+    pm.add(make_qdq_fusion());
     pm.add(onnx::make_dead_code_elimination());
     pm.run(model);
   }

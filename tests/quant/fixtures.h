@@ -2,6 +2,7 @@
 // deterministic image-like input batches. Nothing is committed; everything comes from fixed seeds.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -95,6 +96,30 @@ inline onnx::Model make_cnn(const std::string& mid_act = "Relu") {
   m.metadata = {{"labels", "[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]"}, {"mean", "[0.5]"}, {"std", "[0.25]"}, {"channels", "1"}, {"height", "28"}, {"width", "28"}};
   return m;
 }
+
+// Top-1 agreement and largest logit difference between two [N, classes] float outputs, accumulated.
+struct LogitAgreement {
+  int64_t same_top1 = 0, total = 0;
+  double max_diff = 0, max_abs = 0;  // max |want - got|, max |want|
+  double signal = 0, noise = 0;      // sums of want^2 and (want - got)^2
+  void add(const Tensor& want, const Tensor& got) {
+    const int64_t classes = want.shape()[1];
+    for (int64_t n = 0; n < want.shape()[0]; ++n) {
+      const float* w = want.data<float>() + n * classes;
+      const float* g = got.data<float>() + n * classes;
+      same_top1 += (std::max_element(w, w + classes) - w) == (std::max_element(g, g + classes) - g);
+      ++total;
+      for (int64_t c = 0; c < classes; ++c) {
+        const double d = double(w[c]) - g[c];
+        max_diff = std::max(max_diff, std::fabs(d));
+        max_abs = std::max(max_abs, std::fabs(double(w[c])));
+        signal += double(w[c]) * w[c];
+        noise += d * d;
+      }
+    }
+  }
+  double sqnr_db() const { return 10 * std::log10(signal / noise); }
+};
 
 // Smooth blobs rather than white noise, so activations look a little like images' do.
 inline Batches make_batches(int64_t batches, int64_t per_batch, uint32_t seed, int64_t hw = 28) {

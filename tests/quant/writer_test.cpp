@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -32,26 +33,14 @@ struct Agreement {
 // fp32 (runtime Session on the original model) vs the quantized model in the reference simulator.
 Agreement compare(const onnx::Model& fp32, const onnx::Model& q, const Batches& batches) {
   runtime::Session s(fp32);
-  double signal = 0, noise = 0;
-  int64_t same = 0, total = 0;
+  LogitAgreement ag;
   for (const auto& b : batches) {
     const Tensor want = s.run(b)[0];
     const Tensor got = simulate(q, b)[0];
     EXPECT_EQ(want.shape(), got.shape());
-    for (int64_t i = 0; i < want.numel(); ++i) {
-      signal += double(want.data<float>()[i]) * want.data<float>()[i];
-      const double d = double(want.data<float>()[i]) - got.data<float>()[i];
-      noise += d * d;
-    }
-    const int64_t classes = want.shape()[1];
-    for (int64_t n = 0; n < want.shape()[0]; ++n) {
-      const float* w = want.data<float>() + n * classes;
-      const float* g = got.data<float>() + n * classes;
-      same += (std::max_element(w, w + classes) - w) == (std::max_element(g, g + classes) - g);
-      ++total;
-    }
+    ag.add(want, got);
   }
-  return {10 * std::log10(signal / noise), double(same) / double(total)};
+  return {ag.sqnr_db(), double(ag.same_top1) / double(ag.total)};
 }
 
 std::string temp_dir(const std::string& name) {
@@ -274,6 +263,15 @@ TEST_F(QuantWriter, OnnxRuntimeAgreesWithSimulation) {
     const bool exact = label == "static";
     EXPECT_GE(same, exact ? sim.shape()[0] : sim.shape()[0] * 9 / 10) << label << ": top-1 agreement " << same << "/" << sim.shape()[0];
     EXPECT_LT(max_diff, (exact ? 0.01 : 0.05) * max_abs) << label << ": max |sim - ort| " << max_diff << " of " << max_abs;
+    if (exact) {  // edgeq's int8 path (fused integer kernels) on the same file: the same top-1 as ORT's spec run
+      const Tensor ours = runtime::Session(model).run(std::vector<Tensor>{input})[0];
+      Tensor ort_t(DType::kF32, sim.shape());
+      std::memcpy(ort_t.raw(), ort, ort_t.nbytes());
+      LogitAgreement ag;
+      ag.add(ort_t, ours);
+      EXPECT_EQ(ag.same_top1, ag.total) << "edgeq int8 vs onnxruntime (spec QDQ) top-1 agreement " << ag.same_top1 << "/" << ag.total;
+      EXPECT_LT(ag.max_diff, 0.05 * ag.max_abs) << "max |edgeq int8 - ort| " << ag.max_diff << " of " << ag.max_abs;
+    }
     // ORT with its default optimizations (QDQ fused into QLinearConv/QGemm) on the same file.
     const auto fused = test::run_command("node " + peers + "/ort_run.mjs " + path + " --input input=" + dir + "/input.pb --out-dir " + out + "_all 2>&1");
     ASSERT_EQ(fused.exit_code, 0) << label << ": " << fused.output;

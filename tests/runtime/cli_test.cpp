@@ -2,6 +2,7 @@
 // of models_test (make_fixtures.py): exit codes, and JSON that is consistent with itself.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -74,6 +75,55 @@ TEST(RuntimeCli, EvalReportsConsistentAccuracyAndConfusion) {
   EXPECT_NEAR(j["top1"].get<double>(), static_cast<double>(diagonal) / 96.0, 1e-12);
   auto bad = run("eval " + (kFixtures / "cnn-s" / "model.onnx").string() + " --dataset no-such-dataset");
   EXPECT_EQ(bad.exit_code, 1);
+}
+
+// --save-logits / --save-inputs: the files hold exactly what was evaluated, and the logits' argmax
+// gives the reported number of correct answers.
+TEST(RuntimeCli, EvalSavesInputsAndLogits) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "Debian dataset-fashion-mnist missing";
+  const fs::path dir = fs::temp_directory_path() / ("edgeq_rt_cli_save_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto r = run("eval " + (kFixtures / "cnn-s" / "model.onnx").string() + " --dataset fashion-mnist:test --limit 50 --batch 16 --json" +
+               " --save-logits " + (dir / "logits.f32").string() + " --save-inputs " + (dir / "inputs.f32").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(fs::file_size(dir / "inputs.f32"), 50u * 784 * 4);
+  ASSERT_EQ(fs::file_size(dir / "logits.f32"), 50u * 10 * 4);
+  std::ifstream in(dir / "logits.f32", std::ios::binary);
+  std::vector<float> logits(500);
+  in.read(reinterpret_cast<char*>(logits.data()), 2000);
+  int64_t nonzero_rows = 0;
+  for (int i = 0; i < 50; ++i) nonzero_rows += std::any_of(logits.begin() + i * 10, logits.begin() + i * 10 + 10, [](float v) { return v != 0.f; });
+  EXPECT_EQ(nonzero_rows, 50);
+  // Predicted classes summed over the confusion columns must match the argmax of the saved rows.
+  std::vector<int64_t> predicted(10, 0);
+  for (int i = 0; i < 50; ++i) predicted[std::max_element(logits.begin() + i * 10, logits.begin() + i * 10 + 10) - (logits.begin() + i * 10)]++;
+  for (size_t p = 0; p < 10; ++p) {
+    int64_t col = 0;
+    for (size_t t = 0; t < 10; ++t) col += j["confusion"][t][p].get<int64_t>();
+    EXPECT_EQ(col, predicted[p]) << "class " << p;
+  }
+  fs::remove_all(dir);
+}
+
+// inspect --plan --profile: the compiled plan of a model with its per-step times.
+TEST(RuntimeCli, InspectShowsThePlan) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  auto r = run("inspect " + (kFixtures / "cnn-s" / "model.onnx").string() + " --plan --profile 5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& steps = j["plan"]["step_list"];
+  ASSERT_EQ(steps.size(), j["plan"]["steps"].get<size_t>());
+  int convs = 0;
+  for (const auto& s : steps) {
+    convs += s["label"].get<std::string>().rfind("Conv '", 0) == 0;
+    EXPECT_GE(s["mean_us"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(convs, 2) << r.out;  // cnn-s: conv1, conv2 (ReLU fused into them)
+  auto text = run("inspect " + (kFixtures / "cnn-s" / "model.onnx").string() + " --plan");
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("plan (batch 1):"), std::string::npos) << text.out;
 }
 
 TEST(RuntimeCli, PredictGivesSortedTopK) {

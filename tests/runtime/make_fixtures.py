@@ -2,7 +2,8 @@
 """Test-fixture generator (a test oracle, never the product path): exports small CNNs with
 torch.onnx.export and writes each as an ONNX backend-test directory:
   OUT/<name>/model.onnx, OUT/<name>/test_data_set_0/{input_0,output_0}.pb  (torch's own outputs).
-Models: cnn-s, cnn-m, cnn-bn (the layouts of src/train/models.cpp at 28x28), and torchvision's
+Models: cnn-s, cnn-m, cnn-bn (the layouts of src/train/models.cpp at 28x28), cnn-qat (cnn-s after
+PyTorch quantization-aware training setup, exported with its fake-quantization as QDQ), and torchvision's
 ResNet-18 and MobileNetV2 at 64x64 with 10 classes. Weights and BatchNorm statistics are random
 with fixed seeds; BatchNorm statistics are randomized so BN folding is really exercised.
 Usage: /usr/bin/python3 make_fixtures.py OUT_DIR"""
@@ -78,6 +79,46 @@ def export(name, model, shape, out_dir, seed):
     print(name, tuple(shape), "->", tuple(y.shape))
 
 
+def export_qat(name, out_dir, seed):
+    # cnn-s wrapped in QuantStub/DeQuantStub, QAT-prepared (u8 activations, s8 per-channel symmetric
+    # weights), observers run on a few batches then frozen: torch.onnx.export writes QuantizeLinear /
+    # DequantizeLinear pairs, with float biases and the ReLUs after the DequantizeLinear.
+    import torch.ao.quantization as tq
+    torch.manual_seed(seed)
+
+    class Qat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.body, self.dequant = tq.QuantStub(), cnn("cnn-s"), tq.DeQuantStub()
+
+        def forward(self, x):
+            return self.dequant(self.body(self.quant(x)))
+
+    model = Qat().train()
+    model.qconfig = tq.QConfig(
+        activation=tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0, quant_max=255),
+        weight=tq.FakeQuantize.with_args(observer=tq.MovingAveragePerChannelMinMaxObserver, quant_min=-128,
+                                         quant_max=127, dtype=torch.qint8, qscheme=torch.per_channel_symmetric))
+    prepared = tq.prepare_qat(model)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(8):
+            prepared(torch.randn(16, 1, 28, 28, generator=gen))
+    prepared.eval()
+    prepared.apply(tq.disable_observer)
+    x = torch.randn(8, 1, 28, 28, generator=gen)
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    with torch.no_grad():
+        y = prepared(x)
+    torch.onnx.export(prepared, x, os.path.join(d, "model.onnx"), opset_version=13, input_names=["input"],
+                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    for kind, t in (("input_0", x), ("output_0", y)):
+        with open(os.path.join(d, "test_data_set_0", kind + ".pb"), "wb") as f:
+            f.write(numpy_helper.from_array(t.numpy(), kind.split("_")[0]).SerializeToString())
+    print(name, tuple(x.shape), "->", tuple(y.shape))
+
+
 def write_png_gray(path, width, height, pixels):
     # A minimal 8-bit grayscale PNG (for `edgeq predict` tests), no imaging library needed.
     raw = b"".join(b"\x00" + bytes(pixels[r * width:(r + 1) * width]) for r in range(height))
@@ -95,6 +136,7 @@ def main():
     for i, arch in enumerate(("cnn-s", "cnn-m", "cnn-bn")):
         torch.manual_seed(i)
         export(arch, cnn(arch), (4, 1, 28, 28), out_dir, 100 + i)
+    export_qat("cnn-qat", out_dir, 120)
     try:
         import torchvision
     except ImportError:

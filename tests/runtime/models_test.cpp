@@ -96,6 +96,45 @@ TEST_P(WholeModel, MatchesOnnxRuntimeNode) {
   expect_close(s.run({load_pb(dir / "test_data_set_0" / "input_0.pb")})[0], ort, std::string(GetParam()) + " vs onnxruntime-node");
 }
 
+// PyTorch's QAT export (QDQ with float biases, ReLU after the DequantizeLinear, pools between DQ and
+// Conv) runs entirely on the int8 path and gives PyTorch's fake-quantized logits.
+TEST(QatModel, RunsOnTheInt8PathAndMatchesTorch) {
+  const std::string why = ensure_fixtures();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const fs::path dir = kFixtures / "cnn-qat";
+  ASSERT_TRUE(fs::exists(dir / "model.onnx")) << "make_fixtures.py did not write cnn-qat (see make_fixtures.log)";
+  auto s = edgeq::runtime::load_session((dir / "model.onnx").string());
+  const Tensor x = load_pb(dir / "test_data_set_0" / "input_0.pb");
+  const Tensor want = load_pb(dir / "test_data_set_0" / "output_0.pb");
+  const auto plan = s.plan_info({x.shape()});
+  int qconv = 0, qgemm = 0;
+  std::string all;
+  for (const auto& l : plan.step_labels) {
+    all += "  " + l + "\n";
+    qconv += l.rfind("QLinearConv", 0) == 0 && l.find("int8 nhwc") != std::string::npos;
+    qgemm += l.rfind("QGemm", 0) == 0 && l.find("int8 packed") != std::string::npos;
+    EXPECT_NE(l.rfind("Conv '", 0), 0u) << "float Conv left:\n" << all;
+    EXPECT_NE(l.rfind("Relu", 0), 0u) << "float Relu left:\n" << all;
+  }
+  EXPECT_EQ(qconv, 2) << all;
+  EXPECT_EQ(qgemm, 2) << all;
+  const Tensor got = s.run({x})[0];
+  ASSERT_EQ(got.shape(), want.shape());
+  float max_diff = 0, max_abs = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+    max_abs = std::max(max_abs, std::fabs(want.data<float>()[i]));
+  }
+  // Integer kernels round once per layer where PyTorch rounds float sums: a few output steps at most.
+  EXPECT_LE(max_diff, 0.05f * max_abs) << "max |edgeq - torch| " << max_diff << " of " << max_abs;
+  for (int64_t r = 0; r < want.shape()[0]; ++r) {
+    if (top_gap(want, r) > 2 * max_diff) {
+      EXPECT_EQ(argmax_row(got, r), argmax_row(want, r)) << "row " << r;
+    }
+  }
+  std::cout << "  cnn-qat int8: max abs diff " << max_diff << " of max |logit| " << max_abs << "\n";
+}
+
 INSTANTIATE_TEST_SUITE_P(Torch, WholeModel, ::testing::ValuesIn(kModels),
                          [](const auto& info) {
                            std::string n = info.param;

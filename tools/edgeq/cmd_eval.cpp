@@ -1,6 +1,8 @@
-// edgeq eval MODEL.onnx --dataset SPEC [--json --limit N --batch B --threads T]: top-1 accuracy and the
-// confusion matrix of a model on a labelled dataset, run on the edgeq runtime. Preprocessing (size,
-// channels, mean/std) comes from the model's metadata.
+// edgeq eval MODEL.onnx --dataset SPEC [--json --limit N --batch B --threads T --save-logits F
+// --save-inputs F]: top-1 accuracy and the confusion matrix of a model on a labelled dataset, run on the
+// edgeq runtime. Preprocessing (size, channels, mean/std) comes from the model's metadata. The saved
+// files (raw little-endian float32: logits [N, classes], inputs [N, C, H, W]) let another engine be
+// cross-checked on exactly the same tensors.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -19,6 +21,7 @@ struct EvalArgs {
   bool json = false;
   int64_t limit = 0, batch = 64;
   int threads = 1;
+  std::string save_logits, save_inputs;
 };
 
 void run_eval(const EvalArgs& a) {
@@ -40,11 +43,15 @@ void run_eval(const EvalArgs& a) {
   const int64_t classes = ds.num_classes();
   std::vector<std::vector<int64_t>> confusion(static_cast<size_t>(classes), std::vector<int64_t>(static_cast<size_t>(classes), 0));
   int64_t correct = 0;
+  std::string logits_bytes, input_bytes;
   Timer timer;
   for (int64_t start = 0; start < ds.size(); start += a.batch) {
     std::vector<int64_t> idx(static_cast<size_t>(std::min(a.batch, ds.size() - start)));
     std::iota(idx.begin(), idx.end(), start);
-    const Tensor logits = session.run({data::make_images(ds, idx, pp.norm)})[0];
+    const Tensor images = data::make_images(ds, idx, pp.norm);
+    const Tensor logits = session.run({images})[0];
+    if (!a.save_inputs.empty()) input_bytes.append(static_cast<const char*>(images.raw()), images.nbytes());
+    if (!a.save_logits.empty()) logits_bytes.append(static_cast<const char*>(logits.raw()), logits.nbytes());
     if (logits.rank() != 2 || logits.shape()[1] != classes)
       throw Error(ErrorCode::kInvalidArgument, a.model + ": output " + shape_str(logits.shape()) + " does not match the dataset's " +
                                                    std::to_string(classes) + " classes");
@@ -57,6 +64,8 @@ void run_eval(const EvalArgs& a) {
     }
   }
   const double ms = timer.elapsed_ms();
+  if (!a.save_logits.empty()) write_file_atomic(a.save_logits, logits_bytes);
+  if (!a.save_inputs.empty()) write_file_atomic(a.save_inputs, input_bytes);
   const double top1 = static_cast<double>(correct) / static_cast<double>(ds.size());
   const auto& names = labels.size() == static_cast<size_t>(classes) ? labels : ds.class_names;
   if (a.json) {
@@ -88,6 +97,8 @@ void setup_eval(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Evaluate only the first N images (0 = all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", a->batch, "Images per run")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--save-logits", a->save_logits, "Write the logits as raw float32 [N, classes] to this file");
+  cmd->add_option("--save-inputs", a->save_inputs, "Write the preprocessed images as raw float32 [N, C, H, W] to this file");
   cmd->callback([a] { run_eval(*a); });
 }
 

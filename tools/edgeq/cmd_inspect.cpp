@@ -1,11 +1,15 @@
-// edgeq inspect MODEL.onnx [--json]: opset, producer, I/O, op histogram, params, MACs, quantized?, metadata.
+// edgeq inspect MODEL.onnx [--json] [--plan] [--profile N]: opset, producer, I/O, op histogram, params,
+// MACs, quantized?, metadata; with --plan the edgeq runtime's compiled plan at batch 1 (every kernel
+// call, e.g. whether a QDQ group became an int8 kernel), with --profile each step's mean time.
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "edgeq/onnx.h"
+#include "edgeq/runtime.h"
 
 namespace edgeq::cli {
 namespace {
@@ -94,19 +98,79 @@ void print_text(const onnx::ModelSummary& s) {
   }
 }
 
+// The plan for batch 1 (open dims taken as 1) and, when runs > 0, per-step times on uniform [0, 1) inputs.
+nlohmann::ordered_json plan_json(const std::string& path, int runs) {
+  const runtime::Session session = runtime::load_session(path);
+  std::vector<Shape> shapes;
+  std::vector<Tensor> inputs;
+  for (const auto& in : session.inputs()) {
+    Shape s = in.shape;
+    for (auto& d : s)
+      if (d < 0) d = 1;
+    shapes.push_back(s);
+    Tensor t(in.dtype, s);
+    if (in.dtype == DType::kF32)
+      for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 7919) % 1000) / 1000.f;
+    else
+      std::memset(t.raw(), 0, t.nbytes());
+    inputs.push_back(std::move(t));
+  }
+  const runtime::PlanInfo info = session.plan_info(shapes);
+  nlohmann::ordered_json j = {{"steps", info.steps}, {"arena_bytes", info.arena_bytes}, {"constant_bytes", info.constant_bytes}};
+  nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+  if (runs > 0) {
+    for (const auto& st : session.profile(inputs, runs)) steps.push_back({{"label", st.label}, {"mean_us", st.mean_us}});
+  } else {
+    for (const auto& l : info.step_labels) steps.push_back({{"label", l}});
+  }
+  j["step_list"] = steps;
+  return j;
+}
+
+void print_plan(const nlohmann::ordered_json& p) {
+  std::cout << "plan (batch 1): " << p["steps"].get<size_t>() << " steps, arena " << p["arena_bytes"].get<size_t>()
+            << " B, constants " << p["constant_bytes"].get<size_t>() << " B\n";
+  double total = 0;
+  for (const auto& s : p["step_list"])
+    if (s.contains("mean_us")) total += s["mean_us"].get<double>();
+  for (const auto& s : p["step_list"]) {
+    if (s.contains("mean_us")) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%9.2f us %5.1f %%  ", s["mean_us"].get<double>(), total > 0 ? 100.0 * s["mean_us"].get<double>() / total : 0.0);
+      std::cout << "  " << buf << s["label"].get<std::string>() << "\n";
+    } else {
+      std::cout << "  " << s["label"].get<std::string>() << "\n";
+    }
+  }
+  if (total > 0) std::cout << "  total " << total << " us per run (steps timed one by one)\n";
+}
+
 void setup_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Show a model's opset, I/O, operators, parameters, MACs and metadata");
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
+  auto plan = std::make_shared<bool>(false);
+  auto profile_runs = std::make_shared<int>(0);
   cmd->add_option("model", *path, "ONNX model file")->required();
   cmd->add_flag("--json", *json, "Print one JSON object");
-  cmd->callback([path, json] {
+  cmd->add_flag("--plan", *plan, "Also show the edgeq runtime's compiled plan at batch 1 (one line per kernel call)");
+  cmd->add_option("--profile", *profile_runs, "With --plan: time each step over N runs (mean microseconds)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([path, json, plan, profile_runs] {
     onnx::Model model = onnx::load_model(*path);
     std::error_code ec;
     auto bytes = std::filesystem::file_size(*path, ec);
     auto summary = onnx::summarize(model, ec ? 0 : static_cast<int64_t>(bytes));
-    if (*json) std::cout << to_json(summary).dump(2) << "\n";
-    else print_text(summary);
+    nlohmann::ordered_json p;
+    if (*plan || *profile_runs > 0) p = plan_json(*path, *profile_runs);
+    if (*json) {
+      nlohmann::ordered_json j = to_json(summary);
+      if (!p.is_null()) j["plan"] = p;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      print_text(summary);
+      if (!p.is_null()) print_plan(p);
+    }
   });
 }
 

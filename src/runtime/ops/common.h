@@ -1,6 +1,7 @@
 // Helpers shared by the operator files.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,8 +34,52 @@ bool dispatch_numeric(DType d, F&& f) {
   }
 }
 
+// Output-row work split into one task per thread (a task runs on exactly one thread, so it can own
+// scratch slice `task`): fn(row_begin, row_end, task).
+inline int64_t row_tasks(int threads, int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(threads, rows)); }
+template <typename Fn>
+void run_row_tasks(const ExecContext& ctx, int64_t rows, Fn&& fn) {
+  const int64_t tasks = row_tasks(ctx.threads(), rows);
+  if (tasks <= 1) {
+    fn(int64_t{0}, rows, int64_t{0});
+    return;
+  }
+  ctx.parallel(tasks, [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; ++t) fn(rows * t / tasks, rows * (t + 1) / tasks, t);
+  });
+}
+
 // Row-major strides of a shape (in elements).
 std::vector<int64_t> strides_of(const Shape& s);
+
+// B of a Gemm whose A is a flattened channels-last value (Layout::kFlatNHWC, from [N, C, H, W] =
+// flat_dims): A's K index is h*W*C + w*C + c instead of c*H*W + h*W + w, so B's K rows are permuted
+// once here instead of A every run. trans_b: B is [N, K] (else [K, N]).
+template <typename T>
+std::vector<T> permute_flat_nhwc_rows(const T* b, int64_t k, int64_t n, bool trans_b, const Shape& flat_dims) {
+  const int64_t c = flat_dims[1], hw = flat_dims[2] * flat_dims[3];
+  std::vector<T> out(static_cast<size_t>(k * n));
+  for (int64_t kn = 0; kn < k; ++kn) {
+    const int64_t kp = (kn % c) * hw + kn / c;
+    for (int64_t j = 0; j < n; ++j) {
+      if (trans_b)
+        out[j * k + kn] = b[j * k + kp];
+      else
+        out[kn * n + j] = b[kp * n + j];
+    }
+  }
+  return out;
+}
+
+// MatMul with numpy semantics: rank-1 operands promoted, batch dims broadcast.
+struct MatMulGeometry {
+  Shape out;                 // the output shape
+  int64_t batch = 1, m = 0, k = 0, n = 0;
+  std::vector<int64_t> a_offset, b_offset;  // per output batch, in elements
+  bool b_is_matrix = false;  // B is plain 2-D: A's leading dims fold into a_rows rows of one GEMM
+  int64_t a_rows = 0;
+};
+MatMulGeometry matmul_geometry(const Builder& b, Shape sa, Shape sb);
 
 // Minimum elements per thread before an element-wise op is split across the pool.
 inline constexpr int64_t kParallelGrain = 16384;

@@ -120,18 +120,8 @@ void compile_gemm(Builder& b) {
     const bool flat_nhwc = va.layout == Layout::kFlatNHWC;
     const float* bdata = bconst->data<float>();
     std::vector<float> permuted;
-    if (flat_nhwc) {  // A's K index is h*W*C + w*C + c instead of c*H*W + h*W + w: permute B's K rows
-      const int64_t c = va.flat_dims[1], hw = va.flat_dims[2] * va.flat_dims[3];
-      permuted.resize(static_cast<size_t>(k * n));
-      for (int64_t kn = 0; kn < k; ++kn) {
-        const int64_t kp = (kn % c) * hw + kn / c;
-        for (int64_t j = 0; j < n; ++j) {
-          if (tb)
-            permuted[j * k + kn] = bdata[j * k + kp];
-          else
-            permuted[kn * n + j] = bdata[kp * n + j];
-        }
-      }
+    if (flat_nhwc) {
+      permuted = permute_flat_nhwc_rows(bdata, k, n, tb, va.flat_dims);
       bdata = permuted.data();
     }
     kern->packed = kernels::hwy::pack_gemm_f32(bdata, k, n, tb ? kernels::BLayout::kNK : kernels::BLayout::kKN,
@@ -171,50 +161,33 @@ void compile_gemm(Builder& b) {
   b.emit(std::move(kern));
 }
 
-void compile_matmul(Builder& b) {
-  b.check_dtype(0, {DType::kF32});
-  b.check_dtype(1, {DType::kF32});
-  Shape sa = b.input(0).shape, sb = b.input(1).shape;
+MatMulGeometry matmul_geometry(const Builder& b, Shape sa, Shape sb) {
   if (sa.empty() || sb.empty()) b.invalid("MatMul inputs must have rank >= 1");
   const bool a_vec = sa.size() == 1, b_vec = sb.size() == 1;
   if (a_vec) sa.insert(sa.begin(), 1);
   if (b_vec) sb.push_back(1);
-  const int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
-  if (sb[sb.size() - 2] != k) b.invalid("inner dimensions differ: " + shape_str(b.input(0).shape) + " x " + shape_str(b.input(1).shape));
+  MatMulGeometry g;
+  g.m = sa[sa.size() - 2];
+  g.k = sa.back();
+  g.n = sb.back();
+  if (sb[sb.size() - 2] != g.k) b.invalid("inner dimensions differ: " + shape_str(b.input(0).shape) + " x " + shape_str(b.input(1).shape));
   const Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
   const Shape batch = broadcast_shapes(ba, bb, b);
-  Shape out = batch;
-  if (!a_vec) out.push_back(m);
-  if (!b_vec) out.push_back(n);
-  const Tensor* bconst = b.constant(1);
-  if (bconst && bb.empty() && !b_vec) {  // A's leading dims fold into M: one packed GEMM
-    int64_t rows = m;
-    for (int64_t d : ba) rows *= d;
-    auto kern = std::make_unique<PackedGemmKernel>();
-    kern->packed = kernels::hwy::pack_gemm_f32(bconst->data<float>(), k, n, kernels::BLayout::kKN, nullptr, 1.f);
-    kern->m = rows;
-    kern->k = k;
-    kern->n = n;
-    kern->a = b.input_plain(0);
-    kern->c = b.output(0, DType::kF32, out);
-    kern->label = b.node().label() + " [packed]";
-    b.emit(std::move(kern));
-    return;
-  }
-  auto kern = std::make_unique<PlainGemmKernel>();
-  const int64_t nb = numel(batch);
-  kern->batch = nb;
-  kern->m = m;
-  kern->k = k;
-  kern->n = n;
+  g.out = batch;
+  if (!a_vec) g.out.push_back(g.m);
+  if (!b_vec) g.out.push_back(g.n);
+  g.b_is_matrix = bb.empty() && !b_vec;
+  g.a_rows = g.m;
+  for (int64_t d : ba) g.a_rows *= d;
+  g.batch = numel(batch);
   // Batch offsets with broadcasting: walk the output batch index, map to each operand's index.
   auto offsets = [&](const Shape& own, int64_t mat) {
-    std::vector<int64_t> r(static_cast<size_t>(nb));
+    std::vector<int64_t> r(static_cast<size_t>(g.batch));
     const size_t rank = batch.size();
     Shape padded(rank, 1);
     for (size_t i = 0; i < own.size(); ++i) padded[rank - own.size() + i] = own[i];
     const auto st = strides_of(padded);
-    for (int64_t idx = 0; idx < nb; ++idx) {
+    for (int64_t idx = 0; idx < g.batch; ++idx) {
       int64_t rem = idx, off = 0;
       for (size_t d = rank; d-- > 0;) {
         const int64_t i = rem % batch[d];
@@ -225,11 +198,38 @@ void compile_matmul(Builder& b) {
     }
     return r;
   };
-  kern->a_batch_offset = offsets(ba, m * k);
-  kern->b_batch_offset = offsets(bb, k * n);
+  g.a_offset = offsets(ba, g.m * g.k);
+  g.b_offset = offsets(bb, g.k * g.n);
+  return g;
+}
+
+void compile_matmul(Builder& b) {
+  b.check_dtype(0, {DType::kF32});
+  b.check_dtype(1, {DType::kF32});
+  const MatMulGeometry g = matmul_geometry(b, b.input(0).shape, b.input(1).shape);
+  const Tensor* bconst = b.constant(1);
+  if (bconst && g.b_is_matrix) {  // A's leading dims fold into M: one packed GEMM
+    auto kern = std::make_unique<PackedGemmKernel>();
+    kern->packed = kernels::hwy::pack_gemm_f32(bconst->data<float>(), g.k, g.n, kernels::BLayout::kKN, nullptr, 1.f);
+    kern->m = g.a_rows;
+    kern->k = g.k;
+    kern->n = g.n;
+    kern->a = b.input_plain(0);
+    kern->c = b.output(0, DType::kF32, g.out);
+    kern->label = b.node().label() + " [packed]";
+    b.emit(std::move(kern));
+    return;
+  }
+  auto kern = std::make_unique<PlainGemmKernel>();
+  kern->batch = g.batch;
+  kern->m = g.m;
+  kern->k = g.k;
+  kern->n = g.n;
+  kern->a_batch_offset = g.a_offset;
+  kern->b_batch_offset = g.b_offset;
   kern->a = b.input_plain(0);
   kern->b = b.input_plain(1);
-  kern->y = b.output(0, DType::kF32, out);
+  kern->y = b.output(0, DType::kF32, g.out);
   kern->label = b.node().label() + " [plain]";
   b.emit(std::move(kern));
 }

@@ -3,6 +3,8 @@
 // NCHW loop over up to 3 spatial dims.
 #include <cfloat>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "runtime/ops/common.h"
 #include "runtime/ops/window.h"
@@ -15,12 +17,15 @@ class Pool2dNhwcKernel final : public Kernel {
  public:
   kernels::Pool2dParams params;
   bool is_max = true;
+  bool u8 = false;  // uint8 max pooling (the int8 path)
   int32_t in = -1, out = -1;
   void run(const ExecContext& ctx) const override {
     const float* x = ctx.at<const float>(in);
     float* y = ctx.at<float>(out);
     auto body = [&](int64_t b, int64_t e) {
-      if (is_max)
+      if (u8)
+        kernels::hwy::max_pool2d_u8_nhwc(params, ctx.at<const uint8_t>(in), ctx.at<uint8_t>(out), b, e);
+      else if (is_max)
         kernels::hwy::max_pool2d_f32_nhwc(params, x, y, b, e);
       else
         kernels::hwy::avg_pool2d_f32_nhwc(params, x, y, b, e);
@@ -33,46 +38,51 @@ class Pool2dNhwcKernel final : public Kernel {
   }
 };
 
-class PoolPlainKernel final : public Kernel {
+class PoolPlainBase : public Kernel {
  public:
   bool is_max = true, count_include_pad = false;
   int32_t in = -1, out = -1;
   int64_t nc = 0;
-  int64_t i[3] = {1, 1, 1}, o[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
-          pe[3] = {0, 0, 0};
+  Window3 w;
+};
+
+template <typename T>
+class PoolPlainKernel final : public PoolPlainBase {
+ public:
   void run(const ExecContext& ctx) const override {
-    const float* X = ctx.at<const float>(in);
-    float* Y = ctx.at<float>(out);
-    const int64_t isz = i[0] * i[1] * i[2], osz = o[0] * o[1] * o[2];
+    const T* X = ctx.at<const T>(in);
+    T* Y = ctx.at<T>(out);
+    const int64_t isz = w.in[0] * w.in[1] * w.in[2], osz = w.out[0] * w.out[1] * w.out[2];
+    constexpr T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
     ctx.parallel(nc, [&](int64_t b, int64_t e) {
       for (int64_t plane = b; plane < e; ++plane) {
-        const float* xp = X + plane * isz;
-        float* yp = Y + plane * osz;
-        for (int64_t o0 = 0; o0 < o[0]; ++o0)
-          for (int64_t o1 = 0; o1 < o[1]; ++o1)
-            for (int64_t o2 = 0; o2 < o[2]; ++o2) {
-              float acc = is_max ? -INFINITY : 0.f;
+        const T* xp = X + plane * isz;
+        T* yp = Y + plane * osz;
+        for (int64_t o0 = 0; o0 < w.out[0]; ++o0)
+          for (int64_t o1 = 0; o1 < w.out[1]; ++o1)
+            for (int64_t o2 = 0; o2 < w.out[2]; ++o2) {
+              T acc = is_max ? lowest : T{0};
               int64_t count = 0, padded_count = 1;
               int64_t idx[3] = {o0, o1, o2};
               // Window positions inside the padded input, for count_include_pad.
               for (int dd = 0; dd < 3; ++dd) {
                 int64_t cnt = 0;
-                for (int64_t kk = 0; kk < k[dd]; ++kk) {
-                  const int64_t p = idx[dd] * s[dd] - pb[dd] + kk * d[dd];
-                  if (p >= -pb[dd] && p < i[dd] + pe[dd]) ++cnt;
+                for (int64_t kk = 0; kk < w.k[dd]; ++kk) {
+                  const int64_t p = idx[dd] * w.s[dd] - w.p[dd] + kk * w.d[dd];
+                  if (p >= -w.p[dd] && p < w.in[dd] + w.pe[dd]) ++cnt;
                 }
                 padded_count *= cnt;
               }
-              for (int64_t k0 = 0; k0 < k[0]; ++k0) {
-                const int64_t i0 = o0 * s[0] - pb[0] + k0 * d[0];
-                if (i0 < 0 || i0 >= i[0]) continue;
-                for (int64_t k1 = 0; k1 < k[1]; ++k1) {
-                  const int64_t i1 = o1 * s[1] - pb[1] + k1 * d[1];
-                  if (i1 < 0 || i1 >= i[1]) continue;
-                  for (int64_t k2 = 0; k2 < k[2]; ++k2) {
-                    const int64_t i2 = o2 * s[2] - pb[2] + k2 * d[2];
-                    if (i2 < 0 || i2 >= i[2]) continue;
-                    const float v = xp[(i0 * i[1] + i1) * i[2] + i2];
+              for (int64_t k0 = 0; k0 < w.k[0]; ++k0) {
+                const int64_t i0 = o0 * w.s[0] - w.p[0] + k0 * w.d[0];
+                if (i0 < 0 || i0 >= w.in[0]) continue;
+                for (int64_t k1 = 0; k1 < w.k[1]; ++k1) {
+                  const int64_t i1 = o1 * w.s[1] - w.p[1] + k1 * w.d[1];
+                  if (i1 < 0 || i1 >= w.in[1]) continue;
+                  for (int64_t k2 = 0; k2 < w.k[2]; ++k2) {
+                    const int64_t i2 = o2 * w.s[2] - w.p[2] + k2 * w.d[2];
+                    if (i2 < 0 || i2 >= w.in[2]) continue;
+                    const T v = xp[(i0 * w.in[1] + i1) * w.in[2] + i2];
                     if (is_max)
                       acc = std::max(acc, v);
                     else
@@ -81,17 +91,32 @@ class PoolPlainKernel final : public Kernel {
                   }
                 }
               }
-              if (!is_max) acc /= static_cast<float>(count_include_pad ? padded_count : std::max<int64_t>(count, 1));
-              yp[(o0 * o[1] + o1) * o[2] + o2] = acc;
+              if constexpr (std::is_floating_point_v<T>)
+                if (!is_max) acc /= static_cast<T>(count_include_pad ? padded_count : std::max<int64_t>(count, 1));
+              yp[(o0 * w.out[1] + o1) * w.out[2] + o2] = acc;
             }
       }
     });
   }
 };
 
+template <typename T>
+std::unique_ptr<PoolPlainBase> make_plain_pool(const Window& w, const Value& x, bool is_max, bool count_include_pad) {
+  auto k = std::make_unique<PoolPlainKernel<T>>();
+  k->is_max = is_max;
+  k->count_include_pad = count_include_pad;
+  k->nc = x.shape[0] * x.shape[1];
+  k->w = Window3(w);
+  return k;
+}
+
 void compile_pool(Builder& b, bool is_max) {
   const auto& node = b.node();
-  b.check_dtype(0, {DType::kF32});
+  if (is_max)  // max commutes with quantization: the int8 path pools uint8 values
+    b.check_dtype(0, {DType::kF32, DType::kU8, DType::kI8});
+  else
+    b.check_dtype(0, {DType::kF32});
+  const DType dt = b.input(0).dtype;
   const Value& x = b.input(0);
   if (x.shape.size() < 3 || x.shape.size() > 5) b.unsupported("input rank " + std::to_string(x.shape.size()));
   if (is_max && b.has_output(1)) b.unsupported("the Indices output");
@@ -107,49 +132,28 @@ void compile_pool(Builder& b, bool is_max) {
   const bool count_include_pad = node.attr_int("count_include_pad", 0) != 0;
   Shape out_shape{x.shape[0], x.shape[1]};
   for (int64_t o : w.out) out_shape.push_back(o);
-  if (x.shape.size() == 4 && !x.is_constant() && x.layout == Layout::kNHWC) {
+  if (x.shape.size() == 4 && !x.is_constant() && x.layout == Layout::kNHWC && dt != DType::kI8) {
     auto k = std::make_unique<Pool2dNhwcKernel>();
+    k->u8 = dt == DType::kU8;
     auto& p = k->params;
     p.batch = x.shape[0];
     p.channels = x.shape[1];
-    p.in_h = spatial[0];
-    p.in_w = spatial[1];
-    p.out_h = w.out[0];
-    p.out_w = w.out[1];
+    fill_window2d(p, w);
     p.kernel_h = w.kernel[0];
     p.kernel_w = w.kernel[1];
-    p.stride_h = w.strides[0];
-    p.stride_w = w.strides[1];
-    p.pad_top = w.pad_begin[0];
-    p.pad_left = w.pad_begin[1];
-    p.pad_bottom = w.pad_end[0];
-    p.pad_right = w.pad_end[1];
-    p.dilation_h = w.dilations[0];
-    p.dilation_w = w.dilations[1];
     p.count_include_pad = count_include_pad;
     k->is_max = is_max;
     k->in = b.input_nhwc(0);
-    k->out = b.output(0, DType::kF32, out_shape, Layout::kNHWC);
-    k->label = node.label() + " [nhwc]";
+    k->out = b.output(0, dt, out_shape, Layout::kNHWC);
+    k->label = node.label() + (k->u8 ? " [nhwc u8]" : " [nhwc]");
     b.emit(std::move(k));
     return;
   }
-  auto k = std::make_unique<PoolPlainKernel>();
-  k->is_max = is_max;
-  k->count_include_pad = count_include_pad;
-  k->nc = x.shape[0] * x.shape[1];
-  const size_t off = 3 - w.rank();
-  for (size_t i = 0; i < w.rank(); ++i) {
-    k->i[off + i] = w.in[i];
-    k->o[off + i] = w.out[i];
-    k->k[off + i] = w.kernel[i];
-    k->s[off + i] = w.strides[i];
-    k->d[off + i] = w.dilations[i];
-    k->pb[off + i] = w.pad_begin[i];
-    k->pe[off + i] = w.pad_end[i];
-  }
+  std::unique_ptr<PoolPlainBase> k = dt == DType::kU8   ? make_plain_pool<uint8_t>(w, x, is_max, count_include_pad)
+                              : dt == DType::kI8 ? make_plain_pool<int8_t>(w, x, is_max, count_include_pad)
+                                                 : make_plain_pool<float>(w, x, is_max, count_include_pad);
   k->in = b.input_plain(0);
-  k->out = b.output(0, DType::kF32, out_shape);
+  k->out = b.output(0, dt, out_shape);
   k->label = node.label() + " [plain]";
   b.emit(std::move(k));
 }

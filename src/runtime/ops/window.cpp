@@ -58,4 +58,49 @@ Window make_window(const Builder& b, const std::vector<int64_t>& spatial_in, con
   return w;
 }
 
+ConvSetup conv_setup(const Builder& b, const Value& x, const Value& w) {
+  if (x.shape.size() < 3 || x.shape.size() > 5) b.unsupported("input rank " + std::to_string(x.shape.size()) + " (1-D to 3-D convolutions only)");
+  if (w.shape.size() != x.shape.size()) b.invalid("weight rank differs from input rank");
+  ConvSetup cs;
+  cs.groups = b.node().attr_int("group", 1);
+  cs.n = x.shape[0];
+  cs.c = x.shape[1];
+  cs.m = w.shape[0];
+  if (cs.groups < 1 || cs.c % cs.groups != 0 || cs.m % cs.groups != 0 || w.shape[1] * cs.groups != cs.c)
+    b.invalid("channels " + std::to_string(cs.c) + " / group " + std::to_string(cs.groups) + " do not match weight " + shape_str(w.shape));
+  const std::vector<int64_t> spatial(x.shape.begin() + 2, x.shape.end());
+  const std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
+  if (auto ks = b.node().attr_ints("kernel_shape"); !ks.empty() && ks != kernel) b.invalid("kernel_shape does not match the weight");
+  cs.win = make_window(b, spatial, kernel, false);
+  cs.out_shape = {cs.n, cs.m};
+  for (int64_t o : cs.win.out) cs.out_shape.push_back(o);
+  return cs;
+}
+
+kernels::Conv2dParams conv2d_params(const Window& w, const kernels::Conv2dFilter& filter, int64_t batch,
+                                    const kernels::Activation& activation) {
+  kernels::Conv2dParams p;
+  p.filter = filter;
+  p.batch = batch;
+  fill_window2d(p, w);
+  p.activation = activation;
+  return p;
+}
+
+Window3::Window3(const Window& w) {
+  const size_t off = 3 - w.rank();
+  for (size_t i = 0; i < w.rank(); ++i) {
+    in[off + i] = w.in[i];
+    out[off + i] = w.out[i];
+    k[off + i] = w.kernel[i];
+    s[off + i] = w.strides[i];
+    d[off + i] = w.dilations[i];
+    p[off + i] = w.pad_begin[i];
+    pe[off + i] = w.pad_end[i];
+  }
+}
+
+ConvGeometry::ConvGeometry(const Window& w, int64_t batch, int64_t in_channels, int64_t out_channels, int64_t group_count)
+    : Window3(w), n(batch), c(in_channels), m(out_channels), groups(group_count) {}
+
 }  // namespace edgeq::runtime::detail

@@ -1,0 +1,272 @@
+// QDQ fusion: the runtime's int8 path. A QDQ model (what `edgeq quantize`, onnxruntime's quantizer and
+// PyTorch write) computes in float between DequantizeLinear and QuantizeLinear pairs; this pass turns
+// the groups an integer kernel computes exactly into integer nodes, as onnxruntime does:
+//   DQ(x) , DQ(W) [, DQ(B)] -> Conv [-> Relu/Clip fused earlier] -> Q   =>  QLinearConv
+//   DQ(x) , DQ(W) [, DQ(C)] -> Gemm [-> Relu/Clip]                  -> Q   =>  com.microsoft QGemm
+//   DQ(x) -> MaxPool / Flatten / Reshape / Squeeze / Unsqueeze / Identity -> Q with the same scale and
+//   zero point  =>  the op on the quantized value (max and data movement commute with quantization)
+// so activations stay uint8 from one layer to the next. Groups that do not match stay in float (never
+// dropped), and their DequantizeLinear of constant weights folds to float weights at compile time.
+// Needs: activation fusion already run (a Relu between Conv and Q is an edgeq.activation attribute),
+// scales and zero points as initializers (constant folding of Constant nodes already run), and
+// DequantizeLinear left unfolded until this pass has seen it.
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <set>
+
+#include "edgeq/runtime.h"
+#include "runtime/graph_util.h"
+
+namespace edgeq::runtime {
+
+namespace {
+
+using detail::erase_nodes;
+using detail::is_graph_output;
+using detail::sole_consumer;
+using detail::unique_name;
+
+const Tensor* initializer(const onnx::Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+// A DequantizeLinear or QuantizeLinear node (ai.onnx) with constant scale and zero point.
+struct QNode {
+  size_t index = 0;
+  std::string value, scale, zero_point;  // value: the quantized input (DQ) or the float input (Q)
+  const Tensor* scale_t = nullptr;
+  const Tensor* zero_t = nullptr;  // nullptr when omitted
+  int64_t axis = 1;
+};
+
+std::optional<QNode> as_qnode(const onnx::Graph& g, size_t i, const char* op) {
+  const auto& n = g.nodes[i];
+  if (n.op_type != op || !n.domain.empty() || n.inputs.size() < 2 || n.outputs.size() != 1) return std::nullopt;
+  QNode q;
+  q.index = i;
+  q.value = n.inputs[0];
+  q.scale = n.inputs[1];
+  q.scale_t = initializer(g, q.scale);
+  if (!q.scale_t || q.scale_t->dtype() != DType::kF32) return std::nullopt;
+  if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+    q.zero_point = n.inputs[2];
+    q.zero_t = initializer(g, q.zero_point);
+    if (!q.zero_t) return std::nullopt;
+  }
+  q.axis = n.attr_int("axis", 1);
+  return q;
+}
+
+// The DequantizeLinear producing `value` (per-tensor unless per_axis_ok).
+std::optional<QNode> dq_of(const onnx::Graph& g, const std::string& value, bool per_axis_ok) {
+  const int64_t p = g.producer(value);
+  if (p < 0) return std::nullopt;
+  auto q = as_qnode(g, static_cast<size_t>(p), "DequantizeLinear");
+  if (!q || (!per_axis_ok && q->scale_t->numel() != 1)) return std::nullopt;
+  return q;
+}
+
+// The QuantizeLinear (per-tensor, uint8/int8) that is the only reader of `value`.
+std::optional<QNode> sole_q_reader(const onnx::Graph& g, const std::string& value) {
+  const int64_t c = sole_consumer(g, value);
+  if (c < 0) return std::nullopt;
+  auto q = as_qnode(g, static_cast<size_t>(c), "QuantizeLinear");
+  if (!q || q->value != value || q->scale_t->numel() != 1) return std::nullopt;
+  return q;
+}
+
+bool is_u8_or_s8(const Tensor* zero) { return !zero || zero->dtype() == DType::kU8 || zero->dtype() == DType::kI8; }
+
+int32_t zero_value(const Tensor* t) {
+  if (!t) return 0;
+  switch (t->dtype()) {
+    case DType::kU8: return t->data<uint8_t>()[0];
+    case DType::kI8: return t->data<int8_t>()[0];
+    case DType::kI32: return t->data<int32_t>()[0];
+    default: return INT32_MIN;  // never equal to a real zero point
+  }
+}
+
+// Same scale and zero point (value and type): the quantized values mean the same reals.
+bool same_params(const QNode& a, const QNode& b) {
+  const DType da = a.zero_t ? a.zero_t->dtype() : DType::kU8, db = b.zero_t ? b.zero_t->dtype() : DType::kU8;
+  return a.scale_t->data<float>()[0] == b.scale_t->data<float>()[0] && da == db && zero_value(a.zero_t) == zero_value(b.zero_t);
+}
+
+class QdqFusion final : public onnx::Pass {
+ public:
+  std::string name() const override { return "qdq-fusion"; }
+  bool run(onnx::Model& model) override {
+    auto& g = model.graph;
+    std::set<size_t> dead;
+    bool moved = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      if (dead.count(i)) continue;
+      const onnx::Node& n = g.nodes[i];
+      const std::string& op = n.op_type;
+      std::vector<size_t> absorbed;
+      if (!n.domain.empty()) continue;
+      if (op == "Conv" || op == "Gemm") {
+        if (auto q = fuse_product(model, i)) absorbed.push_back(*q);
+      } else if (op == "Relu") {
+        if (auto r = absorb_relu(g, i)) absorbed.push_back(*r);
+      } else if (op == "MaxPool" || op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity") {
+        moved |= sink_dq(g, i);
+      } else if (op == "QuantizeLinear") {
+        absorbed = cancel_pair(g, i);
+      }
+      for (size_t d : absorbed)
+        if (!dead.count(d)) dead.insert(d);
+    }
+    erase_nodes(g, dead);
+    if (moved) g.sort_topologically();
+    return moved || !dead.empty();
+  }
+
+ private:
+  // An initializer name for `t` (a zero point or an int32 bias the group needs).
+  static std::string add_initializer(onnx::Graph& g, const std::string& base, Tensor t) {
+    const std::string n = unique_name(g, base);
+    g.initializers[n] = std::move(t);
+    return n;
+  }
+
+  // The zero point input of a QNode, created (zeros of `dtype`, the scale's shape) when omitted.
+  static std::string zero_point_name(onnx::Graph& g, const QNode& q, DType dtype, const std::string& base) {
+    if (!q.zero_point.empty()) return q.zero_point;
+    Tensor z(dtype, q.scale_t->shape());
+    std::memset(z.raw(), 0, z.nbytes());
+    return add_initializer(g, base + "_zero_point", std::move(z));
+  }
+
+  // Conv / Gemm between DequantizeLinear inputs and one QuantizeLinear reader, rewritten in place into
+  // QLinearConv / QGemm. Returns the index of the absorbed QuantizeLinear.
+  static std::optional<size_t> fuse_product(onnx::Model& model, size_t i) {
+    auto& g = model.graph;
+    const onnx::Node& n = g.nodes[i];
+    const bool conv = n.op_type == "Conv";
+    if (n.inputs.size() < 2 || n.outputs.size() != 1) return std::nullopt;
+    if (!conv && (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.f) != 1.f || n.attr_float("beta", 1.f) != 1.f))
+      return std::nullopt;
+    auto x = dq_of(g, n.inputs[0], false);
+    auto w = dq_of(g, n.inputs[1], true);
+    auto y = sole_q_reader(g, n.outputs[0]);
+    if (!x || !w || !y || !is_u8_or_s8(x->zero_t) || !is_u8_or_s8(y->zero_t)) return std::nullopt;
+    const Tensor* wq = initializer(g, w->value);
+    if (!wq || (wq->dtype() != DType::kI8 && wq->dtype() != DType::kU8) || wq->shape().size() < 2) return std::nullopt;
+    // Per-channel weight scales must run along the output channels.
+    const bool trans_b = n.attr_int("transB", 0) != 0;
+    const int64_t rank = static_cast<int64_t>(wq->shape().size());
+    const int64_t out_axis = conv || trans_b ? 0 : 1;
+    const int64_t channels = wq->shape()[static_cast<size_t>(out_axis)];
+    const int64_t ws_count = w->scale_t->numel();
+    if (ws_count != 1 && (ws_count != channels || (w->axis < 0 ? w->axis + rank : w->axis) != out_axis)) return std::nullopt;
+    // Bias: int32 at scale x_scale * w_scale[c] (what quantizers write), requantized if it is not.
+    std::string bias;
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+      // A DequantizeLinear of int32 values (quantizers' usual form), or a float bias (PyTorch's export).
+      std::vector<double> real(static_cast<size_t>(channels));
+      if (const Tensor* bf = initializer(g, n.inputs[2]); bf && bf->dtype() == DType::kF32 && bf->numel() == channels) {
+        for (int64_t c = 0; c < channels; ++c) real[c] = bf->data<float>()[c];
+      } else {
+        auto b = dq_of(g, n.inputs[2], true);
+        const Tensor* bq = b ? initializer(g, b->value) : nullptr;
+        if (!bq || bq->dtype() != DType::kI32 || bq->numel() != channels || (b->scale_t->numel() != 1 && b->scale_t->numel() != channels))
+          return std::nullopt;
+        for (int64_t c = 0; c < channels; ++c)
+          real[c] = (static_cast<double>(bq->data<int32_t>()[c]) - zero_value(b->zero_t)) *
+                    b->scale_t->data<float>()[b->scale_t->numel() == 1 ? 0 : c];
+      }
+      const float xs = x->scale_t->data<float>()[0];
+      Tensor bias_t(DType::kI32, Shape{channels});
+      for (int64_t c = 0; c < channels; ++c) {
+        const double unit = static_cast<double>(xs) * w->scale_t->data<float>()[ws_count == 1 ? 0 : c];
+        const double q = std::nearbyint(real[c] / unit);
+        if (!(std::fabs(q) < 2147483647.0)) return std::nullopt;
+        bias_t.data<int32_t>()[c] = static_cast<int32_t>(q);
+      }
+      bias = add_initializer(g, n.inputs[2] + "_int32", std::move(bias_t));
+    }
+    const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+    onnx::Node fused;
+    fused.name = n.name;
+    fused.op_type = conv ? "QLinearConv" : "QGemm";
+    fused.domain = conv ? "" : "com.microsoft";
+    const DType xdt = x->zero_t ? x->zero_t->dtype() : DType::kU8, ydt = y->zero_t ? y->zero_t->dtype() : DType::kU8;
+    fused.inputs = {x->value, x->scale, zero_point_name(g, *x, xdt, base + ".x"),
+                    w->value, w->scale, zero_point_name(g, *w, wq->dtype(), base + ".w")};
+    if (conv) {
+      fused.inputs.insert(fused.inputs.end(), {y->scale, zero_point_name(g, *y, ydt, base + ".y")});
+      if (!bias.empty()) fused.inputs.push_back(bias);
+    } else {
+      fused.inputs.insert(fused.inputs.end(), {bias, y->scale, zero_point_name(g, *y, ydt, base + ".y")});
+    }
+    fused.outputs = {g.nodes[y->index].outputs[0]};
+    for (const auto& a : n.attrs)
+      if (conv || a.name == "transB" || a.name.rfind("edgeq.", 0) == 0) fused.attrs.push_back(a);
+    if (!conv && !model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
+    g.nodes[i] = std::move(fused);
+    return y->index;
+  }
+
+  // QLinearConv/QGemm -> DQ -> Relu (PyTorch's export: the Relu after the DQ) becomes the integer node with
+  // a fused Relu (clamp at its zero point: relu(dq(q)) = dq(max(q, zero point)), exact) -> DQ. Returns
+  // the index of the absorbed Relu.
+  static std::optional<size_t> absorb_relu(onnx::Graph& g, size_t i) {
+    const onnx::Node& relu = g.nodes[i];
+    if (relu.inputs.size() != 1 || relu.outputs.size() != 1) return std::nullopt;
+    auto d = dq_of(g, relu.inputs[0], false);
+    if (!d || sole_consumer(g, relu.inputs[0]) != static_cast<int64_t>(i)) return std::nullopt;
+    const int64_t pi = g.producer(d->value);
+    if (pi < 0 || sole_consumer(g, d->value) != static_cast<int64_t>(d->index)) return std::nullopt;
+    onnx::Node& prod = g.nodes[static_cast<size_t>(pi)];
+    const bool integer_node = (prod.op_type == "QLinearConv" && prod.domain.empty()) || (prod.op_type == "QGemm" && prod.domain == "com.microsoft");
+    const std::string act = prod.attr_string("edgeq.activation", "");
+    if (!integer_node || (!act.empty() && act != "Relu")) return std::nullopt;
+    prod.set_attr(onnx::Attribute::make_string("edgeq.activation", "Relu"));
+    g.nodes[d->index].outputs[0] = relu.outputs[0];
+    return i;
+  }
+
+  // DQ -> MaxPool / data movement becomes op on the quantized values -> DQ (max and data movement commute
+  // with an affine per-tensor dequantization), so a DQ reaches the Conv/Gemm that follows (PyTorch's
+  // export pools between DQ and Conv) or meets a QuantizeLinear it cancels with.
+  static bool sink_dq(onnx::Graph& g, size_t i) {
+    onnx::Node& n = g.nodes[i];
+    if (n.inputs.empty() || n.outputs.size() != 1 || (n.op_type == "MaxPool" && n.outputs.size() > 1)) return false;
+    auto d = dq_of(g, n.inputs[0], false);
+    if (!d || !is_u8_or_s8(d->zero_t) || sole_consumer(g, n.inputs[0]) != static_cast<int64_t>(i)) return false;
+    onnx::Node& dq = g.nodes[d->index];
+    const std::string float_out = n.outputs[0];
+    const std::string quant_out = unique_name(g, float_out + "_quantized");
+    n.inputs[0] = d->value;
+    n.outputs[0] = quant_out;
+    dq.inputs[0] = quant_out;
+    dq.outputs[0] = float_out;
+    return true;
+  }
+
+  // Q(DQ(x)) with the same scale, zero point and type is x: consumers of the Q read x. Returns the
+  // indices of the two nodes (the DQ only when nothing else reads it).
+  static std::vector<size_t> cancel_pair(onnx::Graph& g, size_t i) {
+    auto q = as_qnode(g, i, "QuantizeLinear");
+    if (!q || q->scale_t->numel() != 1) return {};
+    auto d = dq_of(g, q->value, false);
+    const std::string out = g.nodes[i].outputs[0];
+    if (!d || !same_params(*d, *q) || is_graph_output(g, out)) return {};
+    for (size_t c : g.consumers(out))
+      for (auto& in : g.nodes[c].inputs)
+        if (in == out) in = d->value;
+    std::vector<size_t> gone{i};
+    if (g.consumers(q->value).empty() && !is_graph_output(g, q->value)) gone.push_back(d->index);
+    return gone;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<onnx::Pass> make_qdq_fusion() { return std::make_unique<QdqFusion>(); }
+
+}  // namespace edgeq::runtime
