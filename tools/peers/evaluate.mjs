@@ -80,10 +80,11 @@ export async function evaluate(ort, session, sampleShape, fixedBatch, set) {
   };
 }
 
-// evaluate() that never throws: a failure is the result's status, so the latency figures stand.
+// evaluate() that never throws: a failure, reading the set included (`set` may be a promise of it),
+// is the result's status, so the latency figures stand.
 export async function evaluateOrSkip(ort, session, sampleShape, fixedBatch, set) {
   try {
-    return await evaluate(ort, session, sampleShape, fixedBatch, set);
+    return await evaluate(ort, session, sampleShape, fixedBatch, await set);
   } catch (e) {
     return { status: `skipped: ${String(e && e.message ? e.message : e).split('\n')[0]}` };
   }

@@ -191,26 +191,19 @@ async function main() {
   } catch (e) {
     fail(`cannot import onnxruntime-node (run npm install in tools/peers): ${String(e.message).split('\n')[0]}`);
   }
-  const readTyped = (file, ArrayType, flag) => {
-    let bytes;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (e) {
-      fail(`${flag} ${file}: ${e.code || e.message}`);
-    }
-    try {
-      return typedFromBytes(bytes, ArrayType, `${flag} ${file}`);
-    } catch (e) {
-      return fail(e.message);
-    }
-  };
-  const source = opts.input ? readTyped(opts.input, Float32Array, '--input') : null;
+  const readTyped = (file, ArrayType, flag) => typedFromBytes(fs.readFileSync(file), ArrayType, `${flag} ${file}`);
+  let source = null;
+  try {
+    source = opts.input ? readTyped(opts.input, Float32Array, '--input') : null;
+  } catch (e) {
+    fail(e.code ? `--input ${opts.input}: ${e.code}` : e.message);
+  }
   for (const file of [opts.evalInput, opts.evalLabels, opts.evalReference].filter(Boolean)) {
     if (!fs.existsSync(file)) fail(`${file}: no such file`);
   }
-  // Read on first use, after the first model's timing and peak RSS.
+  // Read on first use, after the first model's timing and peak RSS; a bad file skips the evaluation only.
   let evalData = null;
-  const evalSet = !opts.evalInput ? null : () => (evalData ??= {
+  const evalSet = !opts.evalInput ? null : async () => (evalData ??= {
     input: readTyped(opts.evalInput, Float32Array, '--eval-input'),
     labels: opts.evalLabels ? readTyped(opts.evalLabels, Int32Array, '--eval-labels') : null,
     reference: opts.evalReference ? readTyped(opts.evalReference, Float32Array, '--eval-reference') : null,

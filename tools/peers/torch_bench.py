@@ -64,6 +64,13 @@ class Skip(Exception):
     """A model this peer cannot run: reported as a skipped row, not an error."""
 
 
+def skip_status(e):
+    """The "skipped: <reason>" of an exception: a Skip's own words, else its type and first line."""
+    if isinstance(e, Skip):
+        return f"skipped: {e}"
+    return f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
 def fail(message):
     sys.stderr.write(f"torch_bench: {message}\n")
     sys.exit(1)
@@ -306,7 +313,7 @@ def main():
            "models": [], "script_vs_eager_max_abs": None}
     eval_data = None  # read on first use, after the first model's timing and peak RSS
     for path in a.models:
-        entries = {}
+        entries, timed = {}, {}
         try:
             t0 = time.perf_counter()
             arch, module, sample_shape = build_module(torch, onnx, numpy_helper, path)
@@ -342,21 +349,17 @@ def main():
                 entries[mode] = {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
                                  "status": "ok", "arch": arch, "session_ms": session_ms,
                                  "peak_rss_bytes": peak_rss_bytes(), "batches": batches, "noop": noop_fig}
-                if a.eval_input:
-                    eval_data = eval_data or read_eval_set(numpy, a)
-                    try:
-                        entries[mode]["eval"] = evaluate(torch, fn, sample_shape, eval_data, a.eval_batch, a.eval_limit)
-                    except Exception as e:  # the latency figures stand; the evaluation says why it did not
-                        entries[mode]["eval"] = {"status": f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                                                 if not isinstance(e, Skip) else f"skipped: {e}"}
-        except Skip as e:
+                timed[mode] = fn
+            for mode, fn in timed.items() if a.eval_input else ():  # after every mode's peak RSS
+                eval_data = eval_data or read_eval_set(numpy, a)
+                try:
+                    entries[mode]["eval"] = evaluate(torch, fn, sample_shape, eval_data, a.eval_batch, a.eval_limit)
+                except Exception as e:  # the latency figures stand; the evaluation says why it did not
+                    entries[mode]["eval"] = {"status": skip_status(e)}
+        except Exception as e:  # Skip, a broken file or a torch error: a skipped row with the reason
             for mode in modes:
                 entries.setdefault(mode, {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
-                                          "status": f"skipped: {e}"})
-        except Exception as e:  # a broken file or a torch error: a skipped row with the reason
-            for mode in modes:
-                entries.setdefault(mode, {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
-                                          "status": f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+                                          "status": skip_status(e)})
         out["models"] += [entries[m] for m in modes]
     sys.stdout.write(json.dumps(out) + "\n")
 

@@ -97,13 +97,7 @@ async function benchModel(job) {
       const samples = await timeRuns(session, feeds, job.warmup, runs, job.rounds);
       result.batches.push({ batch, status: 'ok', runs, rounds: job.rounds, samples_ms: samples });
     }
-    if (job.eval) {
-      try {
-        result.eval = await evaluateOrSkip(ort, session, sampleShape, fixedBatch, await evalSetOf(job.eval));
-      } catch (e) {
-        result.eval = { status: `skipped: ${String(e && e.message ? e.message : e).split('\n')[0]}` };
-      }
-    }
+    if (job.eval) result.eval = await evaluateOrSkip(ort, session, sampleShape, fixedBatch, evalSetOf(job.eval));
   } catch (e) {
     result.status = `skipped: ${String(e && e.message ? e.message : e).split('\n')[0]}`;
   } finally {
