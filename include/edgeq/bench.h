@@ -150,6 +150,7 @@ struct Row {
   std::optional<double> call_overhead_ms;     // the engine's own no-op per-call cost (p50), peers only
   std::optional<double> ratio_vs_best_peer;   // filled by compute_ratios
   std::string status = "ok";                  // "ok" or "skipped: <reason>"
+  std::string note;                           // a caveat on an ok row ("top-1 on the first 2000 of 10000 images")
 
   bool ok() const { return status == "ok"; }
   bool is_edgeq() const;                      // engine starts with "edgeq"
@@ -208,6 +209,31 @@ struct OrtPeerOptions {
   uint32_t seed = 1;
   std::string noop_model;         // Identity model for the binding overhead; empty = not measured
   std::vector<int> cpus;          // pin the sidecar to these CPUs (it inherits the mask); empty = none
+  // Accuracy, after the timing and untimed: every model runs the evaluation set (write_eval_set) in
+  // batches of eval_batch (a model with a fixed batch uses its own).
+  std::string eval_input;         // raw float32 samples, n x one sample; empty = no evaluation
+  std::string eval_labels;        // raw int32 class per sample; empty = no top-1
+  std::string eval_reference;     // raw float32 logits of the fp32 model on those samples; empty = no agreement
+  int eval_batch = 64;
+  int64_t eval_limit = 0;         // the first N samples only (0 = all); the row's note then says so
+};
+
+// The evaluation set the peers read (the OrtPeerOptions::eval_* files). Each file is written only
+// when it has content: labels one per sample, reference [samples, classes] logits of the fp32 model.
+struct EvalFiles {
+  std::string input, labels, reference;  // "" = not written
+};
+// Writes DIR/eval-input.f32 (samples, float32 [n, ...]), DIR/eval-labels.i32 and DIR/eval-reference.f32.
+// Error(kInvalidArgument) when labels or reference do not match n samples, or a label is outside int32.
+EvalFiles write_eval_set(const std::string& dir, const Tensor& samples, std::span<const int64_t> labels,
+                         std::span<const float> reference_logits);
+
+// A peer's accuracy on the evaluation set: the "eval" object of a model in the sidecars' JSON.
+struct PeerEval {
+  std::string status = "ok";      // "ok" or "skipped: <reason>" (the latency figures stand without it)
+  int64_t samples = 0, total = 0; // evaluated, of the set's
+  std::optional<double> top1, agreement, max_logit_diff;
+  double ms = 0;                  // wall time of the evaluation
 };
 
 struct OrtBatchResult {
@@ -228,9 +254,11 @@ struct OrtModelResult {
   std::vector<OrtBatchResult> batches;
   std::optional<double> noop_p50_ns;  // same process, measured after the model
   int threads = 0;                    // as run
+  std::optional<PeerEval> eval;       // when an evaluation set was given
   const OrtBatchResult* batch(int64_t b) const;
-  // Row with latency, throughput, session time, RSS (when known), threads and the no-op overhead
-  // filled; the caller adds size and accuracy.
+  // Row with latency, throughput, session time, RSS (when known), threads, the no-op overhead and the
+  // evaluation's top-1, agreement and max logit difference filled (a partial or failed evaluation in
+  // the note); the caller adds size.
   Row to_row(const std::string& model, const std::string& precision) const;
 };
 

@@ -74,7 +74,7 @@ std::vector<std::string> row_cells(const Row& r) {
           fmt_ms(r.session_ms),
           fmt_bytes(r.peak_rss_bytes),
           fmt_ratio(r.ratio_vs_best_peer),
-          r.status};
+          r.note.empty() ? r.status : r.status + " (" + r.note + ")"};
 }
 
 std::string row_label(const Row& row) {

@@ -1,6 +1,7 @@
 // onnxruntime-node peer: runs tools/peers/ort_bench.mjs once per model and turns its JSON into
 // results; any missing piece becomes "skipped: <reason>", never an exception, so a report always
 // shows the peer's row.
+#include <cstdint>
 #include <filesystem>
 
 #include "bench/sidecar.h"
@@ -33,6 +34,39 @@ void write_identity_model(const std::string& path, const Shape& shape) {
   m.graph.outputs.push_back(v);
   m.graph.nodes.push_back(onnx::Node{"identity", "Identity", "", {"input"}, {"output"}, {}, ""});
   onnx::save_model(m, path);
+}
+
+EvalFiles write_eval_set(const std::string& dir, const Tensor& samples, std::span<const int64_t> labels,
+                         std::span<const float> reference_logits) {
+  if (samples.dtype() != DType::kF32 || samples.rank() < 1 || samples.shape()[0] < 1)
+    throw Error(ErrorCode::kInvalidArgument, "eval set: samples must be float32 [n, ...] with n >= 1, got " + shape_str(samples.shape()));
+  const int64_t n = samples.shape()[0];
+  if (!labels.empty() && static_cast<int64_t>(labels.size()) != n)
+    throw Error(ErrorCode::kInvalidArgument, "eval set: " + std::to_string(labels.size()) + " labels for " + std::to_string(n) + " samples");
+  if (reference_logits.size() % static_cast<size_t>(n) != 0)
+    throw Error(ErrorCode::kInvalidArgument, "eval set: " + std::to_string(reference_logits.size()) +
+                                                 " reference logits are not a whole number of classes per sample (" + std::to_string(n) + ")");
+  auto bytes = [](const auto* data, size_t count) {
+    return std::string_view(reinterpret_cast<const char*>(data), count * sizeof(*data));
+  };
+  EvalFiles files;
+  files.input = (fs::path(dir) / "eval-input.f32").string();
+  write_file_atomic(files.input, bytes(samples.data<float>(), static_cast<size_t>(samples.numel())));
+  if (!labels.empty()) {
+    std::vector<int32_t> narrow(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] < 0 || labels[i] > INT32_MAX)
+        throw Error(ErrorCode::kInvalidArgument, "eval set: label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) + " is not a class index");
+      narrow[i] = static_cast<int32_t>(labels[i]);
+    }
+    files.labels = (fs::path(dir) / "eval-labels.i32").string();
+    write_file_atomic(files.labels, bytes(narrow.data(), narrow.size()));
+  }
+  if (!reference_logits.empty()) {
+    files.reference = (fs::path(dir) / "eval-reference.f32").string();
+    write_file_atomic(files.reference, bytes(reference_logits.data(), reference_logits.size()));
+  }
+  return files;
 }
 
 const OrtBatchResult* OrtModelResult::batch(int64_t b) const {
@@ -69,6 +103,15 @@ Row OrtModelResult::to_row(const std::string& model, const std::string& precisio
   row.session_ms = session_ms;
   if (peak_rss_bytes > 0) row.peak_rss_bytes = peak_rss_bytes;
   if (noop_p50_ns) row.call_overhead_ms = *noop_p50_ns / 1e6;
+  if (eval && eval->status != "ok") {
+    row.note = "accuracy not measured: " + eval->status;
+  } else if (eval) {
+    row.top1 = eval->top1;
+    row.agreement = eval->agreement;
+    row.max_logit_diff = eval->max_logit_diff;
+    if (eval->samples < eval->total)
+      row.note = "accuracy on the first " + std::to_string(eval->samples) + " of " + std::to_string(eval->total) + " samples";
+  }
   return row;
 }
 

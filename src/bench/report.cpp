@@ -179,7 +179,8 @@ std::string render_json(const Report& report) {
                          {"peak_rss_bytes", opt(r.peak_rss_bytes)},
                          {"call_overhead_ms", opt(r.call_overhead_ms)},
                          {"ratio_vs_best_peer", opt(r.ratio_vs_best_peer)},
-                         {"status", r.status}});
+                         {"status", r.status},
+                         {"note", r.note}});
   }
   j["notes"] = report.notes;
   return j.dump(2) + "\n";

@@ -45,6 +45,24 @@ OrtBatchResult parse_batch(const nlohmann::json& b) {
   return r;
 }
 
+std::optional<double> optional_number(const nlohmann::json& j, const char* key) {
+  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  return std::nullopt;
+}
+
+PeerEval parse_eval(const nlohmann::json& e) {
+  PeerEval r;
+  r.status = e.at("status").get<std::string>();
+  if (r.status != "ok") return r;
+  r.samples = e.at("samples").get<int64_t>();
+  r.total = e.at("total").get<int64_t>();
+  r.top1 = optional_number(e, "top1");
+  r.agreement = optional_number(e, "agreement");
+  r.max_logit_diff = optional_number(e, "max_logit_diff");
+  r.ms = e.value("ms", 0.0);
+  return r;
+}
+
 std::optional<double> noop_p50(const nlohmann::json& noop) {
   if (noop.is_object() && noop.value("status", "") == "ok") return ms_to_ns(noop, "p50_ms");
   return std::nullopt;
@@ -68,6 +86,12 @@ std::vector<std::string> protocol_args(const OrtPeerOptions& o) {
     args.insert(args.end(), {"--seed", std::to_string(o.seed)});
   }
   if (!o.noop_model.empty()) args.insert(args.end(), {"--noop", o.noop_model});
+  if (!o.eval_input.empty()) {
+    args.insert(args.end(), {"--eval-input", o.eval_input, "--eval-batch", std::to_string(o.eval_batch), "--eval-limit",
+                             std::to_string(o.eval_limit)});
+    if (!o.eval_labels.empty()) args.insert(args.end(), {"--eval-labels", o.eval_labels});
+    if (!o.eval_reference.empty()) args.insert(args.end(), {"--eval-reference", o.eval_reference});
+  }
   return args;
 }
 
@@ -113,6 +137,7 @@ std::vector<OrtModelResult> parse_peer_json(const std::string& json_text, const 
           if (b.at("status").get<std::string>() == "ok") r.batches.push_back(parse_batch(b));
       }
       r.noop_p50_ns = m.contains("noop") ? noop_p50(m["noop"]) : shared_noop;
+      if (m.contains("eval") && m["eval"].is_object()) r.eval = parse_eval(m["eval"]);
       results.push_back(std::move(r));
     }
     return results;

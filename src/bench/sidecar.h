@@ -13,7 +13,7 @@ namespace edgeq::bench::detail {
 std::string default_peers_dir();
 
 // --threads --warmup --runs --batch-runs --rounds --batches, then --input FILE or --seed S, then
-// --noop MODEL when set: the flags every peer script understands.
+// --noop MODEL and the --eval-* flags when set: the flags every peer script understands.
 std::vector<std::string> protocol_args(const OrtPeerOptions& options);
 
 struct SidecarRun {

@@ -78,6 +78,41 @@ TEST(BenchCli, WritesEveryRowAndASkippedRowForAMissingPeer) {
   for (const char* svg : {"latency.svg", "size.svg", "accuracy.svg"}) EXPECT_TRUE(fs::exists(dir.path / "svg" / svg)) << svg;
 }
 
+TEST(BenchCli, PeerRowsCarryAgreementAgainstEdgeqsLogitsOfTheFirstModel) {
+  if (test::run_command("node --version >/dev/null 2>&1").exit_code != 0 ||
+      !fs::exists(std::string(EDGEQ_SOURCE_DIR) + "/tools/peers/node_modules/onnxruntime-node"))
+    GTEST_SKIP() << "node or onnxruntime-node missing (scripts/setup installs them)";
+  Dir dir;
+  onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");
+  onnx::Model other = testing::tiny_cnn_s(5);
+  other.graph.initializers["fc2.bias"].data<float>()[0] += 0.25f;
+  onnx::save_model(other, dir / "tiny-shifted.onnx");
+  const std::string cmd = test::edgeq_binary() + " bench " + (dir / "tiny.onnx") + " " + (dir / "tiny-shifted.onnx") +
+                          " --threads 1 --warmup 1 --runs 5 --rounds 1 --throughput-batch 0 --peers ort --quiet --json " +
+                          (dir / "r.json") + " 2>&1";
+  const auto r = test::run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  int ort_rows = 0;
+  const auto rows = nlohmann::json::parse(read_file(dir / "r.json")).at("rows");
+  for (const auto& row : rows) {
+    if (row.at("engine") != "onnxruntime-node") continue;
+    ++ort_rows;
+    SCOPED_TRACE(row.dump());
+    ASSERT_EQ(row.at("status"), "ok");
+    EXPECT_TRUE(row.at("top1").is_null()) << "no dataset, no labels";
+    ASSERT_TRUE(row.at("agreement_vs_fp32").is_number());
+    ASSERT_TRUE(row.at("max_logit_diff").is_number());
+    // Against edgeq's logits of tiny.onnx on the same 64 samples: the same file agrees to rounding, the
+    // shifted one differs by its bias shift.
+    const double expected = row.at("model") == "tiny" ? 0.0 : 0.25;
+    EXPECT_NEAR(row.at("max_logit_diff").get<double>(), expected, 1e-4);
+    if (row.at("model") == "tiny") {
+      EXPECT_EQ(row.at("agreement_vs_fp32"), 1.0);
+    }
+  }
+  EXPECT_EQ(ort_rows, 2) << rows.dump(1);
+}
+
 TEST(BenchCli, UnknownPeerIsAUserErrorWithOneLine) {
   Dir dir;
   onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");

@@ -2,6 +2,7 @@
 // peer is skipped instead of failing.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <unistd.h>
 
@@ -129,6 +130,44 @@ TEST(BenchOrtPeer, IdentityModelRoundTrips) {
   EXPECT_EQ(m.graph.inputs[0].shape, (Shape{-1, 1, 28, 28}));
   EXPECT_EQ(m.graph.inputs[0].dim_params[0], "batch");
   EXPECT_EQ(m.graph.outputs[0].dtype, DType::kF32);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace edgeq::bench
+
+namespace edgeq::bench {
+namespace {
+
+TEST(BenchEvalSet, WritesSamplesLabelsAndReferenceAsRawLittleEndianFiles) {
+  const auto dir = fs::temp_directory_path() / ("edgeq_bench_eval_set_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Tensor samples(DType::kF32, {3, 1, 2, 2});
+  for (int64_t i = 0; i < samples.numel(); ++i) samples.data<float>()[i] = 0.5f * static_cast<float>(i);
+  const std::vector<int64_t> labels = {2, 0, 1};
+  const std::vector<float> reference = {1, 2, 3, 4, 5, 6};  // 3 samples x 2 classes
+  const EvalFiles files = write_eval_set(dir.string(), samples, labels, reference);
+  const std::string x = read_file(files.input), y = read_file(files.labels), r = read_file(files.reference);
+  ASSERT_EQ(x.size(), 12 * sizeof(float));
+  float last = 0;
+  std::memcpy(&last, x.data() + 11 * sizeof(float), sizeof(float));
+  EXPECT_EQ(last, 5.5f);
+  ASSERT_EQ(y.size(), 3 * sizeof(int32_t));
+  int32_t first_label = -1;
+  std::memcpy(&first_label, y.data(), sizeof(int32_t));
+  EXPECT_EQ(first_label, 2);
+  EXPECT_EQ(r.size(), 6 * sizeof(float));
+  // Without labels or reference, only the samples are written.
+  const EvalFiles bare = write_eval_set(dir.string(), samples, {}, {});
+  EXPECT_TRUE(bare.labels.empty());
+  EXPECT_TRUE(bare.reference.empty());
+  // Mismatches name what is wrong.
+  const std::vector<int64_t> two_labels = {0, 1};
+  EXPECT_THROW(write_eval_set(dir.string(), samples, two_labels, {}), Error);
+  const std::vector<float> ragged = {1, 2, 3, 4};
+  EXPECT_THROW(write_eval_set(dir.string(), samples, {}, ragged), Error);
+  const std::vector<int64_t> negative = {0, -1, 1};
+  EXPECT_THROW(write_eval_set(dir.string(), samples, negative, {}), Error);
   fs::remove_all(dir);
 }
 

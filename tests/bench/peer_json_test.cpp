@@ -3,6 +3,8 @@
 // the threads from the protocol.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "bench/sidecar.h"
 
 namespace edgeq::bench {
@@ -38,6 +40,55 @@ TEST(BenchPeerJson, TorchStyleModelsWithEnginesAndOwnNoop) {
   const Row skipped = results[1].to_row("a", "fp32");
   EXPECT_EQ(skipped.status, "skipped: no");
   EXPECT_EQ(skipped.engine, "torchscript");
+}
+
+TEST(BenchPeerJson, EvaluationFillsTheRowsAccuracyAndSaysWhenPartialOrFailed) {
+  const std::string json = std::string(R"({"ort_version":"1.30.0","protocol":{"threads":1},"models":[
+     {"path":"a.onnx","status":"ok","session_ms":5,"batches":[)") + kBatch + R"(],
+      "eval":{"status":"ok","samples":10000,"total":10000,"batch":64,"classes":10,"top1":0.9012,"correct":9012,
+              "agreement":0.995,"max_logit_diff":0.125,"ms":900}},
+     {"path":"b.onnx","status":"ok","session_ms":5,"batches":[)" + kBatch + R"(],
+      "eval":{"status":"ok","samples":2000,"total":10000,"batch":64,"classes":10,"top1":0.5,"correct":1000,
+              "agreement":null,"max_logit_diff":null,"ms":90}},
+     {"path":"c.onnx","status":"ok","session_ms":5,"batches":[)" + kBatch + R"(],
+      "eval":{"status":"skipped: first output is [1], not [batch, classes]"}},
+     {"path":"d.onnx","status":"ok","session_ms":5,"batches":[)" + kBatch + R"(]}]})";
+  const auto results = detail::parse_peer_json(json, "ort sidecar", "onnxruntime-node", "ort_version", nullptr);
+  ASSERT_EQ(results.size(), 4u);
+  const Row full = results[0].to_row("a", "fp32");
+  ASSERT_TRUE(full.top1 && full.agreement && full.max_logit_diff);
+  EXPECT_DOUBLE_EQ(*full.top1, 0.9012);
+  EXPECT_DOUBLE_EQ(*full.agreement, 0.995);
+  EXPECT_DOUBLE_EQ(*full.max_logit_diff, 0.125);
+  EXPECT_EQ(full.note, "");
+  const Row partial = results[1].to_row("b", "fp32");
+  EXPECT_DOUBLE_EQ(*partial.top1, 0.5);
+  EXPECT_FALSE(partial.agreement.has_value()) << "no reference was given";
+  EXPECT_EQ(partial.note, "accuracy on the first 2000 of 10000 samples");
+  EXPECT_TRUE(partial.ok());
+  const Row failed = results[2].to_row("c", "fp32");
+  EXPECT_TRUE(failed.ok()) << "the latency figures stand";
+  EXPECT_FALSE(failed.top1.has_value());
+  EXPECT_EQ(failed.note.rfind("accuracy not measured: skipped: first output", 0), 0u) << failed.note;
+  EXPECT_FALSE(results[3].eval.has_value()) << "no evaluation asked for: the JSON of before";
+  EXPECT_FALSE(results[3].to_row("d", "fp32").top1.has_value());
+}
+
+TEST(BenchPeerJson, ProtocolArgsPassTheEvaluationSetOnlyWhenGiven) {
+  OrtPeerOptions o;
+  auto has = [](const std::vector<std::string>& args, const std::string& flag) {
+    return std::find(args.begin(), args.end(), flag) != args.end();
+  };
+  EXPECT_FALSE(has(detail::protocol_args(o), "--eval-input"));
+  o.eval_input = "x.f32";
+  o.eval_labels = "y.i32";
+  o.eval_limit = 7;
+  const std::vector<std::string> args = detail::protocol_args(o);
+  const auto at = std::find(args.begin(), args.end(), "--eval-limit");
+  ASSERT_NE(at, args.end());
+  EXPECT_EQ(*(at + 1), "7");
+  EXPECT_TRUE(has(args, "--eval-labels"));
+  EXPECT_FALSE(has(args, "--eval-reference")) << "no reference file";
 }
 
 TEST(BenchPeerJson, MalformedOutputNamesThePeer) {

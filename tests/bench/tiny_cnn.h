@@ -4,6 +4,7 @@
 // need none; the PyTorch peer recognizes it by the same keys it reads from a real export.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -66,6 +67,30 @@ inline onnx::Model tiny_cnn_s(uint32_t seed, int64_t classes = 3, bool arch_meta
   out.shape = {-1, classes};
   out.dim_params = {"batch", ""};
   m.graph.outputs.push_back(out);
+  return m;
+}
+
+// A cnn-s whose answer is known: the predicted class is the quadrant (0 top-left, 1 top-right,
+// 2 bottom-left, 3 bottom-right) of the 8x8 input that holds its largest pixel, and each logit is
+// that quadrant's maximum, for inputs >= 0. conv1/conv2 pass channel 0 through (a centred 1 in the
+// 3x3 kernel), the two 2x2 max-pools reduce each quadrant to its maximum (features 0..3 after
+// Flatten), fc1 passes those four through and fc2 maps feature c to class c.
+inline onnx::Model quadrant_cnn_s() {
+  onnx::Model m = tiny_cnn_s(1, 4);
+  auto zero = [&](const std::string& name) -> Tensor& {
+    Tensor& t = m.graph.initializers.at(name);
+    std::fill_n(t.data<float>(), t.numel(), 0.0f);
+    return t;
+  };
+  for (const char* bias : {"conv1.bias", "conv2.bias", "fc1.bias", "fc2.bias"}) zero(bias);
+  zero("conv1.weight").data<float>()[4] = 1.0f;  // [out 0][in 0][1][1]
+  zero("conv2.weight").data<float>()[4] = 1.0f;
+  Tensor& fc1 = zero("fc1.weight");  // [128, 128]
+  Tensor& fc2 = zero("fc2.weight");  // [4, 128]
+  for (int64_t c = 0; c < 4; ++c) {
+    fc1.data<float>()[c * 128 + c] = 1.0f;
+    fc2.data<float>()[c * 128 + c] = 1.0f;
+  }
   return m;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "edgeq/core.h"
@@ -24,10 +25,19 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
   auto bench = nlohmann::json::parse(read_file(dir + "/bench.json"));
   ASSERT_TRUE(bench.contains("rows")) << bench.dump().substr(0, 500);
   bool edgeq_fp32 = false, ort_fp32 = false, ort_static = false, ort_dynamic = false, web_skipped = false;
+  std::optional<double> edgeq_top1, ort_top1;  // fp32, on the same 300 test images
   for (const auto& row : bench["rows"]) {
     std::string engine = row.value("engine", ""), precision = row.value("precision", ""), status = row.value("status", "");
     bool has_p50 = row.contains("p50_ms") && row["p50_ms"].is_number() && row["p50_ms"].get<double>() > 0;
     if (engine == "edgeq" && precision == "fp32") edgeq_fp32 = has_p50 && status == "ok";
+    if (precision == "fp32" && row.value("top1", nlohmann::json()).is_number()) {
+      if (engine == "edgeq") edgeq_top1 = row["top1"].get<double>();
+      if (engine == "onnxruntime-node") ort_top1 = row["top1"].get<double>();
+    }
+    if (engine == "onnxruntime-node" && status == "ok") {
+      EXPECT_TRUE(row.value("top1", nlohmann::json()).is_number()) << "every peer row has its own top-1: " << row.dump();
+      EXPECT_TRUE(row.value("agreement_vs_fp32", nlohmann::json()).is_number()) << row.dump();
+    }
     if (engine == "onnxruntime-node" && precision == "fp32") ort_fp32 = has_p50;
     if (engine == "onnxruntime-node" && precision == "int8-static") ort_static = has_p50;
     if (engine == "onnxruntime-node" && precision == "int8-dynamic") ort_dynamic = has_p50;
@@ -38,6 +48,8 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
     EXPECT_TRUE(ort_fp32);
     EXPECT_TRUE(ort_static);
     EXPECT_TRUE(ort_dynamic);
+    ASSERT_TRUE(edgeq_top1 && ort_top1);
+    EXPECT_NEAR(*ort_top1, *edgeq_top1, 0.01) << "the same fp32 file on the same images";
   }
   EXPECT_TRUE(web_skipped) << "the missing chromium must show as a skipped onnxruntime-web row";
   EXPECT_NE(md.find("skipped"), std::string::npos);

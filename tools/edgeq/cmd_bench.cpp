@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <numeric>
@@ -40,8 +41,8 @@ struct Variant {
   int64_t size_bytes = 0;
   Shape sample_shape;                     // one sample, no batch dim
   std::string edgeq_skip;                 // why edgeq's runtime cannot run it ("" = it can)
-  std::optional<double> top1;             // on the dataset
-  std::vector<float> logits;              // on the agreement inputs, [n, classes]
+  std::optional<double> top1;             // on the evaluation set's labels
+  std::vector<float> logits;              // on the evaluation set, [n, classes]
   int64_t classes = 0;
   std::optional<double> agreement, max_logit_diff;
 };
@@ -102,53 +103,65 @@ std::string variant_name(const std::string& path) {
   return stem;
 }
 
-// The agreement/peer inputs: the dataset's first images when a dataset is given, else seeded
-// uniform [0, 1) samples. [n, sample_shape...].
-Tensor make_inputs(const Shape& sample, int64_t n, const data::Dataset* ds, const data::Normalization& norm) {
+// What every engine's accuracy is measured on: the whole dataset (after --limit) when one is given,
+// else seeded uniform [0, 1) samples without labels (agreement and logit difference only).
+struct EvalSet {
+  Tensor samples;               // [n, sample...]
+  std::vector<int64_t> labels;  // one per sample, or empty
+  std::string description;      // for the notes
+};
+
+EvalSet make_eval_set(const Shape& sample, int64_t random_count, const data::Dataset* ds, const data::Normalization& norm) {
+  EvalSet set;
   if (ds) {
-    std::vector<int64_t> idx(static_cast<size_t>(std::min(n, ds->size())));
+    std::vector<int64_t> idx(static_cast<size_t>(ds->size()));
     std::iota(idx.begin(), idx.end(), 0);
-    return data::make_images(*ds, idx, norm);
+    set.samples = data::make_images(*ds, idx, norm);
+    set.labels = ds->labels;
+    set.description = ds->name + " (" + std::to_string(ds->size()) + " images)";
+    return set;
   }
-  Shape shape = {n};
+  Shape shape = {random_count};
   shape.insert(shape.end(), sample.begin(), sample.end());
-  Tensor t(DType::kF32, shape);
+  set.samples = Tensor(DType::kF32, shape);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = uniform(rng);
-  return t;
+  for (int64_t i = 0; i < set.samples.numel(); ++i) set.samples.data<float>()[i] = uniform(rng);
+  set.description = std::to_string(random_count) + " seeded uniform [0,1) samples, no labels";
+  return set;
 }
 
-Tensor first_samples(const Tensor& inputs, int64_t n) {
-  Shape shape = inputs.shape();
-  const int64_t per = inputs.numel() / shape[0];
-  shape[0] = n;
+// Samples start, start + 1, ... start + count - 1 of `samples`, wrapping past its end.
+Tensor slice_samples(const Tensor& samples, int64_t start, int64_t count) {
+  Shape shape = samples.shape();
+  const int64_t per = samples.numel() / shape[0];
+  shape[0] = count;
   Tensor t(DType::kF32, shape);
-  for (int64_t i = 0; i < n; ++i)
-    std::copy_n(inputs.data<float>() + (i % inputs.shape()[0]) * per, per, t.data<float>() + i * per);
+  for (int64_t i = 0; i < count; ++i)
+    std::copy_n(samples.data<float>() + ((start + i) % samples.shape()[0]) * per, per, t.data<float>() + i * per);
   return t;
 }
 
-std::vector<float> run_logits(const runtime::Session& session, const Tensor& inputs, int64_t* classes) {
-  const Tensor out = session.run({inputs})[0];
-  if (out.rank() != 2) throw Error(ErrorCode::kUnsupported, "bench: the first output is " + shape_str(out.shape()) + ", not [batch, classes]");
-  *classes = out.shape()[1];
-  return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
+// The first output on all of `samples`, in batches of 64 (as the peers evaluate), [n, classes].
+std::vector<float> logits_on(const runtime::Session& session, const Tensor& samples, int64_t* classes) {
+  std::vector<float> logits;
+  const int64_t n = samples.shape()[0];
+  for (int64_t start = 0; start < n; start += 64) {
+    const Tensor out = session.run({slice_samples(samples, start, std::min<int64_t>(64, n - start))})[0];
+    if (out.rank() != 2) throw Error(ErrorCode::kUnsupported, "bench: the first output is " + shape_str(out.shape()) + ", not [batch, classes]");
+    *classes = out.shape()[1];
+    logits.insert(logits.end(), out.data<float>(), out.data<float>() + out.numel());
+  }
+  return logits;
 }
 
-double top1_on(const runtime::Session& session, const data::Dataset& ds, const data::Normalization& norm) {
+double top1_of(const std::vector<float>& logits, int64_t classes, const std::vector<int64_t>& labels) {
   int64_t correct = 0;
-  for (int64_t start = 0; start < ds.size(); start += 64) {
-    std::vector<int64_t> idx(static_cast<size_t>(std::min<int64_t>(64, ds.size() - start)));
-    std::iota(idx.begin(), idx.end(), start);
-    int64_t classes = 0;
-    const std::vector<float> logits = run_logits(session, data::make_images(ds, idx, norm), &classes);
-    for (size_t i = 0; i < idx.size(); ++i) {
-      const float* row = logits.data() + static_cast<int64_t>(i) * classes;
-      correct += (std::max_element(row, row + classes) - row) == ds.labels[static_cast<size_t>(idx[i])];
-    }
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const float* row = logits.data() + static_cast<int64_t>(i) * classes;
+    correct += (std::max_element(row, row + classes) - row) == labels[i];
   }
-  return static_cast<double>(correct) / static_cast<double>(ds.size());
+  return static_cast<double>(correct) / static_cast<double>(labels.size());
 }
 
 void compare_with_reference(Variant& v, const Variant& ref) {
@@ -181,6 +194,62 @@ void add_peer_row(bench::Report& report, const bench::OrtModelResult& r, const V
   bench::Row row = r.to_row(v.name, v.precision);
   row.size_bytes = v.size_bytes;
   report.rows.push_back(std::move(row));
+}
+
+using Versions = std::vector<std::pair<std::string, std::string>>;  // runtime -> version, display order
+
+// Records a runtime's version, in place when already listed; "" (not learned) is ignored.
+void set_version(Versions& versions, const std::string& runtime, const std::string& version) {
+  if (version.empty()) return;
+  for (auto& [name, ver] : versions)
+    if (name == runtime) {
+      ver = version;
+      return;
+    }
+  versions.emplace_back(runtime, version);
+}
+
+// A subprocess peer as the bench loop drives it: one file at the options' thread count, and the
+// runtime versions it reported.
+struct PeerDriver {
+  std::string key;    // its name in --peers
+  std::string label;  // in progress lines
+  std::function<std::vector<bench::OrtModelResult>(const bench::OrtPeerOptions&, const std::string& path, Versions* versions)> run;
+};
+
+// The protocol and evaluation options are the peers' common base; each adds its own defaults.
+template <typename PeerOptions>
+PeerOptions options_of(const bench::OrtPeerOptions& common) {
+  PeerOptions o;
+  static_cast<bench::OrtPeerOptions&>(o) = common;
+  return o;
+}
+
+const std::vector<PeerDriver>& peer_drivers() {
+  static const std::vector<PeerDriver> drivers = {
+      {"torch", "pytorch",
+       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+         bench::TorchPeer peer(options_of<bench::TorchPeerOptions>(common));
+         std::vector<bench::OrtModelResult> results = peer.run(path);  // eager and TorchScript
+         *versions = {{"pytorch (python3-torch)", peer.torch_version()}};
+         return results;
+       }},
+      {"ort", "onnxruntime-node",
+       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+         bench::OrtPeer peer(common);
+         std::vector<bench::OrtModelResult> results = {peer.run(path)};
+         *versions = {{"onnxruntime-node", peer.ort_version()}};
+         return results;
+       }},
+      {"ort-web", "onnxruntime-web (headless chromium)",
+       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+         bench::OrtWebPeer peer(options_of<bench::OrtWebPeerOptions>(common));
+         std::vector<bench::OrtModelResult> results = {peer.run(path)};
+         *versions = {{"onnxruntime-web", peer.ort_version()}, {"chromium", peer.browser_version()}};
+         return results;
+       }},
+  };
+  return drivers;
 }
 
 void run_bench(const BenchArgs& a) {
@@ -234,7 +303,8 @@ void run_bench(const BenchArgs& a) {
     }
   }
 
-  // 2. Inputs: the dataset (preprocessing from the first model's metadata) or seeded random samples.
+  // 2. Inputs: the dataset (preprocessing from the first model's metadata) or seeded random samples;
+  //    the timed calls take the first of them, the accuracy figures all of them.
   std::optional<data::Dataset> dataset;
   data::Preprocess pp;
   if (!a.dataset.empty()) {
@@ -250,7 +320,8 @@ void run_bench(const BenchArgs& a) {
   }
   const Shape sample = variants[0].sample_shape;
   const int64_t n_inputs = std::max<int64_t>(a.throughput_batch, std::max<int64_t>(a.batch, 64));
-  const Tensor inputs = make_inputs(sample, n_inputs, dataset ? &*dataset : nullptr, pp.norm);
+  const EvalSet eval_set = make_eval_set(sample, n_inputs, dataset ? &*dataset : nullptr, pp.norm);
+  const Tensor inputs = slice_samples(eval_set.samples, 0, std::min(n_inputs, eval_set.samples.shape()[0]));
   const fs::path work = fs::temp_directory_path() / ("edgeq-bench-" + std::to_string(::getpid()));
   fs::create_directories(work);
   struct Cleanup {
@@ -276,22 +347,22 @@ void run_bench(const BenchArgs& a) {
   report.protocol = protocol;
   report.versions.push_back({"edgeq", version()});
 
-  // 3. edgeq: accuracy and agreement once per model, latency per thread count.
+  // 3. edgeq: accuracy and agreement once per model, latency per thread count. The first model's
+  //    logits are the reference every engine's agreement is measured against.
   for (size_t m = 0; m < variants.size(); ++m) {
     Variant& v = variants[m];
     if (!v.edgeq_skip.empty()) continue;
     runtime::SessionOptions so;
     so.threads = thread_counts.back();
     const runtime::Session session = runtime::load_session(v.path, so);
-    v.logits = run_logits(session, inputs, &v.classes);
-    if (dataset) {
-      progress(a, "accuracy of " + v.name + " on " + dataset->name + " (" + std::to_string(dataset->size()) + " images)");
-      v.top1 = top1_on(session, *dataset, pp.norm);
-    }
+    progress(a, "accuracy of " + v.name + " on " + eval_set.description);
+    v.logits = logits_on(session, eval_set.samples, &v.classes);
+    if (!eval_set.labels.empty()) v.top1 = top1_of(v.logits, v.classes, eval_set.labels);
     if (m > 0 && variants[0].edgeq_skip.empty()) compare_with_reference(v, variants[0]);
   }
-  const Tensor batch_input = first_samples(inputs, a.batch);
-  const Tensor throughput_input = first_samples(inputs, std::max<int64_t>(a.throughput_batch, 1));
+  const bench::EvalFiles eval_files = bench::write_eval_set(work.string(), eval_set.samples, eval_set.labels, variants[0].logits);
+  const Tensor batch_input = slice_samples(inputs, 0, a.batch);
+  const Tensor throughput_input = slice_samples(inputs, 0, std::max<int64_t>(a.throughput_batch, 1));
   for (size_t m = 0; m < variants.size(); ++m) {
     const Variant& v = variants[m];
     for (int threads : thread_counts) {
@@ -335,8 +406,9 @@ void run_bench(const BenchArgs& a) {
     }
   }
 
-  // 4. Peers, same input file, same thread counts, one subprocess per model.
-  auto peer_options = [&](auto& o, int threads) {
+  // 4. Peers, same input file, same evaluation set, same thread counts, one subprocess per model.
+  auto peer_options = [&](int threads) {
+    bench::OrtPeerOptions o;
     o.threads = threads;
     o.warmup = a.warmup;
     o.runs = a.runs;
@@ -347,41 +419,23 @@ void run_bench(const BenchArgs& a) {
     o.input_f32 = input_file;
     o.noop_model = noop_file;
     o.cpus = bench::cpus_for_threads(threads);
+    o.eval_input = eval_files.input;
+    o.eval_labels = eval_files.labels;
+    o.eval_reference = eval_files.reference;
+    return o;
   };
-  std::string ort_version, ort_web_version, browser_version, torch_version;
   for (int threads : thread_counts) {
+    const bench::OrtPeerOptions options = peer_options(threads);
     for (const Variant& v : variants) {
-      if (peers.count("torch")) {
-        progress(a, "pytorch " + v.name + ", " + std::to_string(threads) + " thread(s)");
-        bench::TorchPeerOptions o;
-        peer_options(o, threads);
-        bench::TorchPeer peer(o);
-        for (const auto& r : peer.run(v.path)) add_peer_row(report, r, v);
-        if (!peer.torch_version().empty()) torch_version = peer.torch_version();
-      }
-      if (peers.count("ort")) {
-        progress(a, "onnxruntime-node " + v.name + ", " + std::to_string(threads) + " thread(s)");
-        bench::OrtPeerOptions o;
-        peer_options(o, threads);
-        bench::OrtPeer peer(o);
-        add_peer_row(report, peer.run(v.path), v);
-        if (!peer.ort_version().empty()) ort_version = peer.ort_version();
-      }
-      if (peers.count("ort-web")) {
-        progress(a, "onnxruntime-web " + v.name + ", " + std::to_string(threads) + " thread(s), headless chromium");
-        bench::OrtWebPeerOptions o;
-        peer_options(o, threads);
-        bench::OrtWebPeer peer(o);
-        add_peer_row(report, peer.run(v.path), v);
-        if (!peer.ort_version().empty()) ort_web_version = peer.ort_version();
-        if (!peer.browser_version().empty()) browser_version = peer.browser_version();
+      for (const PeerDriver& driver : peer_drivers()) {
+        if (!peers.count(driver.key)) continue;
+        progress(a, driver.label + " " + v.name + ", " + std::to_string(threads) + " thread(s)");
+        Versions found;
+        for (const auto& r : driver.run(options, v.path, &found)) add_peer_row(report, r, v);
+        for (const auto& [runtime, ver] : found) set_version(report.versions, runtime, ver);
       }
     }
   }
-  if (!torch_version.empty()) report.versions.push_back({"pytorch (python3-torch)", torch_version});
-  if (!ort_version.empty()) report.versions.push_back({"onnxruntime-node", ort_version});
-  if (!ort_web_version.empty()) report.versions.push_back({"onnxruntime-web", ort_web_version});
-  if (!browser_version.empty()) report.versions.push_back({"chromium", browser_version});
 
   bench::compute_ratios(report);
   std::string thread_list;
@@ -397,7 +451,9 @@ void run_bench(const BenchArgs& a) {
           " (" + std::to_string(a.batch_runs) + " runs x " + std::to_string(a.rounds) + " rounds); thread counts " + thread_list +
           " (column thr; the protocol line names the first); every engine pinned to the first N allowed CPUs for N threads.",
       "All engines ran on the same input samples (" + std::string(dataset ? "the first images of " + dataset->name : "seeded uniform [0,1)") +
-          "). top-1, agreement and max logit difference are edgeq's, against the first model (" + variants[0].name + ").",
+          "). Accuracy, every engine on the same preprocessed samples, " + eval_set.description + ", in batches of 64 (peers: "
+          "after their timing, untimed): top-1 against the labels; agreement and max logit difference against edgeq's "
+          "logits of the first model (" + variants[0].name + ")" + (variants[0].logits.empty() ? ", which edgeq could not run: none" : "") + ".",
       "edgeq session ms and peak RSS: loading the session in a forked child (includes the parent's resident pages at "
       "fork time); peers: their own process (onnxruntime-web: not measured, the browser spreads memory over processes).",
   };

@@ -17,12 +17,17 @@
 //   --shape D,D,...   shape of one sample (no batch dim), needed only when the model leaves it unknown
 //   --noop MODEL      an Identity model (edgeq::bench::write_identity_model): its batch-1 figures are the
 //                     binding's own per-call cost, to subtract from the models' latency
+//   --eval-input FILE [--eval-labels FILE] [--eval-reference FILE] [--eval-batch N] [--eval-limit N]
+//                     after timing, run every model on this labelled set: top-1, agreement with the
+//                     reference logits (see args.mjs for the formats, evaluate.mjs for the figures)
 //   --help
 // Output: one JSON object on stdout:
 //   {tool, ort_version, node_version, protocol{...}, input{source, path|seed},
 //    models: [{path, status, input_name, sample_shape, session_ms, peak_rss_bytes,
 //              batches: [{batch, status, runs, rounds, p50_ms, p95_ms, p99_ms, mean_ms, min_ms, max_ms,
-//                         stddev_ms, round_p50_ms[], spread, throughput_items_per_s}]}],
+//                         stddev_ms, round_p50_ms[], spread, throughput_items_per_s}],
+//              eval: {status, samples, total, batch, classes, top1, correct, agreement, max_logit_diff, ms}
+//                    (only with --eval-input; status "skipped: <reason>" when the set cannot run)}],
 //    noop: null | {path, status, p50_ms, ...same fields as a batch...},
 //    peak_rss_bytes}
 // status is "ok" or "skipped: <reason>" (a model ORT cannot load, a non-float32 input, a fixed batch).
@@ -40,58 +45,14 @@ import fs from 'node:fs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
-const USAGE = 'usage: node ort_bench.mjs [--threads N] [--warmup N] [--runs N] [--batch-runs N] [--rounds N] ' +
-  '[--batches 1,64] [--input FILE.f32] [--seed S] [--shape D,D,..] [--noop IDENTITY.onnx] MODEL.onnx...';
+import { PROTOCOL_USAGE, parsePeerArgs } from './args.mjs';
+import { evaluateOrSkip, typedFromBytes } from './evaluate.mjs';
+
+const USAGE = `usage: node ort_bench.mjs ${PROTOCOL_USAGE} MODEL.onnx...`;
 
 function fail(message) {
   process.stderr.write(`ort_bench: ${message}\n`);
   process.exit(1);
-}
-
-function parseIntList(flag, text) {
-  const values = text.split(',').map((s) => Number(s));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) fail(`${flag} wants positive integers, got '${text}'`);
-  return values;
-}
-
-function parseArgs(argv) {
-  const opts = {
-    threads: 1, warmup: 20, runs: 300, batchRuns: 30, rounds: 3, batches: [1, 64],
-    input: null, seed: 1, shape: null, noop: null, models: [],
-  };
-  const intFlags = { '--threads': 'threads', '--warmup': 'warmup', '--runs': 'runs', '--batch-runs': 'batchRuns',
-    '--rounds': 'rounds', '--seed': 'seed' };
-  for (let i = 0; i < argv.length; ++i) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (!a.startsWith('--')) {
-      opts.models.push(a);
-      continue;
-    }
-    if (i + 1 >= argv.length) fail(`${a} needs a value`);
-    const v = argv[++i];
-    if (a in intFlags) {
-      const n = Number(v);
-      const min = a === '--warmup' || a === '--seed' ? 0 : 1;
-      if (!Number.isInteger(n) || n < min) fail(`${a} wants an integer >= ${min}, got '${v}'`);
-      opts[intFlags[a]] = n;
-    } else if (a === '--batches') {
-      opts.batches = parseIntList(a, v);
-    } else if (a === '--shape') {
-      opts.shape = parseIntList(a, v);
-    } else if (a === '--input') {
-      opts.input = v;
-    } else if (a === '--noop') {
-      opts.noop = v;
-    } else {
-      fail(`unknown option ${a}`);
-    }
-  }
-  if (opts.models.length === 0 && !opts.noop) fail('no model given (see --help)');
-  return opts;
 }
 
 // mulberry32: small, seedable, identical on every platform.
@@ -185,7 +146,7 @@ function maxRssBytes() {
   return process.resourceUsage().maxRSS * 1024;  // Node reports kilobytes
 }
 
-async function benchModel(ort, path, sessionOptions, opts, source, batchesWanted, label) {
+async function benchModel(ort, path, sessionOptions, opts, source, batchesWanted, label, evalSet = null) {
   const result = { path, status: 'ok' };
   let session;
   try {
@@ -210,36 +171,44 @@ async function benchModel(ort, path, sessionOptions, opts, source, batchesWanted
       const runs = batch > 1 ? opts.batchRuns : opts.runs;
       result.batches.push(await measure(session, feeds, batch, opts.warmup, runs, opts.rounds));
     }
+    // The peak before the evaluation set is read: the figure is the model's, not the data's.
+    result.peak_rss_bytes = maxRssBytes();
+    if (evalSet) result.eval = await evaluateOrSkip(ort, session, sampleShape, fixedBatch, evalSet());
   } catch (e) {
     result.status = `skipped: ${String(e && e.message ? e.message : e).split('\n')[0]}`;
   } finally {
     if (session) await session.release();
   }
-  result.peak_rss_bytes = maxRssBytes();
+  result.peak_rss_bytes ??= maxRssBytes();
   return result;
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parsePeerArgs(process.argv.slice(2), { usage: USAGE, fail });
   let ort;
   try {
     ort = await import('onnxruntime-node');
   } catch (e) {
     fail(`cannot import onnxruntime-node (run npm install in tools/peers): ${String(e.message).split('\n')[0]}`);
   }
+  const readTyped = (file, ArrayType, flag) => typedFromBytes(fs.readFileSync(file), ArrayType, `${flag} ${file}`);
   let source = null;
-  if (opts.input) {
-    let bytes;
-    try {
-      bytes = fs.readFileSync(opts.input);
-    } catch (e) {
-      fail(`--input ${opts.input}: ${e.code || e.message}`);
-    }
-    if (bytes.length === 0 || bytes.length % 4 !== 0) fail(`--input ${opts.input}: ${bytes.length} bytes is not float32 data`);
-    // Copy into an aligned buffer: a Buffer's byteOffset need not be a multiple of 4.
-    source = new Float32Array(bytes.length / 4);
-    new Uint8Array(source.buffer).set(bytes);
+  try {
+    source = opts.input ? readTyped(opts.input, Float32Array, '--input') : null;
+  } catch (e) {
+    fail(e.code ? `--input ${opts.input}: ${e.code}` : e.message);
   }
+  for (const file of [opts.evalInput, opts.evalLabels, opts.evalReference].filter(Boolean)) {
+    if (!fs.existsSync(file)) fail(`${file}: no such file`);
+  }
+  // Read on first use, after the first model's timing and peak RSS; a bad file skips the evaluation only.
+  let evalData = null;
+  const evalSet = !opts.evalInput ? null : async () => (evalData ??= {
+    input: readTyped(opts.evalInput, Float32Array, '--eval-input'),
+    labels: opts.evalLabels ? readTyped(opts.evalLabels, Int32Array, '--eval-labels') : null,
+    reference: opts.evalReference ? readTyped(opts.evalReference, Float32Array, '--eval-reference') : null,
+    batch: opts.evalBatch, limit: opts.evalLimit,
+  });
   const sessionOptions = {
     executionProviders: ['cpu'], intraOpNumThreads: opts.threads, interOpNumThreads: 1,
     graphOptimizationLevel: 'all', executionMode: 'sequential',
@@ -258,7 +227,7 @@ async function main() {
     noop: null,
   };
   for (const path of opts.models) {
-    out.models.push(await benchModel(ort, path, sessionOptions, opts, source, opts.batches, path));
+    out.models.push(await benchModel(ort, path, sessionOptions, opts, source, opts.batches, path, evalSet));
   }
   if (opts.noop) {
     // Its own input: the no-op's shape need not match the models'; the content does not matter to Identity.

@@ -20,12 +20,17 @@ Options (as ort_bench.mjs):
   --seed S          (default 1)
   --modes LIST      eager,torchscript (default both)
   --dump-logits F   write the eager logits of all --input samples (one batch) to F as raw float32
+  --eval-input F [--eval-labels F] [--eval-reference F] [--eval-batch N] [--eval-limit N]
+                    after timing, run each mode on this labelled set (formats and figures as
+                    tools/peers/args.mjs and evaluate.mjs: float32 samples, int32 labels, float32
+                    reference logits of the fp32 model; batches of 64 by default)
 Output: one JSON object on stdout:
   {tool, torch_version, numpy_version, threads, protocol{...},
    models: [{path, engine: "pytorch-eager"|"torchscript", status, arch, session_ms, peak_rss_bytes,
              batches: [{batch, status, runs, rounds, p50_ms, p95_ms, p99_ms, mean_ms, min_ms, max_ms,
                         stddev_ms, round_p50_ms, spread, throughput_items_per_s}],
-             noop: {p50_ms, ...}}],
+             noop: {p50_ms, ...},
+             eval: {status, samples, total, batch, classes, top1, correct, agreement, max_logit_diff, ms}}],
    script_vs_eager_max_abs: float | null}
 status "ok" or "skipped: <reason>" (architecture unknown, quantized file, ...). noop: an nn.Identity run
 the same way in that mode, i.e. the per-call cost of the Python call itself. session_ms: building the
@@ -57,6 +62,13 @@ ARCHS = {
 
 class Skip(Exception):
     """A model this peer cannot run: reported as a skipped row, not an error."""
+
+
+def skip_status(e):
+    """The "skipped: <reason>" of an exception: a Skip's own words, else its type and first line."""
+    if isinstance(e, Skip):
+        return f"skipped: {e}"
+    return f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 def fail(message):
@@ -188,6 +200,51 @@ def batch_of(torch, source, sample_shape, batch):
     return source[idx].reshape([batch, *sample_shape]).contiguous()
 
 
+def read_eval_set(numpy, a):
+    def read(path, dtype, flag):
+        try:
+            values = numpy.fromfile(path, dtype=dtype)
+        except OSError as e:
+            fail(f"{flag} {path}: {e.strerror}")
+        if values.size == 0:
+            fail(f"{flag} {path}: no data")
+        return values
+    return {"input": read(a.eval_input, "<f4", "--eval-input"),
+            "labels": read(a.eval_labels, "<i4", "--eval-labels") if a.eval_labels else None,
+            "reference": read(a.eval_reference, "<f4", "--eval-reference") if a.eval_reference else None}
+
+
+def evaluate(torch, fn, sample_shape, data, batch, limit):
+    """fn on the evaluation set in batches, scored as tools/peers/evaluate.mjs scores it."""
+    started = time.perf_counter()
+    elems = sample_shape[0] * sample_shape[1] * sample_shape[2]
+    if data["input"].size % elems:
+        raise Skip(f"eval input holds {data['input'].size} floats, not a multiple of one sample ({elems})")
+    total = data["input"].size // elems
+    labels, reference = data["labels"], data["reference"]
+    if labels is not None and labels.size != total:
+        raise Skip(f"eval labels hold {labels.size} entries for {total} samples")
+    n = min(limit, total) if limit > 0 else total
+    samples = torch.from_numpy(data["input"].reshape(total, *sample_shape))
+    with torch.inference_mode():
+        logits = torch.cat([fn(samples[s:s + batch]) for s in range(0, n, batch)]).numpy()
+    classes = logits.shape[1]
+    predicted = logits.argmax(axis=1)
+    result = {"status": "ok", "samples": n, "total": total, "batch": batch, "classes": classes,
+              "top1": None, "correct": None, "agreement": None, "max_logit_diff": None}
+    if labels is not None:
+        result["correct"] = int((predicted == labels[:n]).sum())
+        result["top1"] = result["correct"] / n
+    if reference is not None:
+        if reference.size != total * classes:
+            raise Skip(f"eval reference holds {reference.size} floats, not {total} samples x {classes} classes")
+        ref = reference.reshape(total, classes)[:n]
+        result["agreement"] = float((predicted == ref.argmax(axis=1)).mean())
+        result["max_logit_diff"] = float(abs(logits - ref).max())
+    result["ms"] = (time.perf_counter() - started) * 1e3
+    return result
+
+
 def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
@@ -205,12 +262,21 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--modes", default="eager,torchscript")
     p.add_argument("--dump-logits")
+    p.add_argument("--eval-input")
+    p.add_argument("--eval-labels")
+    p.add_argument("--eval-reference")
+    p.add_argument("--eval-batch", type=int, default=64)
+    p.add_argument("--eval-limit", type=int, default=0)
     a = p.parse_args()
     modes = a.modes.split(",")
     if any(m not in ("eager", "torchscript") for m in modes):
         fail(f"--modes wants eager and/or torchscript, got '{a.modes}'")
-    if a.threads < 1 or a.runs < 1 or a.rounds < 1 or a.warmup < 0 or a.batch_runs < 1:
-        fail("--threads, --runs, --rounds, --batch-runs want >= 1 and --warmup >= 0")
+    if a.threads < 1 or a.runs < 1 or a.rounds < 1 or a.warmup < 0 or a.batch_runs < 1 or a.eval_batch < 1:
+        fail("--threads, --runs, --rounds, --batch-runs, --eval-batch want >= 1 and --warmup >= 0")
+    if a.eval_limit < 0:
+        fail("--eval-limit wants >= 0")
+    if (a.eval_labels or a.eval_reference) and not a.eval_input:
+        fail("--eval-labels and --eval-reference need --eval-input")
     # OpenBLAS and OpenMP start their own pools when torch is imported; size them before that, or
     # idle BLAS threads spin on the cores the timed thread needs.
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(a.threads)
@@ -245,8 +311,9 @@ def main():
                         "percentile": "linear interpolation between closest ranks (type 7)"},
            "input": {"source": "file", "path": a.input} if a.input else {"source": "random", "seed": a.seed},
            "models": [], "script_vs_eager_max_abs": None}
+    eval_data = None  # read on first use, after the first model's timing and peak RSS
     for path in a.models:
-        entries = {}
+        entries, timed = {}, {}
         try:
             t0 = time.perf_counter()
             arch, module, sample_shape = build_module(torch, onnx, numpy_helper, path)
@@ -282,14 +349,17 @@ def main():
                 entries[mode] = {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
                                  "status": "ok", "arch": arch, "session_ms": session_ms,
                                  "peak_rss_bytes": peak_rss_bytes(), "batches": batches, "noop": noop_fig}
-        except Skip as e:
+                timed[mode] = fn
+            for mode, fn in timed.items() if a.eval_input else ():  # after every mode's peak RSS
+                eval_data = eval_data or read_eval_set(numpy, a)
+                try:
+                    entries[mode]["eval"] = evaluate(torch, fn, sample_shape, eval_data, a.eval_batch, a.eval_limit)
+                except Exception as e:  # the latency figures stand; the evaluation says why it did not
+                    entries[mode]["eval"] = {"status": skip_status(e)}
+        except Exception as e:  # Skip, a broken file or a torch error: a skipped row with the reason
             for mode in modes:
                 entries.setdefault(mode, {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
-                                          "status": f"skipped: {e}"})
-        except Exception as e:  # a broken file or a torch error: a skipped row with the reason
-            for mode in modes:
-                entries.setdefault(mode, {"path": path, "engine": "pytorch-eager" if mode == "eager" else "torchscript",
-                                          "status": f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+                                          "status": skip_status(e)})
         out["models"] += [entries[m] for m in modes]
     sys.stdout.write(json.dumps(out) + "\n")
 

@@ -1,7 +1,10 @@
 // Browser side of the onnxruntime-web peer (see run.mjs): times session.run() and hands the raw
 // samples back; run.mjs computes the statistics with ort_bench.mjs's functions, so both ORT peers
-// summarize identically. Served from tools/peers/, so node_modules/ is one level up.
+// summarize identically, and scores the evaluation set with ../evaluate.mjs, as ort_bench.mjs does.
+// Served from tools/peers/, so node_modules/ is one level up.
 import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
+
+import { evaluateOrSkip, typedFromBytes } from '../evaluate.mjs';
 
 ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).href;
 ort.env.wasm.proxy = false;
@@ -11,6 +14,17 @@ async function fetchBytes(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
+}
+
+// The evaluation set, fetched once per page (every model of a run scores the same one).
+let evalSetPromise = null;
+function evalSetOf(job) {
+  const typed = async (url, ArrayType) => (url ? typedFromBytes(await fetchBytes(url), ArrayType, url) : null);
+  evalSetPromise ??= (async () => ({
+    input: await typed(job.inputUrl, Float32Array), labels: await typed(job.labelsUrl, Int32Array),
+    reference: await typed(job.referenceUrl, Float32Array), batch: job.batch, limit: job.limit,
+  }))();
+  return evalSetPromise;
 }
 
 function sampleShapeOf(session, shapeOverride) {
@@ -50,7 +64,8 @@ async function timeRuns(session, feeds, warmup, runs, rounds) {
   return samplesMs;
 }
 
-// One model: {status, session_ms, input_name, sample_shape, batches: [{batch, status, runs, rounds, samples_ms}]}
+// One model: {status, session_ms, input_name, sample_shape, batches: [{batch, status, runs, rounds, samples_ms}],
+// eval (with job.eval): evaluate.mjs's result}
 async function benchModel(job) {
   const result = { status: 'ok' };
   let session;
@@ -82,6 +97,7 @@ async function benchModel(job) {
       const samples = await timeRuns(session, feeds, job.warmup, runs, job.rounds);
       result.batches.push({ batch, status: 'ok', runs, rounds: job.rounds, samples_ms: samples });
     }
+    if (job.eval) result.eval = await evaluateOrSkip(ort, session, sampleShape, fixedBatch, evalSetOf(job.eval));
   } catch (e) {
     result.status = `skipped: ${String(e && e.message ? e.message : e).split('\n')[0]}`;
   } finally {
@@ -90,7 +106,8 @@ async function benchModel(job) {
   return result;
 }
 
-// config: {threads, jobs: [{modelUrl, inputUrl|null, shape|null, batches, warmup, runs, batchRuns, rounds}]}
+// config: {threads, jobs: [{modelUrl, inputUrl|null, shape|null, batches, warmup, runs, batchRuns, rounds,
+//                          eval: null | {inputUrl, labelsUrl|null, referenceUrl|null, batch, limit}}]}
 window.edgeqBench = async (config) => {
   // numThreads is read once, when the WASM module starts: one page load per thread count.
   ort.env.wasm.numThreads = config.threads;

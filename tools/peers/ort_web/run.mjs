@@ -12,6 +12,8 @@
 // Options (the same as ort_bench.mjs, with the same defaults and JSON output), plus:
 //   --chromium PATH   the browser (default $EDGEQ_CHROMIUM, else /usr/bin/chromium)
 //   --threads N       ort.env.wasm.numThreads (default 1); N > 1 needs cross-origin isolation
+// The evaluation set (--eval-*) is served like the models and fetched once per page; the page scores
+// it with ../evaluate.mjs, as ort_bench.mjs does.
 // Output: one JSON object on stdout with ort_bench.mjs's fields (models[], noop, ...) plus tool
 // "ort_web_bench", browser_version, cross_origin_isolated. peak_rss_bytes is absent: the browser's
 // memory is spread over several processes and is not comparable with one process's peak.
@@ -25,15 +27,16 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
+import { PROTOCOL_USAGE, parsePeerArgs } from '../args.mjs';
 import { spreadOf, summarize } from '../ort_bench.mjs';
 
 const PEERS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const USAGE = 'usage: node ort_web/run.mjs [--chromium PATH] [--threads N] [--warmup N] [--runs N] [--batch-runs N] ' +
-  '[--rounds N] [--batches 1,64] [--input FILE.f32] [--shape D,D,..] [--noop IDENTITY.onnx] MODEL.onnx...';
+const USAGE = `usage: node ort_web/run.mjs [--chromium PATH] ${PROTOCOL_USAGE} MODEL.onnx...`;
 // From the machine notes: without the background-networking flags Chromium keeps dialing hosts this
 // closed network refuses.
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHARED_MODULES = ['evaluate.mjs'];
 const CONTENT_TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript',
   '.wasm': 'application/wasm', '.json': 'application/json' };
 
@@ -42,55 +45,8 @@ function fail(message) {
   process.exit(1);
 }
 
-function parseIntList(flag, text) {
-  const values = text.split(',').map((s) => Number(s));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) fail(`${flag} wants positive integers, got '${text}'`);
-  return values;
-}
-
-function parseArgs(argv) {
-  const opts = { threads: 1, warmup: 20, runs: 300, batchRuns: 30, rounds: 3, batches: [1, 64], input: null,
-    shape: null, noop: null, chromium: process.env.EDGEQ_CHROMIUM || '/usr/bin/chromium', models: [] };
-  const intFlags = { '--threads': 'threads', '--warmup': 'warmup', '--runs': 'runs', '--batch-runs': 'batchRuns',
-    '--rounds': 'rounds' };
-  for (let i = 0; i < argv.length; ++i) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (!a.startsWith('--')) {
-      opts.models.push(a);
-      continue;
-    }
-    if (i + 1 >= argv.length) fail(`${a} needs a value`);
-    const v = argv[++i];
-    if (a in intFlags) {
-      const n = Number(v);
-      const min = a === '--warmup' ? 0 : 1;
-      if (!Number.isInteger(n) || n < min) fail(`${a} wants an integer >= ${min}, got '${v}'`);
-      opts[intFlags[a]] = n;
-    } else if (a === '--batches') {
-      opts.batches = parseIntList(a, v);
-    } else if (a === '--shape') {
-      opts.shape = parseIntList(a, v);
-    } else if (a === '--input') {
-      opts.input = v;
-    } else if (a === '--noop') {
-      opts.noop = v;
-    } else if (a === '--chromium') {
-      opts.chromium = v;
-    } else if (a === '--seed') {
-      // accepted for ort_bench.mjs compatibility; the page's default input is constant 0.5
-    } else {
-      fail(`unknown option ${a}`);
-    }
-  }
-  if (opts.models.length === 0 && !opts.noop) fail('no model given (see --help)');
-  return opts;
-}
-
-// Serves PEERS_DIR/ort_web and PEERS_DIR/node_modules, plus the given files under /file/<k>.
+// Serves PEERS_DIR/ort_web, PEERS_DIR/node_modules and the modules the page shares with the node peer,
+// plus the given files under /file/<k>.
 function startServer(files) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -100,7 +56,8 @@ function startServer(files) {
       file = files[Number(m[1])] || null;
     } else {
       const candidate = path.resolve(PEERS_DIR, `.${decodeURIComponent(url.pathname)}`);
-      const allowed = ['ort_web', 'node_modules'].some((d) => candidate.startsWith(path.join(PEERS_DIR, d) + path.sep));
+      const allowed = ['ort_web', 'node_modules'].some((d) => candidate.startsWith(path.join(PEERS_DIR, d) + path.sep)) ||
+        SHARED_MODULES.some((f) => candidate === path.join(PEERS_DIR, f));
       if (allowed) file = candidate;
     }
     // Cross-origin isolation for every response, the page and its workers alike.
@@ -135,9 +92,13 @@ function batchFigures(b) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parsePeerArgs(process.argv.slice(2), {
+    usage: USAGE, fail, extraStrings: { '--chromium': 'chromium' },
+    defaults: { chromium: process.env.EDGEQ_CHROMIUM || '/usr/bin/chromium' },
+  });
   if (!fs.existsSync(opts.chromium)) fail(`chromium not found at ${opts.chromium}`);
-  for (const f of [...opts.models, opts.noop, opts.input].filter(Boolean)) {
+  const evalFiles = [opts.evalInput, opts.evalLabels, opts.evalReference];
+  for (const f of [...opts.models, opts.noop, opts.input, ...evalFiles].filter(Boolean)) {
     if (!fs.existsSync(f)) fail(`${f}: no such file`);
   }
   let chromium;
@@ -146,14 +107,17 @@ async function main() {
   } catch (e) {
     fail(`cannot import playwright-core (run npm install in tools/peers): ${String(e.message).split('\n')[0]}`);
   }
-  const files = [...opts.models, opts.noop, opts.input];
+  const files = [...opts.models, opts.noop, opts.input, ...evalFiles];
   const urlOf = (k) => (files[k] ? `/file/${k}` : null);
-  const job = (k, extra) => ({ modelUrl: urlOf(k), inputUrl: urlOf(files.length - 1), shape: opts.shape,
+  const inputIndex = opts.models.length + 1;
+  const evalJob = opts.evalInput ? { inputUrl: urlOf(inputIndex + 1), labelsUrl: urlOf(inputIndex + 2),
+    referenceUrl: urlOf(inputIndex + 3), batch: opts.evalBatch, limit: opts.evalLimit } : null;
+  const job = (k, extra) => ({ modelUrl: urlOf(k), inputUrl: urlOf(inputIndex), shape: opts.shape,
     batches: opts.batches, warmup: opts.warmup, runs: opts.runs, batchRuns: opts.batchRuns, rounds: opts.rounds,
-    ...extra });
+    eval: evalJob, ...extra });
   const jobs = opts.models.map((_, k) => job(k, {}));
-  // The no-op gets its own input (any content does for Identity) and batch 1 only.
-  if (opts.noop) jobs.push(job(opts.models.length, { inputUrl: null, shape: null, batches: [1] }));
+  // The no-op gets its own input (any content does for Identity), batch 1 only and no evaluation.
+  if (opts.noop) jobs.push(job(opts.models.length, { inputUrl: null, shape: null, batches: [1], eval: null }));
 
   const server = await startServer(files);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeq-chromium-'));
@@ -181,7 +145,7 @@ async function main() {
         return { path: p, status: 'skipped: WASM threads need cross-origin isolation, which the page did not get' };
       }
       return { ...model, session_ms: r.session_ms, input_name: r.input_name, sample_shape: r.sample_shape,
-        batches: r.batches.map(batchFigures) };
+        batches: r.batches.map(batchFigures), ...(r.eval ? { eval: r.eval } : {}) };
     };
     const out = {
       tool: 'ort_web_bench',
