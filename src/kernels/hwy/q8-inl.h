@@ -24,6 +24,16 @@
 #include "kernels/hwy/q8_plan.h"
 #include "kernels/hwy/tile-inl.h"
 
+#ifndef EDGEQ_UNROLL_ALL
+#if defined(__clang__)
+#define EDGEQ_UNROLL_ALL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define EDGEQ_UNROLL_ALL _Pragma("GCC unroll 32")
+#else
+#define EDGEQ_UNROLL_ALL
+#endif
+#endif
+
 #undef EDGEQ_Q8_PAIRWISE
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
 #define EDGEQ_Q8_PAIRWISE 1
@@ -47,11 +57,28 @@ struct Q8Reduction {
   size_t segments;
   int64_t seg_stride;  // int16 elements between runs
   size_t seg_pairs;
+  size_t Segments() const { return segments; }
+  size_t SegPairs() const { return seg_pairs; }
+};
+// The same with a compile-time shape, so short reductions (3x3 with one input channel: 3 runs of 2
+// pairs) unroll completely and keep the accumulators in registers through the epilogue.
+template <size_t kSegments, size_t kSegPairs>
+struct Q8FixedReduction {
+  int64_t seg_stride;
+  static constexpr size_t Segments() { return kSegments; }
+  static constexpr size_t SegPairs() { return kSegPairs; }
 };
 
 // Output range of a call (requantize_u8's arguments).
 struct Q8Requant {
   int32_t zero_point, out_min, out_max;
+  float lo, hi;  // out_min - zero_point, out_max - zero_point: broadcast from memory, no int->float per store
+  explicit Q8Requant(const edgeq::kernels::QuantU8Params& q)
+      : zero_point(q.output_zero_point),
+        out_min(q.output_min),
+        out_max(q.output_max),
+        lo(static_cast<float>(q.output_min - q.output_zero_point)),
+        hi(static_cast<float>(q.output_max - q.output_zero_point)) {}
 };
 
 // Sinks: what a tile does with its int32 sums.
@@ -124,10 +151,10 @@ HWY_INLINE V16 LoadPairs(const int16_t* w) { return hn::LoadU(DI16(), w); }
 HWY_INLINE V16 LoadPairs(const int8_t* w) { return hn::PromoteTo(DI16(), hn::LoadU(hn::Rebind<int8_t, DI16>(), w)); }
 
 // Requantizes the kVecs accumulators of one row (16 channels, + bias already in) and stores `count`.
-HWY_INLINE void StoreRequantized(const V32* acc, const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
   const DF df;
-  const VF lo = hn::Set(df, static_cast<float>(rq.out_min - rq.zero_point));
-  const VF hi = hn::Set(df, static_cast<float>(rq.out_max - rq.zero_point));
+  const VF lo = hn::Set(df, rq.lo);
+  const VF hi = hn::Set(df, rq.hi);
   // Clamping before rounding equals requantize_u8's round-then-clamp (integer bounds, monotone rounding)
   // and keeps the float -> int conversion in range.
   VF x[kVecs];
@@ -183,16 +210,16 @@ HWY_INLINE void FinishTile(const Q8Int32Sink& s, V32 (&acc)[MR][kVecs]) {
     for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[r][v], DI32(), s.out[r] + v * kLanes);
 }
 
-template <size_t MR, class WeightT, class Sink>
-HWY_INLINE void Q8Tile(const int16_t* const* a, const Q8Reduction& red, const WeightT* w, const Sink& sink) {
+template <size_t MR, class Red, class WeightT, class Sink>
+HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
   const DI32 d32;
   const DI16 d16;
   V32 acc[MR][kVecs];
   InitTile(sink, acc);
-  for (size_t s = 0; s < red.segments; ++s) {
+  for (size_t s = 0; s < red.Segments(); ++s) {
     const int16_t* ap[MR];
     for (size_t r = 0; r < MR; ++r) ap[r] = a[r] + static_cast<int64_t>(s) * red.seg_stride;
-    for (size_t i = 0; i < red.seg_pairs; ++i) {
+    for (size_t i = 0; i < red.SegPairs(); ++i) {
       V16 wv[kVecs];
       for (size_t v = 0; v < kVecs; ++v) wv[v] = LoadPairs(w + v * 2 * kLanes);
       for (size_t r = 0; r < MR; ++r) {
@@ -211,15 +238,15 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Q8Reduction& red, const We
 #else  // portable: plain loops over the same packed data
 
 // Requantizes one row's 16 sums exactly as requantize_u8 (it is requantize_u8) and stores `count`.
-HWY_INLINE void StoreRequantized(const V32* acc, const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
   HWY_ALIGN int32_t sums[kPanel];
   for (size_t v = 0; v < kVecs; ++v) hn::Store(acc[v], DI32(), sums + v * kLanes);
   for (size_t j = 0; j < count; ++j)
     dst[j] = edgeq::kernels::requantize_u8(sums[j], mult[j], rq.zero_point, rq.out_min, rq.out_max);
 }
 
-template <size_t MR, class WeightT, class Sink>
-HWY_INLINE void Q8Tile(const int16_t* const* a, const Q8Reduction& red, const WeightT* w, const Sink& sink) {
+template <size_t MR, class Red, class WeightT, class Sink>
+HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
   constexpr bool kRequant = std::is_same_v<Sink, Q8RequantSink>;
   for (size_t r = 0; r < MR; ++r) {
     int32_t acc[kPanel];
@@ -231,9 +258,9 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Q8Reduction& red, const We
       }
     }
     const WeightT* wp = w;
-    for (size_t s = 0; s < red.segments; ++s) {
+    for (size_t s = 0; s < red.Segments(); ++s) {
       const int16_t* ap = a[r] + static_cast<int64_t>(s) * red.seg_stride;
-      for (size_t i = 0; i < red.seg_pairs; ++i, wp += 2 * kPanel)
+      for (size_t i = 0; i < red.SegPairs(); ++i, wp += 2 * kPanel)
         for (size_t j = 0; j < kPanel; ++j) acc[j] += ap[2 * i] * wp[2 * j] + ap[2 * i + 1] * wp[2 * j + 1];
     }
     if constexpr (kRequant) {
@@ -249,9 +276,8 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Q8Reduction& red, const We
 #endif  // EDGEQ_Q8_PAIRWISE
 
 // Runs Q8Tile with MR = rows (1..kQ8TileRows).
-template <class WeightT, class Sink>
-HWY_INLINE void Q8TileRows(size_t rows, const int16_t* const* a, const Q8Reduction& red, const WeightT* w,
-                           const Sink& sink) {
+template <class Red, class WeightT, class Sink>
+HWY_INLINE void Q8TileRows(size_t rows, const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
   WithTileRows<kQ8TileRows>(rows, [&](auto mr) { Q8Tile<decltype(mr)::value>(a, red, w, sink); });
 }
 

@@ -37,6 +37,59 @@ using edgeq::kernels::PackedGemmQ8;
 using edgeq::kernels::QuantU8Params;
 using edgeq::kernels::hwy::Q8ConvPlan;
 
+#ifdef EDGEQ_Q8_PAIRWISE
+// kRows with a short reduction (3x3 over one input channel: 3 runs of 2 pairs): per panel, pixels
+// kSmallPixels at a time along each output row, the weights read as memory operands, the 6 products
+// summed as a tree. The epilogue costs as much as the multiply-adds here, so the per-pixel chain
+// (broadcast, multiply-add, requantize, pack) must overlap across pixels: interleaving them helps.
+template <size_t kSegments, size_t kSegPairs>
+void ConvBandSmallK(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+                    const int16_t* image, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
+  constexpr size_t kPairs = kSegments * kSegPairs;
+  constexpr int64_t kSmallPixels = 2;
+  const DI32 d32;
+  const DI16 d16;
+  const int64_t cout = packed.filter.out_channels;
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  const int64_t pitch = plan.image_w * plan.image_c;
+  const int64_t seg_stride = p.dilation_h * pitch, step = p.stride_w * plan.image_c;
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    const int16_t* w = packed.weights + panel * packed.k_padded * static_cast<int64_t>(kPanel);
+    const int32_t* bias = packed.bias + panel * kPanel;
+    const float* mult = packed.multipliers + panel * kPanel;
+    const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
+    auto pixels = [&](auto count, const int16_t* a, uint8_t* out) {
+      constexpr size_t kCount = decltype(count)::value;
+      V32 acc[kCount][kVecs];
+      for (size_t x = 0; x < kCount; ++x)
+        for (size_t v = 0; v < kVecs; ++v) acc[x][v] = hn::LoadU(d32, bias + v * kLanes);
+      // Fully unrolled (GCC -O2 keeps a 6-step loop rolled, and its vectors then live on the stack).
+      EDGEQ_UNROLL_ALL
+      for (size_t k = 0; k < kPairs; ++k) {
+        const int64_t offset = static_cast<int64_t>(k / kSegPairs) * seg_stride + 2 * static_cast<int64_t>(k % kSegPairs);
+        for (size_t x = 0; x < kCount; ++x) {
+          const V16 av = hn::BitCast(d16, BroadcastPair(a + static_cast<int64_t>(x) * step + offset));
+          for (size_t v = 0; v < kVecs; ++v) {
+            V32 unused;
+            acc[x][v] = hn::ReorderWidenMulAccumulate(d32, av, LoadPairs(w + k * 2 * kPanel + v * 2 * kLanes), acc[x][v],
+                                                      unused);
+          }
+        }
+      }
+      for (size_t x = 0; x < kCount; ++x) StoreRequantized(acc[x], mult, rq, out + static_cast<int64_t>(x) * cout, channels);
+    };
+    for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+      const int16_t* a = image + (oh - oh_begin) * p.stride_h * pitch;
+      uint8_t* out = output + ((n * p.out_h + oh) * p.out_w) * cout + panel * kPanel;
+      int64_t ow = 0;
+      for (; ow + kSmallPixels <= p.out_w; ow += kSmallPixels)
+        pixels(std::integral_constant<size_t, kSmallPixels>(), a + ow * step, out + ow * cout);
+      for (; ow < p.out_w; ++ow) pixels(std::integral_constant<size_t, 1>(), a + ow * step, out + ow * cout);
+    }
+  }
+}
+#endif
+
 // Output rows [oh_begin, oh_end) of image n, whose input rows start at band-image row 0.
 void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
               const int16_t* image, int16_t* cols, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
@@ -63,16 +116,27 @@ void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvP
   uint8_t* out[kQ8TileRows];
   if (plan.method == edgeq::kernels::hwy::kQ8MethodRows) {
     // Panels outer: one panel's weights stay in L1 while every pixel of the band streams past.
-    const Q8Reduction red{static_cast<size_t>(f.kernel_h), p.dilation_h * pitch, static_cast<size_t>(packed.row_pairs)};
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      const int16_t* w = packed.weights + panel * panel_weights;
-      ForEachBalancedTile(pixels, [&](int64_t q, size_t rows) {
-        for (size_t r = 0; r < rows; ++r) {
-          a[r] = window(q + static_cast<int64_t>(r));
-          out[r] = out_at(q + static_cast<int64_t>(r)) + panel * kPanel;
-        }
-        Q8TileRows(rows, a, red, w, sink(out, panel, panel));
-      });
+    auto run = [&](const auto& red) {
+      for (int64_t panel = 0; panel < panels; ++panel) {
+        const int16_t* w = packed.weights + panel * panel_weights;
+        ForEachBalancedTile(pixels, [&](int64_t q, size_t rows) {
+          for (size_t r = 0; r < rows; ++r) {
+            a[r] = window(q + static_cast<int64_t>(r));
+            out[r] = out_at(q + static_cast<int64_t>(r)) + panel * kPanel;
+          }
+          Q8TileRows(rows, a, red, w, sink(out, panel, panel));
+        });
+      }
+    };
+    const int64_t seg_stride = p.dilation_h * pitch;
+#ifdef EDGEQ_Q8_PAIRWISE
+    if (f.kernel_h == 3 && packed.row_pairs == 2) {  // 3x3 over one input channel (first layers)
+      ConvBandSmallK<3, 2>(packed, p, plan, rq, image, n, oh_begin, oh_end, output);
+    } else {
+#else
+    {
+#endif
+      run(Q8Reduction{static_cast<size_t>(f.kernel_h), seg_stride, static_cast<size_t>(packed.row_pairs)});
     }
     return;
   }
@@ -108,7 +172,7 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
   const auto& f = packed.filter;
   int16_t* image = static_cast<int16_t*>(scratch);
   int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
-  const Q8Requant rq{q.output_zero_point, q.output_min, q.output_max};
+  const Q8Requant rq(q);
   const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
   for (int64_t row = row_begin; row < row_end;) {
     const int64_t n = row / p.out_h, oh_begin = row % p.out_h;
@@ -154,7 +218,7 @@ void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a
   const int64_t k_padded = packed.k_padded;
   const size_t k_pairs = static_cast<size_t>(k_padded / 2);
   const int64_t panel_stride = k_padded * static_cast<int64_t>(kPanel);
-  const Q8Requant rq{q.output_zero_point, q.output_min, q.output_max};
+  const Q8Requant rq(q);
   const int64_t panel_begin = range.n_begin / static_cast<int64_t>(kPanel);
   const int64_t panel_end = (range.n_end + static_cast<int64_t>(kPanel) - 1) / static_cast<int64_t>(kPanel);
   auto columns = [&](int64_t panel) {

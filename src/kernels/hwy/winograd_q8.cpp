@@ -112,7 +112,7 @@ void Q8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const Quant
   int16_t* v_buf = reinterpret_cast<int16_t*>(bytes + plan.image_bytes);
   int32_t* m_buf = reinterpret_cast<int32_t*>(bytes + plan.image_bytes + (16 * chunk * cin16 * 2 + 63) / 64 * 64);
   const int64_t u_plane = panels * cin16 * static_cast<int64_t>(kPanel);  // between two xi of U
-  const Q8Requant rq{q.output_zero_point, q.output_min, q.output_max};
+  const Q8Requant rq(q);
   const Q8Reduction red{1, 0, static_cast<size_t>(cin16 / 2)};
   const int16_t* a[kQ8TileRows];
   int32_t* m_out[kQ8TileRows];
@@ -132,13 +132,15 @@ void Q8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const Quant
           const int16_t* u = packed.winograd_weights + panel * cin16 * static_cast<int64_t>(kPanel);
           const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
           ForEachBalancedTile(count, [&](int64_t first, size_t rows) {
-            for (int64_t xi = 0; xi < 16; ++xi) {
-              for (size_t r = 0; r < rows; ++r) {
-                a[r] = v_buf + (xi * chunk + first + static_cast<int64_t>(r)) * cin16;
-                m_out[r] = m_buf + (xi * kQ8MaxTileRows + static_cast<int64_t>(r)) * static_cast<int64_t>(kPanel);
+            WithTileRows<kQ8TileRows>(rows, [&](auto mr) {  // one row-count dispatch for all 16 products
+              for (int64_t xi = 0; xi < 16; ++xi) {
+                for (size_t r = 0; r < rows; ++r) {
+                  a[r] = v_buf + (xi * chunk + first + static_cast<int64_t>(r)) * cin16;
+                  m_out[r] = m_buf + (xi * kQ8MaxTileRows + static_cast<int64_t>(r)) * static_cast<int64_t>(kPanel);
+                }
+                Q8Tile<decltype(mr)::value>(a, red, u + xi * u_plane, Q8Int32Sink{m_out});
               }
-              Q8TileRows(rows, a, red, u + xi * u_plane, Q8Int32Sink{m_out});
-            }
+            });
             for (size_t r = 0; r < rows; ++r) {
               const int64_t t = t0 + first + static_cast<int64_t>(r);
               OutputTransform(m_buf, r, p, n, tb0 + t / tiles_w, t % tiles_w, oh0, oh1, packed.bias + panel * kPanel,
