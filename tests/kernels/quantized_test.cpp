@@ -193,6 +193,7 @@ TEST(QuantizedHwy, DirectPathsMatchReferenceExactly) {
       {1, 64, 70, 3, 16, 5, 5, 2, 2, 1, 1},   {2, 10, 11, 6, 9, 3, 3, 1, 1, 2, 1},    // w-dilated: im2col
       {1, 9, 8, 12, 30, 3, 3, 1, 1, 1, 3},    {1, 10, 10, 8, 8, 3, 3, 1, 1, 1, 8},    // grouped, depthwise
       {1, 7, 9, 5, 7, 1, 3, 1, 1, 1, 1},      {1, 6, 6, 2, 3, 3, 3, 1, 1, 1, 1},     // cin*kw even/odd runs
+      {1, 9, 9, 2, 20, 3, 2, 1, 1, 1, 1},     {2, 8, 7, 4, 16, 3, 1, 2, 1, 1, 1},    // 3 runs of 2 pairs, cin > 1
   };
   test::for_each_target([&](const std::string&) {
     for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i)

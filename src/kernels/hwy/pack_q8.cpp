@@ -187,6 +187,7 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
   plan.band_in_rows = (plan.band_rows - 1) * p.stride_h + window_rows;
   plan.image_bytes = aligned_bytes(plan.band_in_rows * row_bytes) + kSlackBytes;
   plan.work_bytes = plan.method == kQ8MethodIm2col ? aligned_bytes(kQ8MaxTileRows * packed.k_padded * 2) : 0;
+  if (plan.method == kQ8MethodRows && q8_row_pair_filter(f)) plan.work_bytes = aligned_bytes(plan.band_in_rows * plan.image_w * 4);
   return plan;
 }
 

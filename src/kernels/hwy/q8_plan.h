@@ -33,6 +33,13 @@ inline constexpr int64_t kQ8WinogradChannelAlign = 16;
 // Most pixels (or Winograd tiles) one micro-tile holds on any target: sizes the im2col / M scratch.
 inline constexpr int64_t kQ8MaxTileRows = 8;
 
+// 3x3 over one input channel (first layers), kRows: the kernel's first two rows are read as pairs of
+// vertically adjacent pixels from a row-pair image (int32 = pixel (i, j) | pixel (i + dilation_h, j)),
+// so a window is 5 pairs, not 6 (work_bytes holds that image).
+inline bool q8_row_pair_filter(const Conv2dFilter& f) {
+  return f.in_channels == 1 && f.groups == 1 && f.kernel_h == 3 && f.kernel_w == 3;
+}
+
 struct Q8ConvPlan {
   int32_t method = kQ8MethodRows;
   int64_t image_w = 0;        // columns of the band image (padded coordinates, from -pad_left)
@@ -41,7 +48,7 @@ struct Q8ConvPlan {
   int64_t band_in_rows = 0;   // image rows a full band holds
   int64_t chunk_tiles = 0;    // Winograd: tiles transformed at once
   size_t image_bytes = 0;     // band image (+ slack for the one-element overread of odd runs)
-  size_t work_bytes = 0;      // im2col rows, or Winograd V [16][chunk][image_c] + M [16][8][16]
+  size_t work_bytes = 0;      // im2col rows, row-pair image, or Winograd V [16][chunk][image_c] + M [16][8][16]
   size_t scratch_bytes() const { return image_bytes + work_bytes + 64; }  // + 64 to align the caller's pointer
 };
 

@@ -90,6 +90,72 @@ void ConvBandSmallK(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q
 }
 #endif
 
+#if defined(EDGEQ_Q8_PAIRWISE) && HWY_TARGET == HWY_AVX2
+// 3x3 over one input channel (q8_row_pair_filter), AVX2: 5 pairs per window (3 from the row-pair image
+// for kernel rows 0 and 1, 2 from kernel row 2, the last one's second weight 0), the panel's 10 weight
+// vectors in registers, one pixel per step: broadcasts, 10 multiply-adds, a sum tree, the epilogue.
+void ConvBandRowPairs(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+                      const int16_t* image, int32_t* row_pairs, int64_t n, int64_t oh_begin, int64_t oh_end,
+                      uint8_t* output) {
+  const DI32 d32;
+  const DI16 d16;
+  const int64_t cout = packed.filter.out_channels;
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  const int64_t w_img = plan.image_w, dh = p.dilation_h, s = p.stride_w;
+  const int64_t in_rows = (oh_end - oh_begin - 1) * p.stride_h + 2 * dh + 1;
+  for (int64_t i = 0; i + dh < in_rows; ++i)  // rows the first two kernel rows start at
+    for (int64_t j = 0; j < w_img; ++j)
+      row_pairs[i * w_img + j] = static_cast<int32_t>(static_cast<uint16_t>(image[i * w_img + j]) |
+                                                      (static_cast<uint32_t>(static_cast<uint16_t>(image[(i + dh) * w_img + j])) << 16));
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    // Re-pair the packed [kh][2 pairs][16][2] weights: (w0j, w1j) for j < 3, (w20, w21), (w22, 0).
+    const int16_t* src = packed.weights + panel * packed.k_padded * static_cast<int64_t>(kPanel);
+    auto tap = [&](int64_t kh, int64_t kw, int64_t lane) { return src[(kh * 2 + kw / 2) * 2 * kPanel + lane * 2 + kw % 2]; };
+    HWY_ALIGN int16_t wp[5][2 * kPanel];
+    for (int64_t lane = 0; lane < static_cast<int64_t>(kPanel); ++lane) {
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        wp[kw][2 * lane] = tap(0, kw, lane);
+        wp[kw][2 * lane + 1] = tap(1, kw, lane);
+      }
+      wp[3][2 * lane] = tap(2, 0, lane);
+      wp[3][2 * lane + 1] = tap(2, 1, lane);
+      wp[4][2 * lane] = tap(2, 2, lane);
+      wp[4][2 * lane + 1] = 0;
+    }
+    const V16 w0a = hn::Load(d16, wp[0]), w0b = hn::Load(d16, wp[0] + 16);
+    const V16 w1a = hn::Load(d16, wp[1]), w1b = hn::Load(d16, wp[1] + 16);
+    const V16 w2a = hn::Load(d16, wp[2]), w2b = hn::Load(d16, wp[2] + 16);
+    const V16 w3a = hn::Load(d16, wp[3]), w3b = hn::Load(d16, wp[3] + 16);
+    const V16 w4a = hn::Load(d16, wp[4]), w4b = hn::Load(d16, wp[4] + 16);
+    const int32_t* bias = packed.bias + panel * kPanel;
+    const V32 bias_a = hn::LoadU(d32, bias), bias_b = hn::LoadU(d32, bias + kLanes);
+    const float* mult = packed.multipliers + panel * kPanel;
+    const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
+    for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+      const int64_t r0 = (oh - oh_begin) * p.stride_h;
+      const int32_t* top = row_pairs + r0 * w_img;
+      const int16_t* last = image + (r0 + 2 * dh) * w_img;
+      uint8_t* out = output + ((n * p.out_h + oh) * p.out_w) * cout + panel * kPanel;
+      for (int64_t ow = 0; ow < p.out_w; ++ow, top += s, last += s, out += cout) {
+        const V16 p0 = hn::BitCast(d16, hn::Set(d32, top[0]));
+        const V16 p1 = hn::BitCast(d16, hn::Set(d32, top[1]));
+        const V16 p2 = hn::BitCast(d16, hn::Set(d32, top[2]));
+        const V16 q0 = hn::BitCast(d16, BroadcastPair(last));
+        const V16 q1 = hn::BitCast(d16, BroadcastPair(last + 2));  // reads one past the window: weight 0
+        V32 u;
+        const V32 a01 = hn::ReorderWidenMulAccumulate(d32, p0, w0a, hn::ReorderWidenMulAccumulate(d32, p1, w1a, bias_a, u), u);
+        const V32 a23 = hn::ReorderWidenMulAccumulate(d32, p2, w2a, hn::ReorderWidenMulAccumulate(d32, q0, w3a, hn::Zero(d32), u), u);
+        const V32 b01 = hn::ReorderWidenMulAccumulate(d32, p0, w0b, hn::ReorderWidenMulAccumulate(d32, p1, w1b, bias_b, u), u);
+        const V32 b23 = hn::ReorderWidenMulAccumulate(d32, p2, w2b, hn::ReorderWidenMulAccumulate(d32, q0, w3b, hn::Zero(d32), u), u);
+        const V32 acc[kVecs] = {hn::ReorderWidenMulAccumulate(d32, q1, w4a, hn::Add(a01, a23), u),
+                                hn::ReorderWidenMulAccumulate(d32, q1, w4b, hn::Add(b01, b23), u)};
+        StoreRequantized(acc, mult, rq, out, channels);
+      }
+    }
+  }
+}
+#endif
+
 // Output rows [oh_begin, oh_end) of image n, whose input rows start at band-image row 0.
 void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
               const int16_t* image, int16_t* cols, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
@@ -129,6 +195,12 @@ void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvP
       }
     };
     const int64_t seg_stride = p.dilation_h * pitch;
+#if defined(EDGEQ_Q8_PAIRWISE) && HWY_TARGET == HWY_AVX2
+    if (edgeq::kernels::hwy::q8_row_pair_filter(f)) {
+      ConvBandRowPairs(packed, p, plan, rq, image, reinterpret_cast<int32_t*>(cols), n, oh_begin, oh_end, output);
+      return;
+    }
+#endif
 #ifdef EDGEQ_Q8_PAIRWISE
     if (f.kernel_h == 3 && packed.row_pairs == 2) {  // 3x3 over one input channel (first layers)
       ConvBandSmallK<3, 2>(packed, p, plan, rq, image, n, oh_begin, oh_end, output);
