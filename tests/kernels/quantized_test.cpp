@@ -251,7 +251,8 @@ void check_qgemm(int64_t m, int64_t k, int64_t n, BLayout layout, uint32_t seed)
   std::vector<std::byte> scratch(hwy::gemm_qu8_qc8w_scratch_bytes(packed));
   GuardedBytes got(static_cast<size_t>(m * ldc));
   const int64_t n_mid = n > 16 ? (n / 2) / 16 * 16 : n;
-  for (const GemmRange& r : {GemmRange{0, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
+  const int64_t m_mid = m / 2;  // row ranges that start past 0, as a thread split makes them
+  for (const GemmRange& r : {GemmRange{0, m_mid, 0, n_mid}, GemmRange{m_mid, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
     hwy::gemm_qu8_qc8w(packed, q, a.data(), lda, got.data(), ldc, r, scratch.data());
   ASSERT_TRUE(got.guards_intact());
   for (int64_t i = 0; i < m; ++i)
