@@ -140,7 +140,7 @@ void BM_GemmQ8(benchmark::State& state) {
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(m * k * n) * static_cast<double>(state.iterations()) / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_GemmQ8)->Args({1, 1568, 128})->Args({1, 1152, 245})->Args({64, 1568, 128});
+BENCHMARK(BM_GemmQ8)->Args({1, 1568, 128})->Args({1, 1152, 128})->Args({1, 1152, 245})->Args({64, 1568, 128});
 
 // 2x2 stride-2 max pool, f32 or u8 (int8 path): args = in_h, in_w, channels.
 template <typename T>

@@ -195,17 +195,24 @@ struct PackedConv2dQ8 {
   Family family = Family::kRef;
   Conv2dFilter filter;
   std::shared_ptr<std::byte> storage;
+  // ref: OIHW. hwy: [group][panel][kh][row_pairs][16][2], a kernel row's (kw, ci) run padded to even.
   const int16_t* weights = nullptr;
   const int32_t* bias = nullptr;
   const float* multipliers = nullptr;
-  int64_t k_padded = 0;  // reduction length per group after padding (hwy: even)
+  int64_t k_padded = 0;   // reduction length per group after padding (hwy: kernel_h * 2 * row_pairs)
+  int64_t row_pairs = 0;  // hwy: int16 pairs per kernel row, ceil(kernel_w * cin_g / 2)
+  // hwy, 3x3 ungrouped filters with 16..1024 input channels: Winograd F(2x2, 3x3) weights (2G) g (2G)^T
+  // in int16, [16][panel][winograd_cin / 2][16][2], used when a call has stride 1 and dilation 1.
+  const int16_t* winograd_weights = nullptr;
+  int64_t winograd_cin = 0;  // in_channels padded to 16
 };
 
 struct PackedGemmQ8 {
   Family family = Family::kRef;
   int64_t k = 0, n = 0, k_padded = 0;
   std::shared_ptr<std::byte> storage;
-  const int16_t* weights = nullptr;
+  const int16_t* weights = nullptr;    // ref: [K, N] int16
+  const int8_t* weights_s8 = nullptr;  // hwy: int8 [N/16 panels][K/2][16][2] (read as int8: half the bytes)
   const int32_t* bias = nullptr;
   const float* multipliers = nullptr;
 };
@@ -250,6 +257,8 @@ struct PackedGemmQ8 {
   PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& filter, const int8_t* weight_oihw,             \
                                       const int32_t* bias, const float* multipliers);                     \
   size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params);         \
+  /* As conv2d_f32_row_alignment: splitting rows at multiples of this avoids duplicated work. */         \
+  int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2dParams& params);       \
   void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params,                     \
                             const QuantU8Params& quant, const uint8_t* input, uint8_t* output,            \
                             int64_t row_begin, int64_t row_end, void* scratch);                           \

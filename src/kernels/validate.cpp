@@ -87,7 +87,8 @@ void check_gemm(const PackedGemmF32& packed, Family family, int64_t lda, int64_t
 }
 
 void check_gemm_q8(const PackedGemmQ8& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& r) {
-  check_gemm_common(packed.family, packed.weights != nullptr, packed.k, packed.n, family, lda, ldc, r);
+  check_gemm_common(packed.family, packed.weights != nullptr || packed.weights_s8 != nullptr, packed.k, packed.n, family,
+                    lda, ldc, r);
 }
 
 void check_quant(const QuantU8Params& q) {

@@ -37,8 +37,13 @@ struct QConvCase {
   }
 };
 
-void check_qconv(const QConvCase& c, uint32_t seed, int splits) {
-  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str());
+// Operands: random, or extreme (every x - zero point = +-255, every weight -128 or 127, so every pair sum
+// lies far outside int16 and Winograd's intermediates reach their bounds).
+enum class Operands { kRandom, kExtremeHigh, kExtremeLow, kExtremeMixed };
+
+void check_qconv(const QConvCase& c, uint32_t seed, int splits, Operands operands = Operands::kRandom) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str() + " operands " +
+               std::to_string(static_cast<int>(operands)));
   std::mt19937 rng(seed);
   Conv2dParams p;
   p.filter = {c.cout, c.cin, c.kh, c.kw, c.groups};
@@ -51,7 +56,7 @@ void check_qconv(const QConvCase& c, uint32_t seed, int splits) {
   p.out_h = window_output_extent(c.in_h, c.kh, c.stride, c.pad, c.pad, c.dilation);
   p.out_w = window_output_extent(c.in_w, c.kw, c.stride, c.pad, c.pad, c.dilation);
   const int64_t k = (c.cin / c.groups) * c.kh * c.kw;
-  const auto input = random_u8(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+  auto input = random_u8(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
   const auto weight = random_s8(rng, static_cast<size_t>(c.cout * k));
   std::vector<int32_t> bias(static_cast<size_t>(c.cout));
   for (auto& b : bias) b = static_cast<int32_t>(rng() % 20001) - 10000;
@@ -61,12 +66,26 @@ void check_qconv(const QConvCase& c, uint32_t seed, int splits) {
   q.input_zero_point = static_cast<int32_t>(rng() % 256);
   q.output_zero_point = static_cast<int32_t>(rng() % 256);
   if (rng() % 3 == 0) q.output_min = q.output_zero_point;  // fused ReLU
+  std::vector<int8_t> extreme_weight;
+  if (operands != Operands::kRandom) {
+    // x = 255 with zero point 0 (or x = 0 with zero point 255), weights all -128, all 127, or mixed:
+    // |acc| near 9 * cin * 255 * 128; the multiplier maps that range onto the output codes.
+    const bool low = operands == Operands::kExtremeLow;
+    std::fill(input.begin(), input.end(), low ? 0 : 255);
+    q.input_zero_point = low ? 255 : 0;
+    q.output_min = 0;
+    extreme_weight = weight;
+    for (size_t i = 0; i < extreme_weight.size(); ++i)  // mixed: 1 in 3 is 127, so sums stay large
+      extreme_weight[i] = operands == Operands::kExtremeMixed ? (i % 3 == 0 ? 127 : -128) : (low ? 127 : -128);
+    for (auto& m : mult) m = 100.0f / (9.0f * static_cast<float>(k) * 255.0f * 128.0f) * (0.5f + static_cast<float>(rng() % 100) / 100.0f);
+  }
+  const std::vector<int8_t>& w_used = operands == Operands::kRandom ? weight : extreme_weight;
 
   const size_t out_n = static_cast<size_t>(p.total_rows() * p.out_w * c.cout);
   std::vector<uint8_t> want(out_n);
-  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, weight.data(), bias.data(), mult.data());
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, w_used.data(), bias.data(), mult.data());
   ref::conv2d_qu8_qc8w_nhwc(ref_packed, p, q, input.data(), want.data(), 0, p.total_rows(), nullptr);
-  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, weight.data(), bias.data(), mult.data());
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w_used.data(), bias.data(), mult.data());
   // Scratch at an odd address: the kernel must align it itself within the queried size.
   std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p) + 1);
   GuardedBytes got(out_n);
@@ -83,6 +102,10 @@ void check_qconv(const QConvCase& c, uint32_t seed, int splits) {
   if (out_n > 16) {
     EXPECT_GT(distinct, 0) << "degenerate case: all outputs equal";
   }
+}
+
+QConvCase conv3x3(int64_t batch, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t pad) {
+  return {batch, h, w, cin, cout, 3, 3, 1, pad, 1, 1};
 }
 
 TEST(QuantizedHwy, ConvMatchesReferenceExactly) {
@@ -118,6 +141,78 @@ TEST(QuantizedHwy, ConvMatchesReferenceExactly) {
   });
 }
 
+// 3x3 stride-1 ungrouped convs with 16..1024 input channels take the exact integer Winograd path:
+// odd sizes (partial tiles), pads 0..2, odd output channel counts, batches, row splits inside tiles,
+// several bands per call, and the channel bound.
+TEST(QuantizedHwy, WinogradMatchesReferenceExactly) {
+  std::mt19937 rng(test::kSeed + 100);
+  const int64_t cins[] = {16, 17, 24, 31, 32, 48, 64};
+  const int64_t couts[] = {1, 13, 16, 17, 33, 64};
+  std::vector<QConvCase> cases;
+  for (int i = 0; i < 24; ++i)
+    cases.push_back(conv3x3(1 + static_cast<int64_t>(rng() % 2), 3 + static_cast<int64_t>(rng() % 12),
+                            3 + static_cast<int64_t>(rng() % 12), cins[rng() % 7], couts[rng() % 6],
+                            static_cast<int64_t>(rng() % 3)));
+  cases.push_back(conv3x3(1, 14, 14, 32, 64, 1));    // cnn-m conv2
+  cases.push_back(conv3x3(1, 7, 7, 64, 128, 1));     // cnn-m conv3
+  cases.push_back(conv3x3(2, 45, 38, 32, 20, 1));    // several bands and chunks per image
+  cases.push_back(conv3x3(1, 4, 5, 1024, 16, 1));    // the largest exact channel count
+  cases.push_back(conv3x3(1, 4, 3, 1025, 17, 1));    // just past it: direct path
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i) {
+      // splits 1..5: with 5 the ranges start and end inside 2-row tiles
+      check_qconv(cases[i], test::kSeed + 200 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 5));
+    }
+  });
+}
+
+// Direct paths: 3x3 over one input channel (the register-resident weights path, also at stride 2 and
+// dilation 2 in h), long reductions over several bands, grouped and w-dilated convs (im2col rows).
+TEST(QuantizedHwy, DirectPathsMatchReferenceExactly) {
+  std::vector<QConvCase> cases = {
+      {1, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1},   // cnn-m conv1
+      {2, 9, 13, 1, 17, 3, 3, 1, 0, 1, 1},    {1, 11, 10, 1, 40, 3, 3, 2, 1, 1, 1},
+      {1, 12, 12, 1, 5, 3, 3, 1, 2, 2, 1},    {1, 100, 90, 8, 24, 3, 3, 1, 1, 1, 1},  // 2 bands
+      {1, 64, 70, 3, 16, 5, 5, 2, 2, 1, 1},   {2, 10, 11, 6, 9, 3, 3, 1, 1, 2, 1},    // w-dilated: im2col
+      {1, 9, 8, 12, 30, 3, 3, 1, 1, 1, 3},    {1, 10, 10, 8, 8, 3, 3, 1, 1, 1, 8},    // grouped, depthwise
+      {1, 7, 9, 5, 7, 1, 3, 1, 1, 1, 1},      {1, 6, 6, 2, 3, 3, 3, 1, 1, 1, 1},     // cin*kw even/odd runs
+      {1, 9, 9, 2, 20, 3, 2, 1, 1, 1, 1},     {2, 8, 7, 4, 16, 3, 1, 2, 1, 1, 1},    // 3 runs of 2 pairs, cin > 1
+  };
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i)
+      check_qconv(cases[i], test::kSeed + 300 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 4));
+  });
+}
+
+TEST(QuantizedHwy, ConvExtremeOperandsAreExact) {
+  const std::vector<QConvCase> cases = {
+      conv3x3(1, 7, 7, 64, 128, 1),    conv3x3(1, 6, 5, 1024, 16, 1), conv3x3(1, 5, 6, 17, 20, 0),  // Winograd
+      conv3x3(1, 10, 9, 1, 32, 1),     conv3x3(1, 6, 6, 1025, 16, 1),                               // direct
+      {1, 8, 8, 6, 10, 3, 3, 1, 1, 2, 1}, {1, 8, 8, 12, 12, 3, 3, 1, 1, 1, 3},                         // im2col
+  };
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i)
+      for (Operands o : {Operands::kExtremeHigh, Operands::kExtremeLow, Operands::kExtremeMixed})
+        check_qconv(cases[i], test::kSeed + 400 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3), o);
+  });
+}
+
+TEST(QuantizedHwy, RowAlignmentNamesWinogradTiles) {
+  Conv2dParams p;
+  p.filter = {64, 32, 3, 3, 1};
+  p.in_h = p.in_w = p.out_h = p.out_w = 14;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 1);
+  std::vector<float> mult(64, 1e-3f);
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
+  EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), 2);
+  p.stride_h = p.stride_w = 2;
+  p.out_h = p.out_w = 7;
+  EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), 1);
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
+  EXPECT_EQ(ref::conv2d_qu8_qc8w_row_alignment(ref_packed, p), 1);
+}
+
 void check_qgemm(int64_t m, int64_t k, int64_t n, BLayout layout, uint32_t seed) {
   SCOPED_TRACE("seed " + std::to_string(seed) + " M " + std::to_string(m) + " K " + std::to_string(k) + " N " +
                std::to_string(n));
@@ -139,7 +234,8 @@ void check_qgemm(int64_t m, int64_t k, int64_t n, BLayout layout, uint32_t seed)
   std::vector<std::byte> scratch(hwy::gemm_qu8_qc8w_scratch_bytes(packed));
   GuardedBytes got(static_cast<size_t>(m * ldc));
   const int64_t n_mid = n > 16 ? (n / 2) / 16 * 16 : n;
-  for (const GemmRange& r : {GemmRange{0, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
+  const int64_t m_mid = m / 2;  // row ranges that start past 0, as a thread split makes them
+  for (const GemmRange& r : {GemmRange{0, m_mid, 0, n_mid}, GemmRange{m_mid, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
     hwy::gemm_qu8_qc8w(packed, q, a.data(), lda, got.data(), ldc, r, scratch.data());
   ASSERT_TRUE(got.guards_intact());
   for (int64_t i = 0; i < m; ++i)
@@ -159,6 +255,8 @@ TEST(QuantizedHwy, GemmMatchesReferenceExactly) {
   test::for_each_target([&](const std::string&) {
     check_qgemm(1, 1568, 128, BLayout::kNK, test::kSeed);  // cnn-s fc1 at batch 1
     check_qgemm(64, 1152, 245, BLayout::kNK, test::kSeed + 1);
+    check_qgemm(1, 1151, 100, BLayout::kKN, test::kSeed + 50);  // batch 1: 4-panel passes + a partial panel
+    check_qgemm(1, 3, 67, BLayout::kNK, test::kSeed + 51);
     for (int i = 0; i < 30 && !testing::Test::HasFailure(); ++i)
       check_qgemm(sizes[rng() % 13], sizes[rng() % 13], sizes[rng() % 13], rng() % 2 ? BLayout::kKN : BLayout::kNK,
                   test::kSeed + 2 + static_cast<uint32_t>(i));
@@ -168,7 +266,7 @@ TEST(QuantizedHwy, GemmMatchesReferenceExactly) {
 TEST(QuantizedHwy, ExtremeOperandsDoNotSaturate) {
   // x = 255 with zero point 0 against w = -128 everywhere: every int16 pair sum is -65280, far outside
   // int16 (where vpmaddubsw would saturate); the int32 total must be exact.
-  const int64_t k = 2048, n = 16;
+  const int64_t k = 2048, n = 80;  // 80: the batch-1 4-panel path and a single panel
   std::vector<uint8_t> a(static_cast<size_t>(k), 255);
   std::vector<int8_t> b(static_cast<size_t>(k * n), -128);
   std::vector<float> mult(static_cast<size_t>(n), 1.0f / 524288.0f);  // acc = -66846720 -> -127.5 -> -128

@@ -1,17 +1,19 @@
 // hwy int8 conv2d / gemm (u8 activations, s8 per-channel weights), one TU compiled per Highway target.
 //
-// Both build "A rows" of int16 (x - input_zero_point; padding taps are 0) for a tile of output pixels
-// (conv: an im2col row per pixel, only kTileRows rows at a time) or rows of A (gemm), then multiply them
-// with the packed int16 weight panels: on x86 SIMD targets with vpmaddwd (int16 pairs, int32 sums:
-// exact, no int16 saturation), kTileRows x 16 channels of int32 accumulators; other targets (SCALAR,
-// and for now wasm/NEON) run a plain loop over the same packed data. The epilogue requantizes exactly
-// like requantize_u8() (float multiply, round half to even, clamp, add zero point).
+// Conv (kRows / kIm2col, see q8_plan.h): per band of output rows, the input rows it reads are widened
+// once into scratch (int16 x - zero_point, padding = 0), then tiles of kQ8TileRows pixels x one
+// 16-channel panel run the shared micro-kernel (q8-inl.h), reading each kernel row's run in place
+// (kRows) or from per-tile im2col rows (kIm2col: grouped, dilated along w). The Winograd method lives in
+// winograd_q8.cpp.
+// Gemm: rows of A widened per tile; int8 weights sign-extended in register (batch-1 fully-connected
+// layers are weight-bandwidth bound), several panels at once when M = 1.
+// Epilogue everywhere: exactly requantize_u8 (float multiply, round half to even, clamp, zero point).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/hwy/quantized.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
-#include "kernels/hwy/tile-inl.h"
+#include "kernels/hwy/q8-inl.h"
 
 #ifndef EDGEQ_KERNELS_HWY_QUANTIZED_ONCE_
 #define EDGEQ_KERNELS_HWY_QUANTIZED_ONCE_
@@ -20,6 +22,7 @@
 #include <cstring>
 
 #include "edgeq/kernels.h"
+#include "kernels/hwy/q8_plan.h"
 #include "kernels/validate.h"
 #endif
 
@@ -32,264 +35,297 @@ using edgeq::kernels::GemmRange;
 using edgeq::kernels::PackedConv2dQ8;
 using edgeq::kernels::PackedGemmQ8;
 using edgeq::kernels::QuantU8Params;
+using edgeq::kernels::hwy::Q8ConvPlan;
 
-using DI32 = hn::ScalableTag<int32_t>;
-using DI16 = hn::Repartition<int16_t, DI32>;
-using DW16 = hn::ScalableTag<int16_t>;       // widening: full int16 vectors
-using DU8Half = hn::Rebind<uint8_t, DW16>;   // as many u8 lanes as int16 lanes
-using DU8Quarter = hn::Rebind<uint8_t, DI32>;
-
-// Output pixel or A-row pointers of one tile and its epilogue constants.
-struct Q8Epilogue {
-  int32_t zero_point, out_min, out_max;
-};
-
-// dst[0, len) = src[0, len) - zero_point, widened to int16.
-HWY_INLINE void WidenRun(const uint8_t* src, int64_t len, int32_t zero_point, int16_t* dst) {
-  const DW16 d16;
-  const DU8Half du8;
-  const size_t lanes = hn::Lanes(d16);
-  const auto zp = hn::Set(d16, static_cast<int16_t>(zero_point));
-  int64_t j = 0;
-  for (; j + static_cast<int64_t>(lanes) <= len; j += static_cast<int64_t>(lanes))
-    hn::StoreU(hn::Sub(hn::PromoteTo(d16, hn::LoadU(du8, src + j)), zp), d16, dst + j);
-  for (; j < len; ++j) dst[j] = static_cast<int16_t>(static_cast<int32_t>(src[j]) - zero_point);
-}
-
-// The reference epilogue for one channel (tails and the non-SIMD path).
-HWY_INLINE uint8_t RequantScalar(int32_t acc, float multiplier, const Q8Epilogue& e) {
-  return edgeq::kernels::requantize_u8(acc, multiplier, e.zero_point, e.out_min, e.out_max);
-}
-
-// Plain loop over the packed pairs: rows x channels of one panel.
-void Q8TilePortable(size_t rows, const int16_t* const* a, size_t k_pairs, const int16_t* w, const int32_t* bias,
-                    const float* mult, const Q8Epilogue& e, uint8_t* const* out, size_t channels) {
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t j = 0; j < channels; ++j) {
-      int32_t acc = bias[j];
-      for (size_t i = 0; i < k_pairs; ++i)
-        acc += a[r][2 * i] * w[i * 2 * kPanel + 2 * j] + a[r][2 * i + 1] * w[i * 2 * kPanel + 2 * j + 1];
-      out[r][j] = RequantScalar(acc, mult[j], e);
-    }
-  }
-}
-
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
-#define EDGEQ_Q8_PAIRWISE 1
-using V32 = hn::Vec<DI32>;
-
-// Requantizes one vector of int32 accumulators (kLanes channels) and stores `count` bytes.
-HWY_INLINE void StoreRequantized(V32 acc, const float* mult, const Q8Epilogue& e, uint8_t* dst, size_t count) {
-  const DF df;
-  const DI32 d32;
-  const DU8Quarter du8;
-  VF x = hn::Round(hn::Mul(hn::ConvertTo(df, acc), hn::LoadU(df, mult)));  // round half to even
-  x = hn::Min(hn::Max(x, hn::Set(df, static_cast<float>(e.out_min - e.zero_point))),
-              hn::Set(df, static_cast<float>(e.out_max - e.zero_point)));
-  const auto q = hn::DemoteTo(du8, hn::Add(hn::ConvertTo(d32, x), hn::Set(d32, e.zero_point)));
-  if (count == kLanes) {
-    hn::StoreU(q, du8, dst);
-  } else {
-    HWY_ALIGN uint8_t lanes[kLanes];
-    hn::StoreU(q, du8, lanes);
-    std::memcpy(dst, lanes, count);
-  }
-}
-
-HWY_INLINE V32 BroadcastPair(const int16_t* p) {
-  int32_t pair;
-  std::memcpy(&pair, p, sizeof(pair));
-  return hn::Set(DI32(), pair);
-}
-
-template <size_t MR>
-HWY_INLINE void Q8Tile(const int16_t* const* a, size_t k_pairs, const int16_t* w, const int32_t* bias,
-                       const float* mult, const Q8Epilogue& e, uint8_t* const* out, size_t channels) {
+#ifdef EDGEQ_Q8_PAIRWISE
+// kRows with a short reduction (3x3 over one input channel: 3 runs of 2 pairs): per panel, pixels
+// kSmallPixels at a time along each output row, the weights read as memory operands, the 6 products
+// summed as a tree. The epilogue costs as much as the multiply-adds here, so the per-pixel chain
+// (broadcast, multiply-add, requantize, pack) must overlap across pixels: interleaving them helps.
+template <size_t kSegments, size_t kSegPairs>
+void ConvBandSmallK(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+                    const int16_t* image, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
+  constexpr size_t kPairs = kSegments * kSegPairs;
+  constexpr int64_t kSmallPixels = 2;
   const DI32 d32;
   const DI16 d16;
-  V32 acc[MR][kVecs];
-  for (size_t v = 0; v < kVecs; ++v) {
-    const V32 b = hn::LoadU(d32, bias + v * kLanes);
-    for (size_t r = 0; r < MR; ++r) acc[r][v] = b;
+  const int64_t cout = packed.filter.out_channels;
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  const int64_t pitch = plan.image_w * plan.image_c;
+  const int64_t seg_stride = p.dilation_h * pitch, step = p.stride_w * plan.image_c;
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    const int16_t* w = packed.weights + panel * packed.k_padded * static_cast<int64_t>(kPanel);
+    const int32_t* bias = packed.bias + panel * kPanel;
+    const float* mult = packed.multipliers + panel * kPanel;
+    const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
+    auto pixels = [&](auto count, const int16_t* a, uint8_t* out) {
+      constexpr size_t kCount = decltype(count)::value;
+      V32 acc[kCount][kVecs];
+      for (size_t x = 0; x < kCount; ++x)
+        for (size_t v = 0; v < kVecs; ++v) acc[x][v] = hn::LoadU(d32, bias + v * kLanes);
+      // Fully unrolled (GCC -O2 keeps a 6-step loop rolled, and its vectors then live on the stack).
+      EDGEQ_UNROLL_ALL
+      for (size_t k = 0; k < kPairs; ++k) {
+        const int64_t offset = static_cast<int64_t>(k / kSegPairs) * seg_stride + 2 * static_cast<int64_t>(k % kSegPairs);
+        for (size_t x = 0; x < kCount; ++x) {
+          const V16 av = hn::BitCast(d16, BroadcastPair(a + static_cast<int64_t>(x) * step + offset));
+          for (size_t v = 0; v < kVecs; ++v) {
+            V32 unused;
+            acc[x][v] = hn::ReorderWidenMulAccumulate(d32, av, LoadPairs(w + k * 2 * kPanel + v * 2 * kLanes), acc[x][v],
+                                                      unused);
+          }
+        }
+      }
+      for (size_t x = 0; x < kCount; ++x) StoreRequantized(acc[x], mult, rq, out + static_cast<int64_t>(x) * cout, channels);
+    };
+    for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+      const int16_t* a = image + (oh - oh_begin) * p.stride_h * pitch;
+      uint8_t* out = output + ((n * p.out_h + oh) * p.out_w) * cout + panel * kPanel;
+      int64_t ow = 0;
+      for (; ow + kSmallPixels <= p.out_w; ow += kSmallPixels)
+        pixels(std::integral_constant<size_t, kSmallPixels>(), a + ow * step, out + ow * cout);
+      for (; ow < p.out_w; ++ow) pixels(std::integral_constant<size_t, 1>(), a + ow * step, out + ow * cout);
+    }
   }
-  for (size_t i = 0; i < k_pairs; ++i) {
-    hn::Vec<DI16> wv[kVecs];
-    for (size_t v = 0; v < kVecs; ++v) wv[v] = hn::LoadU(d16, w + v * 2 * kLanes);
-    for (size_t r = 0; r < MR; ++r) {
-      const auto av = hn::BitCast(d16, BroadcastPair(a[r] + 2 * i));
-      for (size_t v = 0; v < kVecs; ++v) {
-        V32 unused;
-        acc[r][v] = hn::ReorderWidenMulAccumulate(d32, av, wv[v], acc[r][v], unused);
+}
+#endif
+
+#if defined(EDGEQ_Q8_PAIRWISE) && HWY_TARGET == HWY_AVX2
+// 3x3 over one input channel (q8_row_pair_filter), AVX2: 5 pairs per window (3 from the row-pair image
+// for kernel rows 0 and 1, 2 from kernel row 2, the last one's second weight 0), the panel's 10 weight
+// vectors in registers, one pixel per step: broadcasts, 10 multiply-adds, a sum tree, the epilogue.
+void ConvBandRowPairs(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+                      const int16_t* image, int32_t* row_pairs, int64_t n, int64_t oh_begin, int64_t oh_end,
+                      uint8_t* output) {
+  const DI32 d32;
+  const DI16 d16;
+  const int64_t cout = packed.filter.out_channels;
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  const int64_t w_img = plan.image_w, dh = p.dilation_h, s = p.stride_w;
+  const int64_t in_rows = (oh_end - oh_begin - 1) * p.stride_h + 2 * dh + 1;
+  for (int64_t i = 0; i + dh < in_rows; ++i)  // rows the first two kernel rows start at
+    for (int64_t j = 0; j < w_img; ++j)
+      row_pairs[i * w_img + j] = static_cast<int32_t>(static_cast<uint16_t>(image[i * w_img + j]) |
+                                                      (static_cast<uint32_t>(static_cast<uint16_t>(image[(i + dh) * w_img + j])) << 16));
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    // Re-pair the packed [kh][2 pairs][16][2] weights: (w0j, w1j) for j < 3, (w20, w21), (w22, 0).
+    const int16_t* src = packed.weights + panel * packed.k_padded * static_cast<int64_t>(kPanel);
+    auto tap = [&](int64_t kh, int64_t kw, int64_t lane) { return src[(kh * 2 + kw / 2) * 2 * kPanel + lane * 2 + kw % 2]; };
+    HWY_ALIGN int16_t wp[5][2 * kPanel];
+    for (int64_t lane = 0; lane < static_cast<int64_t>(kPanel); ++lane) {
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        wp[kw][2 * lane] = tap(0, kw, lane);
+        wp[kw][2 * lane + 1] = tap(1, kw, lane);
+      }
+      wp[3][2 * lane] = tap(2, 0, lane);
+      wp[3][2 * lane + 1] = tap(2, 1, lane);
+      wp[4][2 * lane] = tap(2, 2, lane);
+      wp[4][2 * lane + 1] = 0;
+    }
+    const V16 w0a = hn::Load(d16, wp[0]), w0b = hn::Load(d16, wp[0] + 16);
+    const V16 w1a = hn::Load(d16, wp[1]), w1b = hn::Load(d16, wp[1] + 16);
+    const V16 w2a = hn::Load(d16, wp[2]), w2b = hn::Load(d16, wp[2] + 16);
+    const V16 w3a = hn::Load(d16, wp[3]), w3b = hn::Load(d16, wp[3] + 16);
+    const V16 w4a = hn::Load(d16, wp[4]), w4b = hn::Load(d16, wp[4] + 16);
+    const int32_t* bias = packed.bias + panel * kPanel;
+    const V32 bias_a = hn::LoadU(d32, bias), bias_b = hn::LoadU(d32, bias + kLanes);
+    const float* mult = packed.multipliers + panel * kPanel;
+    const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
+    for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+      const int64_t r0 = (oh - oh_begin) * p.stride_h;
+      const int32_t* top = row_pairs + r0 * w_img;
+      const int16_t* last = image + (r0 + 2 * dh) * w_img;
+      uint8_t* out = output + ((n * p.out_h + oh) * p.out_w) * cout + panel * kPanel;
+      for (int64_t ow = 0; ow < p.out_w; ++ow, top += s, last += s, out += cout) {
+        const V16 p0 = hn::BitCast(d16, hn::Set(d32, top[0]));
+        const V16 p1 = hn::BitCast(d16, hn::Set(d32, top[1]));
+        const V16 p2 = hn::BitCast(d16, hn::Set(d32, top[2]));
+        const V16 q0 = hn::BitCast(d16, BroadcastPair(last));
+        const V16 q1 = hn::BitCast(d16, BroadcastPair(last + 2));  // reads one past the window: weight 0
+        V32 u;
+        const V32 a01 = hn::ReorderWidenMulAccumulate(d32, p0, w0a, hn::ReorderWidenMulAccumulate(d32, p1, w1a, bias_a, u), u);
+        const V32 a23 = hn::ReorderWidenMulAccumulate(d32, p2, w2a, hn::ReorderWidenMulAccumulate(d32, q0, w3a, hn::Zero(d32), u), u);
+        const V32 b01 = hn::ReorderWidenMulAccumulate(d32, p0, w0b, hn::ReorderWidenMulAccumulate(d32, p1, w1b, bias_b, u), u);
+        const V32 b23 = hn::ReorderWidenMulAccumulate(d32, p2, w2b, hn::ReorderWidenMulAccumulate(d32, q0, w3b, hn::Zero(d32), u), u);
+        const V32 acc[kVecs] = {hn::ReorderWidenMulAccumulate(d32, q1, w4a, hn::Add(a01, a23), u),
+                                hn::ReorderWidenMulAccumulate(d32, q1, w4b, hn::Add(b01, b23), u)};
+        StoreRequantized(acc, mult, rq, out, channels);
       }
     }
-    w += 2 * kPanel;
   }
-  for (size_t r = 0; r < MR; ++r)
-    for (size_t v = 0; v < kVecs && v * kLanes < channels; ++v)
-      StoreRequantized(acc[r][v], mult + v * kLanes, e, out[r] + v * kLanes, std::min(kLanes, channels - v * kLanes));
+}
+#endif
+
+// Output rows [oh_begin, oh_end) of image n, whose input rows start at band-image row 0.
+void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+              const int16_t* image, int16_t* cols, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
+  const auto& f = packed.filter;
+  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
+  const int64_t panels = (cout_g + kPanel - 1) / kPanel;
+  const int64_t pitch = plan.image_w * plan.image_c;
+  const int64_t panel_weights = packed.k_padded * static_cast<int64_t>(kPanel);
+  const int64_t pixels = (oh_end - oh_begin) * p.out_w;
+  // Band-image position of a pixel's window origin, and its output pointer.
+  auto window = [&](int64_t pixel) {
+    const int64_t oh = oh_begin + pixel / p.out_w, ow = pixel % p.out_w;
+    return image + (oh - oh_begin) * p.stride_h * pitch + ow * p.stride_w * plan.image_c;
+  };
+  auto out_at = [&](int64_t pixel) {
+    const int64_t oh = oh_begin + pixel / p.out_w, ow = pixel % p.out_w;
+    return output + ((n * p.out_h + oh) * p.out_w + ow) * f.out_channels;
+  };
+  auto sink = [&](uint8_t* const* out, int64_t index, int64_t panel) {
+    return Q8RequantSink{out, packed.bias + index * kPanel, packed.multipliers + index * kPanel,
+                         static_cast<size_t>(std::min<int64_t>(kPanel, cout_g - panel * kPanel)), rq};
+  };
+  const int16_t* a[kQ8TileRows];
+  uint8_t* out[kQ8TileRows];
+  if (plan.method == edgeq::kernels::hwy::kQ8MethodRows) {
+    // Panels outer: one panel's weights stay in L1 while every pixel of the band streams past.
+    auto run = [&](const auto& red) {
+      for (int64_t panel = 0; panel < panels; ++panel) {
+        const int16_t* w = packed.weights + panel * panel_weights;
+        ForEachBalancedTile(pixels, [&](int64_t q, size_t rows) {
+          for (size_t r = 0; r < rows; ++r) {
+            a[r] = window(q + static_cast<int64_t>(r));
+            out[r] = out_at(q + static_cast<int64_t>(r)) + panel * kPanel;
+          }
+          Q8TileRows(rows, a, red, w, sink(out, panel, panel));
+        });
+      }
+    };
+    const int64_t seg_stride = p.dilation_h * pitch;
+#if defined(EDGEQ_Q8_PAIRWISE) && HWY_TARGET == HWY_AVX2
+    if (edgeq::kernels::hwy::q8_row_pair_filter(f)) {
+      ConvBandRowPairs(packed, p, plan, rq, image, reinterpret_cast<int32_t*>(cols), n, oh_begin, oh_end, output);
+      return;
+    }
+#endif
+#ifdef EDGEQ_Q8_PAIRWISE
+    if (f.kernel_h == 3 && packed.row_pairs == 2) {  // 3x3 over one input channel (first layers)
+      ConvBandSmallK<3, 2>(packed, p, plan, rq, image, n, oh_begin, oh_end, output);
+    } else {
+#else
+    {
+#endif
+      run(Q8Reduction{static_cast<size_t>(f.kernel_h), seg_stride, static_cast<size_t>(packed.row_pairs)});
+    }
+    return;
+  }
+  // kIm2col: per tile and group, gather each pixel's window into an im2col row (runs per kernel row,
+  // each padded to an even length like the packed weights).
+  const Q8Reduction red{1, 0, static_cast<size_t>(f.kernel_h * packed.row_pairs)};
+  const int64_t row_len = 2 * packed.row_pairs;
+  ForEachBalancedTile(pixels, [&](int64_t q, size_t rows) {
+    for (int64_t g = 0; g < f.groups; ++g) {
+      for (size_t r = 0; r < rows; ++r) {
+        const int16_t* origin = window(q + static_cast<int64_t>(r)) + g * cin_g;
+        int16_t* dst = cols + static_cast<int64_t>(r) * packed.k_padded;
+        for (int64_t kh = 0; kh < f.kernel_h; ++kh) {
+          int16_t* run = dst + kh * row_len;
+          for (int64_t kw = 0; kw < f.kernel_w; ++kw)
+            std::memcpy(run + kw * cin_g, origin + kh * p.dilation_h * pitch + kw * p.dilation_w * plan.image_c,
+                        static_cast<size_t>(cin_g) * sizeof(int16_t));
+          if (f.kernel_w * cin_g < row_len) run[row_len - 1] = 0;
+        }
+        a[r] = dst;
+      }
+      for (int64_t panel = 0; panel < panels; ++panel) {
+        for (size_t r = 0; r < rows; ++r) out[r] = out_at(q + static_cast<int64_t>(r)) + g * cout_g + panel * kPanel;
+        const int64_t index = g * panels + panel;
+        Q8TileRows(rows, a, red, packed.weights + index * panel_weights, sink(out, index, panel));
+      }
+    }
+  });
 }
 
-// One A row against kPanels consecutive panels (batch-1 fully-connected): 4 x kVecs independent sums.
+void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
+            const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
+  const auto& f = packed.filter;
+  int16_t* image = static_cast<int16_t*>(scratch);
+  int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
+  const Q8Requant rq(q);
+  const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
+  for (int64_t row = row_begin; row < row_end;) {
+    const int64_t n = row / p.out_h, oh_begin = row % p.out_h;
+    const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
+    row += oh_end - oh_begin;
+    for (int64_t b0 = oh_begin; b0 < oh_end; b0 += plan.band_rows) {
+      const int64_t b1 = std::min(oh_end, b0 + plan.band_rows);
+      WidenBand(p, plan, input, n, b0 * p.stride_h - p.pad_top, (b1 - b0 - 1) * p.stride_h + window_rows,
+                q.input_zero_point, image);
+      ConvBand(packed, p, plan, rq, image, cols, n, b0, b1, output);
+    }
+  }
+}
+
+#ifdef EDGEQ_Q8_PAIRWISE
+// One A row against kPanels consecutive panels (batch-1 fully-connected): kPanels x kVecs independent
+// sums; the broadcast pair is shared by all panels.
 template <size_t kPanels>
-HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int16_t* w, size_t panel_stride, const int32_t* bias,
-                       const float* mult, const Q8Epilogue& e, uint8_t* out, size_t channels_last) {
+HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t panel_stride, const int32_t* bias,
+                       const float* mult, const Q8Requant& rq, uint8_t* out, size_t channels_last) {
   const DI32 d32;
   const DI16 d16;
   V32 acc[kPanels][kVecs];
   for (size_t p = 0; p < kPanels; ++p)
     for (size_t v = 0; v < kVecs; ++v) acc[p][v] = hn::LoadU(d32, bias + p * kPanel + v * kLanes);
   for (size_t i = 0; i < k_pairs; ++i) {
-    const auto av = hn::BitCast(d16, BroadcastPair(a + 2 * i));
+    const V16 av = hn::BitCast(d16, BroadcastPair(a + 2 * i));
     for (size_t p = 0; p < kPanels; ++p) {
       for (size_t v = 0; v < kVecs; ++v) {
         V32 unused;
-        acc[p][v] = hn::ReorderWidenMulAccumulate(
-            d32, av, hn::LoadU(d16, w + p * panel_stride + i * 2 * kPanel + v * 2 * kLanes), acc[p][v], unused);
+        acc[p][v] = hn::ReorderWidenMulAccumulate(d32, av, LoadPairs(w + p * panel_stride + i * 2 * kPanel + v * 2 * kLanes),
+                                                  acc[p][v], unused);
       }
     }
   }
-  for (size_t p = 0; p < kPanels; ++p) {
-    const size_t channels = p + 1 == kPanels ? channels_last : kPanel;
-    for (size_t v = 0; v < kVecs && v * kLanes < channels; ++v)
-      StoreRequantized(acc[p][v], mult + p * kPanel + v * kLanes, e, out + p * kPanel + v * kLanes,
-                       std::min(kLanes, channels - v * kLanes));
-  }
+  for (size_t p = 0; p < kPanels; ++p)
+    StoreRequantized(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
 }
-#endif  // x86 SIMD
-
-HWY_INLINE void Q8Panel(size_t rows, const int16_t* const* a, size_t k_pairs, const int16_t* w, const int32_t* bias,
-                        const float* mult, const Q8Epilogue& e, uint8_t* const* out, size_t channels) {
-#ifdef EDGEQ_Q8_PAIRWISE
-  WithTileRows(rows, [&](auto mr) { Q8Tile<decltype(mr)::value>(a, k_pairs, w, bias, mult, e, out, channels); });
-#else
-  Q8TilePortable(rows, a, k_pairs, w, bias, mult, e, out, channels);
 #endif
-}
-
-// im2col row of one output pixel for group g: (kh, kw, ci) order, zero for taps in the padding.
-HWY_INLINE void BuildConvRow(const Conv2dParams& p, const uint8_t* input, int64_t n, int64_t oh, int64_t ow,
-                             int64_t g, int64_t cin_g, int64_t k_padded, int32_t zero_point, int16_t* dst) {
-  const int64_t cin = p.filter.in_channels;
-  const int64_t iw0 = ow * p.stride_w - p.pad_left;
-  const int64_t kernel_w = p.filter.kernel_w;
-  int64_t at = 0;
-  // Ungrouped, undilated, and the window's columns inside the image: each kernel row is one contiguous
-  // run of kernel_w * cin bytes (NHWC), converted in one pass.
-  const bool row_runs = p.filter.groups == 1 && p.dilation_w == 1 && iw0 >= 0 && iw0 + kernel_w <= p.in_w;
-  for (int64_t kh = 0; kh < p.filter.kernel_h; ++kh) {
-    const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
-    const bool row_inside = ih >= 0 && ih < p.in_h;
-    const uint8_t* src_row = input + ((n * p.in_h + ih) * p.in_w) * cin + g * cin_g;
-    if (row_runs || !row_inside) {
-      const int64_t len = kernel_w * cin_g;
-      if (row_inside) {
-        WidenRun(src_row + iw0 * cin, len, zero_point, dst + at);
-      } else {
-        std::memset(dst + at, 0, static_cast<size_t>(len) * sizeof(int16_t));
-      }
-      at += len;
-      continue;
-    }
-    for (int64_t kw = 0; kw < kernel_w; ++kw, at += cin_g) {
-      const int64_t iw = iw0 + kw * p.dilation_w;
-      if (iw < 0 || iw >= p.in_w) {
-        std::memset(dst + at, 0, static_cast<size_t>(cin_g) * sizeof(int16_t));
-      } else {
-        WidenRun(src_row + iw * cin, cin_g, zero_point, dst + at);
-      }
-    }
-  }
-  for (; at < k_padded; ++at) dst[at] = 0;
-}
-
-void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const uint8_t* input,
-            uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
-  const auto& f = packed.filter;
-  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
-  const int64_t panels = (cout_g + kPanel - 1) / kPanel;
-  const int64_t k_padded = packed.k_padded;
-  const size_t k_pairs = static_cast<size_t>(k_padded / 2);
-  const Q8Epilogue e{q.output_zero_point, q.output_min, q.output_max};
-  int16_t* rows = static_cast<int16_t*>(scratch);
-  const int16_t* a[kTileRows];
-  uint8_t* out_pixel[kTileRows];
-  uint8_t* out[kTileRows];
-  int64_t pix_n[kTileRows], pix_oh[kTileRows], pix_ow[kTileRows];
-  const int64_t pixels = (row_end - row_begin) * p.out_w;
-  int64_t n = row_begin / p.out_h, oh = row_begin % p.out_h, ow = 0;
-  for (int64_t q0 = 0; q0 < pixels; q0 += kTileRows) {
-    const size_t count = static_cast<size_t>(std::min<int64_t>(kTileRows, pixels - q0));
-    for (size_t r = 0; r < count; ++r) {
-      pix_n[r] = n;
-      pix_oh[r] = oh;
-      pix_ow[r] = ow;
-      out_pixel[r] = output + ((n * p.out_h + oh) * p.out_w + ow) * f.out_channels;
-      a[r] = rows + static_cast<int64_t>(r) * k_padded;
-      if (++ow == p.out_w) {
-        ow = 0;
-        if (++oh == p.out_h) {
-          oh = 0;
-          ++n;
-        }
-      }
-    }
-    for (int64_t g = 0; g < f.groups; ++g) {
-      for (size_t r = 0; r < count; ++r)
-        BuildConvRow(p, input, pix_n[r], pix_oh[r], pix_ow[r], g, cin_g, k_padded, q.input_zero_point,
-                     rows + static_cast<int64_t>(r) * k_padded);
-      for (int64_t panel = 0; panel < panels; ++panel) {
-        const int64_t index = g * panels + panel;
-        const int64_t channel0 = g * cout_g + panel * kPanel;
-        for (size_t r = 0; r < count; ++r) out[r] = out_pixel[r] + channel0;
-        Q8Panel(count, a, k_pairs, packed.weights + index * k_padded * kPanel, packed.bias + index * kPanel,
-                packed.multipliers + index * kPanel, e, out,
-                static_cast<size_t>(std::min<int64_t>(kPanel, cout_g - panel * kPanel)));
-      }
-    }
-  }
-}
 
 void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a_u8, int64_t lda, uint8_t* c,
             int64_t ldc, const GemmRange& range, void* scratch) {
   const int64_t k_padded = packed.k_padded;
   const size_t k_pairs = static_cast<size_t>(k_padded / 2);
-  const size_t panel_stride = static_cast<size_t>(k_padded) * kPanel;
-  const Q8Epilogue e{q.output_zero_point, q.output_min, q.output_max};
+  const int64_t panel_stride = k_padded * static_cast<int64_t>(kPanel);
+  const Q8Requant rq(q);
   const int64_t panel_begin = range.n_begin / static_cast<int64_t>(kPanel);
   const int64_t panel_end = (range.n_end + static_cast<int64_t>(kPanel) - 1) / static_cast<int64_t>(kPanel);
   auto columns = [&](int64_t panel) {
     return static_cast<size_t>(std::min<int64_t>(kPanel, range.n_end - panel * static_cast<int64_t>(kPanel)));
   };
-  int16_t* rows = static_cast<int16_t*>(scratch);
-  const int16_t* a[kTileRows];
-  uint8_t* out[kTileRows];
-  for (int64_t m = range.m_begin; m < range.m_end; m += kTileRows) {
-    const size_t count = static_cast<size_t>(std::min<int64_t>(kTileRows, range.m_end - m));
+  const Q8Reduction red{1, 0, k_pairs};
+  int16_t* rows_buf = static_cast<int16_t*>(scratch);
+  const int16_t* a[kQ8TileRows];
+  uint8_t* out[kQ8TileRows];
+  ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
+    const int64_t m = range.m_begin + first;
     for (size_t r = 0; r < count; ++r) {
-      int16_t* row = rows + static_cast<int64_t>(r) * k_padded;
+      int16_t* row = rows_buf + static_cast<int64_t>(r) * k_padded;
       WidenRun(a_u8 + (m + static_cast<int64_t>(r)) * lda, packed.k, q.input_zero_point, row);
-      for (int64_t kk = packed.k; kk < k_padded; ++kk) row[kk] = 0;
+      if (packed.k < k_padded) row[packed.k] = 0;
       a[r] = row;
     }
     int64_t panel = panel_begin;
 #ifdef EDGEQ_Q8_PAIRWISE
-    if (count == 1) {  // batch-1 fully-connected: several panels at once
+    if (count == 1) {  // batch-1 fully-connected: several panels per pass over A
       constexpr int64_t kGemvPanels = 4;
       for (; panel + kGemvPanels <= panel_end; panel += kGemvPanels)
-        Q8Gemv<kGemvPanels>(a[0], k_pairs, packed.weights + panel * static_cast<int64_t>(panel_stride), panel_stride,
-                            packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, e,
+        Q8Gemv<kGemvPanels>(a[0], k_pairs, packed.weights_s8 + panel * panel_stride, static_cast<size_t>(panel_stride),
+                            packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, rq,
                             c + m * ldc + panel * kPanel, columns(panel + kGemvPanels - 1));
     }
 #endif
     for (; panel < panel_end; ++panel) {
       for (size_t r = 0; r < count; ++r) out[r] = c + (m + static_cast<int64_t>(r)) * ldc + panel * kPanel;
-      Q8Panel(count, a, k_pairs, packed.weights + panel * static_cast<int64_t>(panel_stride),
-              packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, e, out, columns(panel));
+      Q8TileRows(count, a, red, packed.weights_s8 + panel * panel_stride,
+                 Q8RequantSink{out, packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, columns(panel), rq});
     }
-  }
+  });
 }
 
-#undef EDGEQ_Q8_PAIRWISE
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -301,12 +337,16 @@ using edgeq::kernels::GemmRange;
 using edgeq::kernels::PackedConv2dQ8;
 using edgeq::kernels::PackedGemmQ8;
 using edgeq::kernels::QuantU8Params;
+using edgeq::kernels::hwy::Q8ConvPlan;
+// winograd_q8.cpp
+void DispatchQ8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
+                        const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch);
 HWY_EXPORT(Q8Conv);
 HWY_EXPORT(Q8Gemm);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
-void DispatchQ8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const uint8_t* in,
-                    uint8_t* out, int64_t b, int64_t e, void* scratch) {
-  HWY_DYNAMIC_DISPATCH(Q8Conv)(packed, p, q, in, out, b, e, scratch);
+void DispatchQ8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
+                    const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch) {
+  HWY_DYNAMIC_DISPATCH(Q8Conv)(packed, p, q, plan, in, out, b, e, scratch);
 }
 void DispatchQ8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
                     int64_t ldc, const GemmRange& range, void* scratch) {
@@ -317,15 +357,17 @@ void DispatchQ8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const ui
 namespace edgeq::kernels::hwy {
 
 namespace {
-// Rows of int16 for the widest tile any target uses (8), plus 64 bytes to align the caller's pointer.
-size_t q8_rows_bytes(int64_t k_padded) { return static_cast<size_t>(8 * k_padded * 2 + 64); }
 void* align64(void* p) {
   return reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(p) + 63) & ~static_cast<uintptr_t>(63));
 }
 }  // namespace
 
-size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams&) {
-  return q8_rows_bytes(packed.k_padded);
+size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params) {
+  return plan_conv2d_q8(packed, params).scratch_bytes();
+}
+
+int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2dParams& params) {
+  return plan_conv2d_q8(packed, params).method == kQ8MethodWinograd ? 2 : 1;
 }
 
 void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
@@ -335,10 +377,19 @@ void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& para
   if (row_begin == row_end) return;
   if (scratch == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs scratch (conv2d_qu8_qc8w_scratch_bytes)");
-  edgeq_kernels_hwy::DispatchQ8Conv(packed, params, quant, input, output, row_begin, row_end, align64(scratch));
+  const Q8ConvPlan plan = plan_conv2d_q8(packed, params);
+  if (plan.method == kQ8MethodWinograd) {
+    edgeq_kernels_hwy::DispatchQ8Winograd(packed, params, quant, plan, input, output, row_begin, row_end,
+                                          align64(scratch));
+  } else {
+    edgeq_kernels_hwy::DispatchQ8Conv(packed, params, quant, plan, input, output, row_begin, row_end, align64(scratch));
+  }
 }
 
-size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8& packed) { return q8_rows_bytes(packed.k_padded); }
+// Rows of int16 for the widest tile any target uses, plus 64 bytes to align the caller's pointer.
+size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8& packed) {
+  return static_cast<size_t>(kQ8MaxTileRows * packed.k_padded * 2 + 64);
+}
 
 void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& quant, const uint8_t* a, int64_t lda, uint8_t* c,
                    int64_t ldc, const GemmRange& range, void* scratch) {

@@ -55,6 +55,8 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
 
 size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8&, const Conv2dParams&) { return 0; }
 
+int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8&, const Conv2dParams&) { return 1; }
+
 void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
                           const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void*) {
   detail::check_conv2d_q8(packed, p, Family::kRef, row_begin, row_end);

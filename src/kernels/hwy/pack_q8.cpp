@@ -1,0 +1,194 @@
+// int8 packing for the hwy family (plain C++, run once at session compile) and the per-call plan.
+// Layouts (independent of the SIMD target, like the f32 ones): the reduction is interleaved in int16 or
+// int8 pairs per output channel, [pairs][16 channels][2], the operand order of vpmaddwd (pairwise int16
+// multiply, int32 add); bias and multipliers are padded to whole 16-channel panels (padding: 0).
+//   conv:     int16 [group][panel][kh][row_pairs][16][2]: a kernel row's (kw, ci) run, padded to even,
+//             so the kRows kernel reads each run straight from the widened NHWC input.
+//   winograd: int16 [16][panel][cin16 / 2][16][2], (2G) g (2G)^T per (co, ci).
+//   gemm:     int8 [panel][K / 2][16][2]: batch-1 fully-connected layers are weight-bandwidth bound.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "edgeq/kernels.h"
+#include "kernels/hwy/q8_plan.h"
+#include "kernels/validate.h"
+
+namespace edgeq::kernels::hwy {
+
+using detail::round_up;
+
+namespace {
+constexpr int64_t kPanel = kPanelChannels;
+
+// Index of reduction step kk, channel lane `lane`, in a panel of pairs.
+inline int64_t pair_index(int64_t kk, int64_t lane) { return (kk / 2) * kPanel * 2 + lane * 2 + kk % 2; }
+
+// One allocation: weights (weight_bytes), then int32 bias and float multipliers for `channels`.
+struct Q8Buffers {
+  std::shared_ptr<std::byte> storage;
+  std::byte* weights;
+  int32_t* bias;
+  float* multipliers;
+};
+
+Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
+  const size_t w_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_bytes), 64));
+  const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
+  const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
+  Q8Buffers b;
+  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
+  b.weights = b.storage.get();
+  b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);
+  b.multipliers = reinterpret_cast<float*>(b.storage.get() + w_bytes + b_bytes);
+  return b;
+}
+
+bool winograd_filter(const Conv2dFilter& f) {
+  return f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kQ8WinogradMinInChannels &&
+         f.in_channels <= kQ8WinogradMaxInChannels;
+}
+
+// U = (2G) g (2G)^T for every (co, ci), exact in integers (|U| <= 9 * 128).
+void pack_winograd_q8(const int8_t* weight_oihw, int64_t cout, int64_t cin, int64_t cin16, int16_t* u) {
+  static constexpr int32_t kG2[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  for (int64_t co = 0; co < cout; ++co) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      const int8_t* g = weight_oihw + (co * cin + ci) * 9;
+      int32_t gg[4][3];  // (2G) g
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 3; ++k) gg[i][k] = kG2[i][0] * g[0 * 3 + k] + kG2[i][1] * g[1 * 3 + k] + kG2[i][2] * g[2 * 3 + k];
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          const int32_t value = gg[i][0] * kG2[j][0] + gg[i][1] * kG2[j][1] + gg[i][2] * kG2[j][2];
+          const int64_t xi = 4 * i + j;
+          u[(xi * panels + co / kPanel) * cin16 * kPanel + pair_index(ci, co % kPanel)] = static_cast<int16_t>(value);
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+                                    const float* multipliers) {
+  detail::check_filter(f);
+  if (weight_oihw == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
+  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
+  const int64_t row_pairs = (f.kernel_w * cin_g + 1) / 2;
+  const int64_t k_padded = f.kernel_h * 2 * row_pairs;
+  const int64_t panels = (cout_g + kPanel - 1) / kPanel;
+  const int64_t panel_count = f.groups * panels;
+  const size_t weight_count = static_cast<size_t>(panel_count * k_padded * kPanel);
+  const bool winograd = winograd_filter(f);
+  const int64_t cin16 = winograd ? round_up(f.in_channels, kQ8WinogradChannelAlign) : 0;
+  const size_t winograd_count = static_cast<size_t>(16 * panels * cin16 * kPanel);
+  const size_t direct_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_count * 2), 64));
+  Q8Buffers b = alloc_q8(direct_bytes + winograd_count * 2, static_cast<size_t>(panel_count * kPanel));
+  int16_t* w = reinterpret_cast<int16_t*>(b.weights);
+  for (int64_t g = 0; g < f.groups; ++g) {
+    for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
+      const int64_t co = g * cout_g + co_g;
+      const int64_t panel = g * panels + co_g / kPanel, lane = co_g % kPanel;
+      int16_t* dst = w + panel * k_padded * kPanel;
+      for (int64_t kh = 0; kh < f.kernel_h; ++kh)
+        for (int64_t kw = 0; kw < f.kernel_w; ++kw)
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            dst[pair_index(kh * 2 * row_pairs + kw * cin_g + ci, lane)] =
+                weight_oihw[((co * cin_g + ci) * f.kernel_h + kh) * f.kernel_w + kw];
+      b.bias[panel * kPanel + lane] = bias ? bias[co] : 0;
+      b.multipliers[panel * kPanel + lane] = multipliers[co];
+    }
+  }
+  PackedConv2dQ8 packed;
+  packed.family = Family::kHwy;
+  packed.filter = f;
+  packed.storage = b.storage;
+  packed.weights = w;
+  packed.bias = b.bias;
+  packed.multipliers = b.multipliers;
+  packed.k_padded = k_padded;
+  packed.row_pairs = row_pairs;
+  if (winograd) {
+    int16_t* u = reinterpret_cast<int16_t*>(b.weights + direct_bytes);
+    pack_winograd_q8(weight_oihw, f.out_channels, f.in_channels, cin16, u);
+    packed.winograd_weights = u;
+    packed.winograd_cin = cin16;
+  }
+  return packed;
+}
+
+PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout layout, const int32_t* bias,
+                                const float* multipliers) {
+  if (k < 1 || n < 1 || src == nullptr || multipliers == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
+  const int64_t k_padded = round_up(k, 2);
+  const int64_t n16 = round_up(n, kPanel);
+  Q8Buffers b = alloc_q8(static_cast<size_t>(n16 * k_padded), static_cast<size_t>(n16));
+  int8_t* w = reinterpret_cast<int8_t*>(b.weights);
+  for (int64_t j = 0; j < n; ++j) {
+    int8_t* dst = w + (j / kPanel) * k_padded * kPanel;
+    for (int64_t kk = 0; kk < k; ++kk)
+      dst[pair_index(kk, j % kPanel)] = layout == BLayout::kKN ? src[kk * n + j] : src[j * k + kk];
+    b.bias[j] = bias ? bias[j] : 0;
+    b.multipliers[j] = multipliers[j];
+  }
+  PackedGemmQ8 packed;
+  packed.family = Family::kHwy;
+  packed.k = k;
+  packed.n = n;
+  packed.k_padded = k_padded;
+  packed.storage = b.storage;
+  packed.weights_s8 = w;
+  packed.bias = b.bias;
+  packed.multipliers = b.multipliers;
+  return packed;
+}
+
+namespace {
+// Band images are sized to stay in L1/L2 (at least one output row, whatever the width).
+constexpr int64_t kQ8BandBytes = 64 * 1024;
+// Winograd V holds 16 x chunk tiles x channels int16: ~64 KB.
+constexpr int64_t kQ8WinogradVBytes = 64 * 1024;
+constexpr size_t kSlackBytes = 64;  // the odd-run overread (one int16) past a band image
+
+size_t aligned_bytes(int64_t bytes) { return static_cast<size_t>(round_up(bytes, 64)); }
+}  // namespace
+
+Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
+  const Conv2dFilter& f = packed.filter;
+  Q8ConvPlan plan;
+  if (packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
+      p.dilation_w == 1) {
+    plan.method = kQ8MethodWinograd;
+    const int64_t tiles_w = (p.out_w + 1) / 2, tiles_h = (p.out_h + 1) / 2;
+    plan.image_w = 2 * tiles_w + 2;
+    plan.image_c = packed.winograd_cin;
+    plan.chunk_tiles = std::max(kQ8MaxTileRows, kQ8WinogradVBytes / (16 * plan.image_c * 2));
+    plan.band_rows = std::clamp<int64_t>(plan.chunk_tiles / tiles_w, 1, tiles_h);
+    plan.chunk_tiles = std::min(plan.chunk_tiles, plan.band_rows * tiles_w);
+    plan.band_in_rows = 2 * plan.band_rows + 2;
+    plan.image_bytes = aligned_bytes(plan.band_in_rows * plan.image_w * plan.image_c * 2) + kSlackBytes;
+    plan.work_bytes = aligned_bytes(16 * plan.chunk_tiles * plan.image_c * 2) +
+                      aligned_bytes(16 * kQ8MaxTileRows * kPanel * 4);
+    return plan;
+  }
+  plan.method = f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col;
+  plan.image_w = (p.out_w - 1) * p.stride_w + (f.kernel_w - 1) * p.dilation_w + 1;
+  plan.image_c = f.in_channels;
+  const int64_t row_bytes = plan.image_w * plan.image_c * 2;
+  const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
+  const int64_t fit_rows = kQ8BandBytes / std::max<int64_t>(row_bytes, 1);
+  plan.band_rows = std::clamp<int64_t>(fit_rows > window_rows ? (fit_rows - window_rows) / p.stride_h + 1 : 1, 1,
+                                       std::max<int64_t>(p.out_h, 1));
+  plan.band_in_rows = (plan.band_rows - 1) * p.stride_h + window_rows;
+  plan.image_bytes = aligned_bytes(plan.band_in_rows * row_bytes) + kSlackBytes;
+  plan.work_bytes = plan.method == kQ8MethodIm2col ? aligned_bytes(kQ8MaxTileRows * packed.k_padded * 2) : 0;
+  if (plan.method == kQ8MethodRows && q8_row_pair_filter(f)) plan.work_bytes = aligned_bytes(plan.band_in_rows * plan.image_w * 4);
+  return plan;
+}
+
+}  // namespace edgeq::kernels::hwy

@@ -1,0 +1,300 @@
+// int8 micro-kernel shared by the hwy int8 conv, Winograd and gemm kernels (Highway per-target header,
+// toggle guard as in tile-inl.h).
+//
+// A tile is MR rows (pixels, Winograd tiles or rows of A) x 16 output channels of int32 accumulators.
+// The rows are int16 (x - zero_point); the reduction is `segments` runs of `seg_pairs` int16 pairs, run s
+// of row r starting at a[r] + s * seg_stride (conv: one run per kernel row); the weights are the packed pairs [pairs][16][2] (int16, or
+// int8 sign-extended in register). Per pair step: one broadcast 32-bit pair per row, one vpmaddwd +
+// vpaddd per accumulator (exact: |pair sum| <= 2 * 255 * 1152 fits int32, no int16 saturation).
+// x86 SIMD targets only: on the others ReorderWidenMulAccumulate may order lanes differently, so they
+// run plain loops over the same packed data (wasm/NEON: correct, not tuned).
+#if defined(EDGEQ_KERNELS_HWY_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQ_KERNELS_HWY_Q8_INL_H_
+#undef EDGEQ_KERNELS_HWY_Q8_INL_H_
+#else
+#define EDGEQ_KERNELS_HWY_Q8_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "edgeq/kernels.h"
+#include "hwy/highway.h"
+#include "kernels/hwy/q8_plan.h"
+#include "kernels/hwy/tile-inl.h"
+
+#ifndef EDGEQ_UNROLL_ALL
+#if defined(__clang__)
+#define EDGEQ_UNROLL_ALL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define EDGEQ_UNROLL_ALL _Pragma("GCC unroll 32")
+#else
+#define EDGEQ_UNROLL_ALL
+#endif
+#endif
+
+#undef EDGEQ_Q8_PAIRWISE
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#define EDGEQ_Q8_PAIRWISE 1
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace edgeq_kernels_hwy {
+namespace HWY_NAMESPACE {
+
+using DI32 = hn::ScalableTag<int32_t>;
+using V32 = hn::Vec<DI32>;
+
+// Pixels per int8 tile. vpmaddwd does not accumulate in place, so each step needs a temporary besides
+// the accumulators, the weight vectors and the broadcast: AVX2 (16 registers) holds 5 x 2 accumulators
+// without spilling (6 x 2 spills); AVX-512 has 32 registers.
+inline constexpr size_t kQ8TileRows = kVecs == 1 ? 8 : (kVecs == 2 ? 5 : 3);
+static_assert(kQ8TileRows <= 8, "q8_plan.h kQ8MaxTileRows");
+
+// Reduction shape of one tile (see the file comment).
+struct Q8Reduction {
+  size_t segments;
+  int64_t seg_stride;  // int16 elements between runs
+  size_t seg_pairs;
+  size_t Segments() const { return segments; }
+  size_t SegPairs() const { return seg_pairs; }
+};
+// The same with a compile-time shape, so short reductions (3x3 with one input channel: 3 runs of 2
+// pairs) unroll completely and keep the accumulators in registers through the epilogue.
+template <size_t kSegments, size_t kSegPairs>
+struct Q8FixedReduction {
+  int64_t seg_stride;
+  static constexpr size_t Segments() { return kSegments; }
+  static constexpr size_t SegPairs() { return kSegPairs; }
+};
+
+// Output range of a call (requantize_u8's arguments).
+struct Q8Requant {
+  int32_t zero_point, out_min, out_max;
+  float lo, hi;  // out_min - zero_point, out_max - zero_point: broadcast from memory, no int->float per store
+  explicit Q8Requant(const edgeq::kernels::QuantU8Params& q)
+      : zero_point(q.output_zero_point),
+        out_min(q.output_min),
+        out_max(q.output_max),
+        lo(static_cast<float>(q.output_min - q.output_zero_point)),
+        hi(static_cast<float>(q.output_max - q.output_zero_point)) {}
+};
+
+// Sinks: what a tile does with its int32 sums.
+struct Q8RequantSink {  // + bias, requantize, store `channels` (<= 16) u8 per row
+  uint8_t* const* out;
+  const int32_t* bias;
+  const float* mult;
+  size_t channels;
+  Q8Requant rq;
+};
+struct Q8Int32Sink {  // raw sums, 16 int32 per row (Winograd M)
+  int32_t* const* out;
+};
+
+// dst[0, len) = src[0, len) - zero_point, widened to int16.
+HWY_INLINE void WidenRun(const uint8_t* src, int64_t len, int32_t zero_point, int16_t* dst) {
+  const hn::ScalableTag<int16_t> d16;
+  const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d16));
+  const auto zp = hn::Set(d16, static_cast<int16_t>(zero_point));
+  int64_t j = 0;
+  for (; j + lanes <= len; j += lanes) hn::StoreU(hn::Sub(hn::PromoteTo(d16, hn::LoadU(du8, src + j)), zp), d16, dst + j);
+  for (; j < len; ++j) dst[j] = static_cast<int16_t>(static_cast<int32_t>(src[j]) - zero_point);
+}
+
+// Widens input rows [ih0, ih0 + rows) of image n into the band image: plan.image_w columns from
+// -pad_left, plan.image_c int16 per pixel (channels past in_channels, and everything outside the
+// input, are 0 = the zero point's real value).
+HWY_INLINE void WidenBand(const edgeq::kernels::Conv2dParams& p, const edgeq::kernels::hwy::Q8ConvPlan& plan, const uint8_t* input, int64_t n, int64_t ih0,
+               int64_t rows, int32_t zero_point, int16_t* image) {
+  const int64_t cin = p.filter.in_channels, c = plan.image_c;
+  const int64_t pitch = plan.image_w * c;
+  const int64_t j0 = std::min(plan.image_w, p.pad_left);
+  const int64_t j1 = std::clamp(p.pad_left + p.in_w, j0, plan.image_w);
+  for (int64_t i = 0; i < rows; ++i) {
+    int16_t* dst = image + i * pitch;
+    const int64_t ih = ih0 + i;
+    if (ih < 0 || ih >= p.in_h || j0 == j1) {
+      std::memset(dst, 0, static_cast<size_t>(pitch) * sizeof(int16_t));
+      continue;
+    }
+    std::memset(dst, 0, static_cast<size_t>(j0 * c) * sizeof(int16_t));
+    const uint8_t* src = input + ((n * p.in_h + ih) * p.in_w + (j0 - p.pad_left)) * cin;
+    if (c == cin) {
+      WidenRun(src, (j1 - j0) * cin, zero_point, dst + j0 * c);
+    } else {
+      for (int64_t j = j0; j < j1; ++j) {
+        WidenRun(src + (j - j0) * cin, cin, zero_point, dst + j * c);
+        std::memset(dst + j * c + cin, 0, static_cast<size_t>(c - cin) * sizeof(int16_t));
+      }
+    }
+    std::memset(dst + j1 * c, 0, static_cast<size_t>((plan.image_w - j1) * c) * sizeof(int16_t));
+  }
+  // The last run of an odd length reads one element past the rows (its weight is 0): keep it defined.
+  image[rows * pitch] = 0;
+}
+
+#ifdef EDGEQ_Q8_PAIRWISE
+using DI16 = hn::Repartition<int16_t, DI32>;  // (not on SCALAR: 2 int16 per int32 lane)
+using V16 = hn::Vec<DI16>;
+
+HWY_INLINE V32 BroadcastPair(const int16_t* p) {
+  int32_t pair;
+  std::memcpy(&pair, p, sizeof(pair));
+  return hn::Set(DI32(), pair);
+}
+
+// kLanes channels x 2 of packed weights as int16.
+HWY_INLINE V16 LoadPairs(const int16_t* w) { return hn::LoadU(DI16(), w); }
+HWY_INLINE V16 LoadPairs(const int8_t* w) { return hn::PromoteTo(DI16(), hn::LoadU(hn::Rebind<int8_t, DI16>(), w)); }
+
+// Requantizes the kVecs accumulators of one row (16 channels, + bias already in) and stores `count`.
+HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+  const DF df;
+  const VF lo = hn::Set(df, rq.lo);
+  const VF hi = hn::Set(df, rq.hi);
+  // Clamping before rounding equals requantize_u8's round-then-clamp (integer bounds, monotone rounding)
+  // and keeps the float -> int conversion in range.
+  VF x[kVecs];
+  for (size_t v = 0; v < kVecs; ++v)
+    x[v] = hn::Min(hn::Max(hn::Mul(hn::ConvertTo(df, acc[v]), hn::LoadU(df, mult + v * kLanes)), lo), hi);
+  HWY_ALIGN uint8_t bytes[kPanel];
+#if HWY_TARGET == HWY_AVX2
+  // cvtps2dq rounds half to even (default MXCSR, as std::nearbyint); packs reorder 128-bit halves, the
+  // final dword permute restores channel order: 16 channels in 4 pack/permute ops.
+  const __m256i i0 = _mm256_cvtps_epi32(x[0].raw), i1 = _mm256_cvtps_epi32(x[1].raw);
+  const __m256i w16 = _mm256_add_epi16(_mm256_packs_epi32(i0, i1), _mm256_set1_epi16(static_cast<int16_t>(rq.zero_point)));
+  const __m256i b8 = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w16, w16), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m128i q = _mm256_castsi256_si128(b8);
+  if (count == kPanel) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), q);
+    return;
+  }
+  _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q);
+#else
+  const DI32 d32;
+  const hn::Rebind<uint8_t, DI32> du8;
+  for (size_t v = 0; v < kVecs; ++v) {
+    const V32 q = hn::Add(hn::ConvertTo(d32, hn::Round(x[v])), hn::Set(d32, rq.zero_point));
+    hn::Store(hn::DemoteTo(du8, q), du8, bytes + v * kLanes);
+  }
+  if (count == kPanel) {
+    std::memcpy(dst, bytes, kPanel);
+    return;
+  }
+#endif
+  std::memcpy(dst, bytes, count);
+}
+
+template <size_t MR>
+HWY_INLINE void InitTile(const Q8RequantSink& s, V32 (&acc)[MR][kVecs]) {
+  for (size_t v = 0; v < kVecs; ++v) {
+    const V32 b = hn::LoadU(DI32(), s.bias + v * kLanes);
+    for (size_t r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+}
+template <size_t MR>
+HWY_INLINE void InitTile(const Q8Int32Sink&, V32 (&acc)[MR][kVecs]) {
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(DI32());
+}
+template <size_t MR>
+HWY_INLINE void FinishTile(const Q8RequantSink& s, V32 (&acc)[MR][kVecs]) {
+  for (size_t r = 0; r < MR; ++r) StoreRequantized(acc[r], s.mult, s.rq, s.out[r], s.channels);
+}
+template <size_t MR>
+HWY_INLINE void FinishTile(const Q8Int32Sink& s, V32 (&acc)[MR][kVecs]) {
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[r][v], DI32(), s.out[r] + v * kLanes);
+}
+
+template <size_t MR, class Red, class WeightT, class Sink>
+HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
+  const DI32 d32;
+  const DI16 d16;
+  V32 acc[MR][kVecs];
+  InitTile(sink, acc);
+  for (size_t s = 0; s < red.Segments(); ++s) {
+    const int16_t* ap[MR];
+    for (size_t r = 0; r < MR; ++r) ap[r] = a[r] + static_cast<int64_t>(s) * red.seg_stride;
+    for (size_t i = 0; i < red.SegPairs(); ++i) {
+      V16 wv[kVecs];
+      for (size_t v = 0; v < kVecs; ++v) wv[v] = LoadPairs(w + v * 2 * kLanes);
+      for (size_t r = 0; r < MR; ++r) {
+        const V16 av = hn::BitCast(d16, BroadcastPair(ap[r] + 2 * i));
+        for (size_t v = 0; v < kVecs; ++v) {
+          V32 unused;
+          acc[r][v] = hn::ReorderWidenMulAccumulate(d32, av, wv[v], acc[r][v], unused);
+        }
+      }
+      w += 2 * kPanel;
+    }
+  }
+  FinishTile(sink, acc);
+}
+
+#else  // portable: plain loops over the same packed data
+
+// Requantizes one row's 16 sums exactly as requantize_u8 (it is requantize_u8) and stores `count`.
+HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+  HWY_ALIGN int32_t sums[kPanel];
+  for (size_t v = 0; v < kVecs; ++v) hn::Store(acc[v], DI32(), sums + v * kLanes);
+  for (size_t j = 0; j < count; ++j)
+    dst[j] = edgeq::kernels::requantize_u8(sums[j], mult[j], rq.zero_point, rq.out_min, rq.out_max);
+}
+
+template <size_t MR, class Red, class WeightT, class Sink>
+HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
+  constexpr bool kRequant = std::is_same_v<Sink, Q8RequantSink>;
+  for (size_t r = 0; r < MR; ++r) {
+    int32_t acc[kPanel];
+    for (size_t j = 0; j < kPanel; ++j) {
+      if constexpr (kRequant) {
+        acc[j] = sink.bias[j];
+      } else {
+        acc[j] = 0;
+      }
+    }
+    const WeightT* wp = w;
+    for (size_t s = 0; s < red.Segments(); ++s) {
+      const int16_t* ap = a[r] + static_cast<int64_t>(s) * red.seg_stride;
+      for (size_t i = 0; i < red.SegPairs(); ++i, wp += 2 * kPanel)
+        for (size_t j = 0; j < kPanel; ++j) acc[j] += ap[2 * i] * wp[2 * j] + ap[2 * i + 1] * wp[2 * j + 1];
+    }
+    if constexpr (kRequant) {
+      for (size_t j = 0; j < sink.channels; ++j)
+        sink.out[r][j] = edgeq::kernels::requantize_u8(acc[j], sink.mult[j], sink.rq.zero_point, sink.rq.out_min,
+                                                       sink.rq.out_max);
+    } else {
+      std::memcpy(sink.out[r], acc, sizeof(acc));
+    }
+  }
+}
+
+#endif  // EDGEQ_Q8_PAIRWISE
+
+// Runs Q8Tile with MR = rows (1..kQ8TileRows).
+template <class Red, class WeightT, class Sink>
+HWY_INLINE void Q8TileRows(size_t rows, const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
+  WithTileRows<kQ8TileRows>(rows, [&](auto mr) { Q8Tile<decltype(mr)::value>(a, red, w, sink); });
+}
+
+// Splits `count` rows into tiles of at most kQ8TileRows, as equal as possible (49 pixels: 5 x 9 + 4,
+// not 6 x 8 + 1: a 1-row tile has too few independent accumulators), calling f(first, rows).
+template <class F>
+HWY_INLINE void ForEachBalancedTile(int64_t count, const F& f) {
+  const int64_t tiles = (count + static_cast<int64_t>(kQ8TileRows) - 1) / static_cast<int64_t>(kQ8TileRows);
+  for (int64_t t = 0, q = 0; t < tiles; ++t) {
+    const int64_t q_next = count * (t + 1) / tiles;
+    f(q, static_cast<size_t>(q_next - q));
+    q = q_next;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace edgeq_kernels_hwy
+HWY_AFTER_NAMESPACE();
+
+#endif  // EDGEQ_KERNELS_HWY_Q8_INL_H_
