@@ -1,4 +1,4 @@
-// Parameter checks shared by both kernel families: O(1), run before any memory is touched, throwing
+// Parameter checks (and small helpers) shared by both kernel families: O(1), run before any memory is touched, throwing
 // edgeq::Error(kInvalidArgument) that names the offending field.
 #pragma once
 
@@ -17,5 +17,11 @@ void check_quant(const QuantU8Params& quant);
 void check_pool2d(const Pool2dParams& params, int64_t row_begin, int64_t row_end);
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Element (kk, j) of a gemm B given in either source layout (what every pack_gemm_* reads).
+template <typename T>
+inline T gemm_b_at(const T* b, BLayout layout, int64_t k, int64_t n, int64_t kk, int64_t j) {
+  return layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk];
+}
 
 }  // namespace edgeq::kernels::detail

@@ -66,17 +66,23 @@ def export(name, model, shape, out_dir, seed):
         randomize_bn(model, gen)
     model.eval()
     x = torch.randn(*shape, generator=gen)
+    d = write_test_dir(name, model, x, out_dir)
+    add_metadata(os.path.join(d, "model.onnx"), shape[1], shape[2], shape[3])
+
+
+def write_test_dir(name, model, x, out_dir):
+    # OUT/<name>/model.onnx and test_data_set_0 with torch's own output for x; returns the directory.
     d = os.path.join(out_dir, name)
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
     with torch.no_grad():
         y = model(x)
     torch.onnx.export(model, x, os.path.join(d, "model.onnx"), opset_version=13, input_names=["input"],
                       output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    add_metadata(os.path.join(d, "model.onnx"), shape[1], shape[2], shape[3])
     for kind, t in (("input_0", x), ("output_0", y)):
         with open(os.path.join(d, "test_data_set_0", kind + ".pb"), "wb") as f:
             f.write(numpy_helper.from_array(t.numpy(), kind.split("_")[0]).SerializeToString())
-    print(name, tuple(shape), "->", tuple(y.shape))
+    print(name, tuple(x.shape), "->", tuple(y.shape))
+    return d
 
 
 def export_qat(name, out_dir, seed):
@@ -106,17 +112,7 @@ def export_qat(name, out_dir, seed):
             prepared(torch.randn(16, 1, 28, 28, generator=gen))
     prepared.eval()
     prepared.apply(tq.disable_observer)
-    x = torch.randn(8, 1, 28, 28, generator=gen)
-    d = os.path.join(out_dir, name)
-    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
-    with torch.no_grad():
-        y = prepared(x)
-    torch.onnx.export(prepared, x, os.path.join(d, "model.onnx"), opset_version=13, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    for kind, t in (("input_0", x), ("output_0", y)):
-        with open(os.path.join(d, "test_data_set_0", kind + ".pb"), "wb") as f:
-            f.write(numpy_helper.from_array(t.numpy(), kind.split("_")[0]).SerializeToString())
-    print(name, tuple(x.shape), "->", tuple(y.shape))
+    write_test_dir(name, prepared, torch.randn(8, 1, 28, 28, generator=gen), out_dir)
 
 
 def write_png_gray(path, width, height, pixels):

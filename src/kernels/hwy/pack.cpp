@@ -118,7 +118,7 @@ PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t 
   std::memset(dst, 0, packed_gemm_f32_floats(k, n) * sizeof(float));
   for (int64_t j = 0; j < n; ++j) {
     float* col = dst + (j / kPanel) * k * kPanel + j % kPanel;
-    for (int64_t kk = 0; kk < k; ++kk) col[kk * kPanel] = alpha * (layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk]);
+    for (int64_t kk = 0; kk < k; ++kk) col[kk * kPanel] = alpha * detail::gemm_b_at(b, layout, k, n, kk, j);
   }
   float* packed_bias = dst + n16 * k;
   for (int64_t j = 0; j < n; ++j) packed_bias[j] = bias ? bias[j] : 0.0f;

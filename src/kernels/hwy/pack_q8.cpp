@@ -132,7 +132,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
   for (int64_t j = 0; j < n; ++j) {
     int8_t* dst = w + (j / kPanel) * k_padded * kPanel;
     for (int64_t kk = 0; kk < k; ++kk)
-      dst[pair_index(kk, j % kPanel)] = layout == BLayout::kKN ? src[kk * n + j] : src[j * k + kk];
+      dst[pair_index(kk, j % kPanel)] = detail::gemm_b_at(src, layout, k, n, kk, j);
     b.bias[j] = bias ? bias[j] : 0;
     b.multipliers[j] = multipliers[j];
   }

@@ -12,7 +12,7 @@ PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t 
     throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack needs K, N >= 1 and non-null B");
   for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t j = 0; j < n; ++j)
-      dst[kk * n + j] = alpha * (layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk]);
+      dst[kk * n + j] = alpha * detail::gemm_b_at(b, layout, k, n, kk, j);
   float* packed_bias = dst + k * n;
   for (int64_t j = 0; j < n; ++j) packed_bias[j] = bias ? bias[j] : 0.0f;
   PackedGemmF32 packed;

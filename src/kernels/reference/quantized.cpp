@@ -94,7 +94,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout l
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
   Q8Storage s = alloc_q8(static_cast<size_t>(k * n), static_cast<size_t>(n));
   for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t j = 0; j < n; ++j) s.weights[kk * n + j] = layout == BLayout::kKN ? b[kk * n + j] : b[j * k + kk];
+    for (int64_t j = 0; j < n; ++j) s.weights[kk * n + j] = detail::gemm_b_at(b, layout, k, n, kk, j);
   for (int64_t j = 0; j < n; ++j) {
     s.bias[j] = bias ? bias[j] : 0;
     s.multipliers[j] = multipliers[j];

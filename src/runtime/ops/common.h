@@ -35,17 +35,20 @@ bool dispatch_numeric(DType d, F&& f) {
 }
 
 // Output-row work split into one task per thread (a task runs on exactly one thread, so it can own
-// scratch slice `task`): fn(row_begin, row_end, task).
+// scratch slice `task`): fn(row_begin, row_end, task). Split points fall on multiples of `align` (a
+// kernel's row alignment: a Winograd tile spans two rows, so an odd split would compute it twice).
 inline int64_t row_tasks(int threads, int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(threads, rows)); }
 template <typename Fn>
-void run_row_tasks(const ExecContext& ctx, int64_t rows, Fn&& fn) {
+void run_row_tasks(const ExecContext& ctx, int64_t rows, int64_t align, Fn&& fn) {
   const int64_t tasks = row_tasks(ctx.threads(), rows);
   if (tasks <= 1) {
     fn(int64_t{0}, rows, int64_t{0});
     return;
   }
+  auto split = [&](int64_t t) { return t >= tasks ? rows : std::min(rows, rows * t / tasks / align * align); };
   ctx.parallel(tasks, [&](int64_t tb, int64_t te) {
-    for (int64_t t = tb; t < te; ++t) fn(rows * t / tasks, rows * (t + 1) / tasks, t);
+    for (int64_t t = tb; t < te; ++t)
+      if (split(t) < split(t + 1)) fn(split(t), split(t + 1), t);
   });
 }
 

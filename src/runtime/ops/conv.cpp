@@ -18,12 +18,13 @@ class Conv2dNhwcKernel final : public Kernel {
   kernels::Conv2dParams params;
   int32_t in = -1, out = -1, scratch = -1;
   size_t scratch_floats = 0;  // per task
+  int64_t row_align = 1;
 
   void run(const ExecContext& ctx) const override {
     const float* x = ctx.at<const float>(in);
     float* y = ctx.at<float>(out);
     float* s = scratch >= 0 ? ctx.at<float>(scratch) : nullptr;
-    run_row_tasks(ctx, params.total_rows(), [&](int64_t b, int64_t e, int64_t task) {
+    run_row_tasks(ctx, params.total_rows(), row_align, [&](int64_t b, int64_t e, int64_t task) {
       kernels::hwy::conv2d_f32_nhwc(packed, params, x, y, b, e, s ? s + task * scratch_floats : nullptr);
     });
   }
@@ -83,6 +84,7 @@ void compile_conv(Builder& b) {
     f.groups = groups;
     k->packed = kernels::hwy::pack_conv2d_f32(f, wc->data<float>(), bc ? bc->data<float>() : nullptr);
     const kernels::Conv2dParams& p = k->params = conv2d_params(win, f, n, act);
+    k->row_align = std::max<int64_t>(1, kernels::hwy::conv2d_f32_row_alignment(k->packed, p));
     k->in = b.input_nhwc(0);
     k->scratch_floats = (kernels::hwy::conv2d_f32_scratch_floats(k->packed, p) + 15) / 16 * 16;
     if (k->scratch_floats > 0) k->scratch = b.scratch(k->scratch_floats * sizeof(float) * static_cast<size_t>(row_tasks(b.threads(), p.total_rows())));

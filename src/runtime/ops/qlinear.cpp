@@ -135,11 +135,12 @@ class QConv2dNhwcKernel final : public Kernel {
   kernels::QuantU8Params quant;
   int32_t in = -1, out = -1, scratch = -1;
   size_t scratch_bytes = 0;  // per task
+  int64_t row_align = 1;
   void run(const ExecContext& ctx) const override {
     const uint8_t* x = ctx.at<const uint8_t>(in);
     uint8_t* y = ctx.at<uint8_t>(out);
     auto* s = scratch >= 0 ? ctx.at<std::byte>(scratch) : nullptr;
-    run_row_tasks(ctx, params.total_rows(), [&](int64_t b, int64_t e, int64_t task) {
+    run_row_tasks(ctx, params.total_rows(), row_align, [&](int64_t b, int64_t e, int64_t task) {
       kernels::hwy::conv2d_qu8_qc8w_nhwc(packed, params, quant, x, y, b, e, s ? s + task * scratch_bytes : nullptr);
     });
   }
@@ -207,6 +208,7 @@ bool try_qconv_nhwc(Builder& b, const Window& win, int64_t groups, const kernels
   k->quant.input_zero_point = xz;
   k->quant.output_zero_point = yz;
   activation_range<uint8_t>(act, ys, yz, &k->quant.output_min, &k->quant.output_max);
+  k->row_align = std::max<int64_t>(1, kernels::hwy::conv2d_qu8_qc8w_row_alignment(k->packed, k->params));
   k->in = b.input_nhwc(0);
   k->scratch_bytes = (kernels::hwy::conv2d_qu8_qc8w_scratch_bytes(k->packed, k->params) + 63) / 64 * 64;
   if (k->scratch_bytes > 0)
