@@ -282,7 +282,9 @@ struct PackedGemmQ8 {
   void sigmoid_f32(const float* x, float* out, size_t n);                                                 \
   void tanh_f32(const float* x, float* out, size_t n);                                                    \
   /* Numerically stable softmax of one row of n (subtracts the max). */                                   \
-  void softmax_row_f32(const float* x, float* out, size_t n);
+  void softmax_row_f32(const float* x, float* out, size_t n);                                             \
+  /* ONNX QuantizeLinear to uint8, one scale: out = clamp(round_half_even(x / scale) + zp, 0, 255). */  \
+  void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point);
 
 namespace ref {
 EDGEQ_KERNELS_FAMILY_DECLS

@@ -1,5 +1,7 @@
 // hwy element-wise kernels vs the reference: add/sub/mul/div/activations bit-exact, sigmoid/tanh/softmax
 // within 1e-6 absolute (polynomial approximations); lengths around the lane count.
+#include <array>
+
 #include "edgeq/kernels.h"
 #include "kernels/kernel_test_util.h"
 
@@ -42,6 +44,33 @@ TEST(ElementwiseHwy, BinaryAndActivationsAreExact) {
         hwy::bias_activation_f32(a.data(), bias.data(), got.data(), n, channels, act);
         ASSERT_TRUE(got.guards_intact());
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], want[i]) << "bias " << i;
+      }
+    }
+  });
+}
+
+// QuantizeLinear to uint8: same bytes as ref, ties to even, saturation at both ends, every tail length.
+TEST(ElementwiseHwy, QuantizeU8IsExact) {
+  EXPECT_EQ([] { uint8_t q; ref::quantize_f32_u8(std::array<float, 1>{2.5f}.data(), &q, 1, 1.f, 0); return q; }(), 2);
+  EXPECT_EQ([] { uint8_t q; ref::quantize_f32_u8(std::array<float, 1>{3.5f}.data(), &q, 1, 1.f, 0); return q; }(), 4);
+  std::mt19937 rng(test::kSeed);
+  test::for_each_target([&](const std::string&) {
+    for (size_t n : kLengths) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      const float scale = 0.02f + 0.01f * static_cast<float>(n % 7);
+      const int32_t zp = static_cast<int32_t>(n * 37 % 256);
+      auto x = test::random_floats(rng, n, -4.f, 4.f);
+      for (size_t i = 0; i + 3 < n; i += 4) x[i] = (static_cast<float>(i % 11) - 5.f + 0.5f) * scale;  // exact ties
+      if (n > 2) x[1] = 1e6f, x[2] = -1e6f;  // saturate high and low
+      std::vector<uint8_t> want(n);
+      test::GuardedBytes got(n);
+      ref::quantize_f32_u8(x.data(), want.data(), n, scale, zp);
+      hwy::quantize_f32_u8(x.data(), got.data(), n, scale, zp);
+      ASSERT_TRUE(got.guards_intact());
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], want[i]) << i << " x " << x[i];
+      if (n > 2) {
+        EXPECT_EQ(want[1], 255);
+        EXPECT_EQ(want[2], 0);
       }
     }
   });

@@ -94,6 +94,22 @@ void SoftmaxRow(const float* x, float* out, size_t n) {
   Unary(out, out, n, [&](VF v) { return hn::Mul(v, scale); });
 }
 
+// Division (not a reciprocal multiply) and Round (half to even) are the IEEE operations of ref's loop,
+// so both give the same bytes.
+HWY_NOINLINE void QuantizeU8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point) {
+  const DF d;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const VF vs = hn::Set(d, scale), vz = hn::Set(d, static_cast<float>(zero_point));
+  const VF lo = hn::Zero(d), hi = hn::Set(d, 255.f);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const VF r = hn::Min(hn::Max(hn::Add(hn::Round(hn::Div(hn::LoadU(d, x + i), vs)), vz), lo), hi);
+    hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(di, r)), du8, out + i);
+  }
+  if (i < n) edgeq::kernels::ref::quantize_f32_u8(x + i, out + i, n - i, scale, zero_point);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -110,6 +126,7 @@ HWY_EXPORT(BiasActivation);
 HWY_EXPORT(Sigmoid);
 HWY_EXPORT(Tanh);
 HWY_EXPORT(SoftmaxRow);
+HWY_EXPORT(QuantizeU8);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 #define EDGEQ_DISPATCH(NAME, PARAMS, ARGS) \
   void Dispatch##NAME PARAMS { HWY_DYNAMIC_DISPATCH(NAME) ARGS; }
@@ -124,6 +141,7 @@ EDGEQ_DISPATCH(BiasActivation,
 EDGEQ_DISPATCH(Sigmoid, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(Tanh, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(SoftmaxRow, (const float* x, float* o, size_t n), (x, o, n))
+EDGEQ_DISPATCH(QuantizeU8, (const float* x, uint8_t* o, size_t n, float s, int32_t z), (x, o, n, s, z))
 #undef EDGEQ_DISPATCH
 }  // namespace edgeq_kernels_hwy
 
@@ -144,5 +162,8 @@ void bias_activation_f32(const float* x, const float* bias, float* out, size_t n
 void sigmoid_f32(const float* x, float* out, size_t n) { impl::DispatchSigmoid(x, out, n); }
 void tanh_f32(const float* x, float* out, size_t n) { impl::DispatchTanh(x, out, n); }
 void softmax_row_f32(const float* x, float* out, size_t n) { impl::DispatchSoftmaxRow(x, out, n); }
+void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point) {
+  impl::DispatchQuantizeU8(x, out, n, scale, zero_point);
+}
 }  // namespace edgeq::kernels::hwy
 #endif  // HWY_ONCE

@@ -36,4 +36,11 @@ void softmax_row_f32(const float* x, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - max) / sum);
 }
 
+void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point) {
+  for (size_t i = 0; i < n; ++i) {
+    const float r = std::nearbyint(x[i] / scale) + static_cast<float>(zero_point);  // division, as ONNX defines it
+    out[i] = static_cast<uint8_t>(r < 0.f ? 0.f : (r > 255.f ? 255.f : r));
+  }
+}
+
 }  // namespace edgeq::kernels::ref
