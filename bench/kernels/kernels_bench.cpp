@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "edgeq/kernels.h"
@@ -141,7 +142,8 @@ void BM_GemmQ8(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmQ8)->Args({1, 1568, 128})->Args({1, 1152, 245})->Args({64, 1568, 128});
 
-// 2x2 stride-2 max pool: args = in_h, in_w, channels.
+// 2x2 stride-2 max pool, f32 or u8 (int8 path): args = in_h, in_w, channels.
+template <typename T>
 void BM_MaxPool2(benchmark::State& state) {
   Pool2dParams p;
   p.in_h = state.range(0);
@@ -150,14 +152,27 @@ void BM_MaxPool2(benchmark::State& state) {
   p.kernel_h = p.kernel_w = p.stride_h = p.stride_w = 2;
   p.out_h = p.in_h / 2;
   p.out_w = p.in_w / 2;
-  const auto input = random_floats(static_cast<size_t>(p.in_h * p.in_w * p.channels), 1);
-  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * p.channels));
+  const size_t n = static_cast<size_t>(p.in_h * p.in_w * p.channels);
+  std::vector<T> input(n);
+  if constexpr (std::is_same_v<T, float>) {
+    input = random_floats(n, 1);
+  } else {
+    std::mt19937 rng(1);
+    for (T& x : input) x = static_cast<T>(rng() & 0xff);
+  }
+  std::vector<T> output(static_cast<size_t>(p.out_h * p.out_w * p.channels));
   for (auto _ : state) {
-    hwy::max_pool2d_f32_nhwc(p, input.data(), output.data(), 0, p.total_rows());
+    if constexpr (std::is_same_v<T, float>) {
+      hwy::max_pool2d_f32_nhwc(p, input.data(), output.data(), 0, p.total_rows());
+    } else {
+      hwy::max_pool2d_u8_nhwc(p, input.data(), output.data(), 0, p.total_rows());
+    }
     benchmark::DoNotOptimize(output.data());
   }
 }
-BENCHMARK(BM_MaxPool2)->Args({28, 28, 16})->Args({14, 14, 32})->Args({28, 28, 32})->Args({14, 14, 64});
+#define POOL_LAYERS(b) b->Args({28, 28, 16})->Args({14, 14, 32})->Args({28, 28, 32})->Args({14, 14, 64})
+POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, float));
+POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, uint8_t));
 
 }  // namespace
 }  // namespace edgeq::kernels

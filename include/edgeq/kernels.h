@@ -237,6 +237,9 @@ struct PackedGemmQ8 {
   /* Pools, output rows [row_begin, row_end) of total_rows(). */                                          \
   void max_pool2d_f32_nhwc(const Pool2dParams& params, const float* input, float* output,                \
                            int64_t row_begin, int64_t row_end);                                           \
+  /* u8 max pool (int8 path: output keeps the input's scale and zero point; max of codes = code of max). */\
+  void max_pool2d_u8_nhwc(const Pool2dParams& params, const uint8_t* input, uint8_t* output,             \
+                          int64_t row_begin, int64_t row_end);                                            \
   void avg_pool2d_f32_nhwc(const Pool2dParams& params, const float* input, float* output,                \
                            int64_t row_begin, int64_t row_end);                                           \
   /* [N, H*W, C] -> [N, C], images [n_begin, n_end). */                                                   \

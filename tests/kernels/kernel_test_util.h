@@ -26,6 +26,27 @@ inline std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo = 
   return v;
 }
 
+inline std::vector<uint8_t> random_u8(std::mt19937& rng, size_t n) {
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(rng() & 0xff);
+  return v;
+}
+
+// An output byte buffer with kGuard poisoned bytes before and after the n usable ones.
+struct GuardedBytes {
+  static constexpr size_t kGuard = 64;
+  static constexpr uint8_t kPoison = 0xA5;
+  explicit GuardedBytes(size_t n) : n(n), bytes(n + 2 * kGuard, kPoison) {}
+  uint8_t* data() { return bytes.data() + kGuard; }
+  bool guards_intact() const {
+    for (size_t i = 0; i < kGuard; ++i)
+      if (bytes[i] != kPoison || bytes[kGuard + n + i] != kPoison) return false;
+    return true;
+  }
+  size_t n;
+  std::vector<uint8_t> bytes;
+};
+
 // An output buffer with kGuard poisoned floats before and after the n usable ones.
 class GuardedBuffer {
  public:

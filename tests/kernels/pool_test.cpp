@@ -1,6 +1,9 @@
-// hwy pooling vs the reference: max is bit-exact, average within the f32 tolerance; windows with
-// padding, ceil_mode-style extra outputs, dilation, count_include_pad, odd channel counts.
+// hwy pooling vs the reference: max (f32 and u8) is bit-exact, average within the f32 tolerance;
+// windows with padding, ceil_mode-style extra outputs, dilation, count_include_pad, odd channel counts.
+#include <algorithm>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "edgeq/kernels.h"
 #include "kernels/kernel_test_util.h"
@@ -10,37 +13,61 @@ namespace {
 
 using test::GuardedBuffer;
 
+// A random pool shape: channels from `channel_counts`, kernels 1..3, strides 1..2, sometimes dilation 2,
+// pads < kernel (as ONNX requires), and in a third of the cases one more output per axis, as ceil_mode
+// adds (a window that starts inside the input but reaches past the padded end). `name` describes it.
+Pool2dParams random_pool_params(std::mt19937& rng, const std::vector<int64_t>& channel_counts, std::string& name) {
+  Pool2dParams p;
+  p.batch = 1 + static_cast<int64_t>(rng() % 2);
+  p.channels = channel_counts[rng() % channel_counts.size()];
+  p.kernel_h = 1 + static_cast<int64_t>(rng() % 3);
+  p.kernel_w = 1 + static_cast<int64_t>(rng() % 3);
+  p.stride_h = 1 + static_cast<int64_t>(rng() % 2);
+  p.stride_w = 1 + static_cast<int64_t>(rng() % 2);
+  p.dilation_h = p.dilation_w = rng() % 5 == 0 ? 2 : 1;
+  p.pad_top = p.pad_bottom = static_cast<int64_t>(rng() % p.kernel_h);
+  p.pad_left = p.pad_right = static_cast<int64_t>(rng() % p.kernel_w);
+  p.in_h = 4 + static_cast<int64_t>(rng() % 8) + (p.kernel_h - 1) * p.dilation_h;
+  p.in_w = 4 + static_cast<int64_t>(rng() % 8) + (p.kernel_w - 1) * p.dilation_w;
+  p.count_include_pad = rng() % 2 == 0;
+  const bool ceil_mode = rng() % 3 == 0;
+  p.out_h = window_output_extent(p.in_h, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
+  p.out_w = window_output_extent(p.in_w, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
+  if (ceil_mode) {
+    if ((p.out_h) * p.stride_h - p.pad_top < p.in_h) ++p.out_h;
+    if ((p.out_w) * p.stride_w - p.pad_left < p.in_w) ++p.out_w;
+  }
+  std::ostringstream out;
+  out << "N" << p.batch << " C" << p.channels << " " << p.in_h << "x" << p.in_w << " k " << p.kernel_h << "x"
+      << p.kernel_w << " s " << p.stride_h << "," << p.stride_w << " d " << p.dilation_h << " pads " << p.pad_top
+      << "," << p.pad_left << " out " << p.out_h << "x" << p.out_w << " include_pad " << p.count_include_pad
+      << " ceil " << ceil_mode;
+  name = out.str();
+  return p;
+}
+
+// One image, square input, window, stride and pads.
+Pool2dParams square_pool(int64_t channels, int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin,
+                         int64_t pad_end, int64_t out) {
+  Pool2dParams p;
+  p.channels = channels;
+  p.in_h = p.in_w = in;
+  p.kernel_h = p.kernel_w = kernel;
+  p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = pad_begin;
+  p.pad_bottom = p.pad_right = pad_end;
+  p.out_h = p.out_w = out;
+  return p;
+}
+
 TEST(PoolHwy, MatchesReference) {
   std::mt19937 rng(test::kSeed);
-  const int64_t channel_counts[] = {1, 3, 7, 13, 16, 17, 24, 33};
+  const std::vector<int64_t> channel_counts = {1, 3, 7, 13, 16, 17, 24, 33};
   test::for_each_target([&](const std::string&) {
     for (int i = 0; i < 60; ++i) {
-      Pool2dParams p;
-      p.batch = 1 + static_cast<int64_t>(rng() % 2);
-      p.channels = channel_counts[rng() % 8];
-      p.kernel_h = 1 + static_cast<int64_t>(rng() % 3);
-      p.kernel_w = 1 + static_cast<int64_t>(rng() % 3);
-      p.stride_h = 1 + static_cast<int64_t>(rng() % 2);
-      p.stride_w = 1 + static_cast<int64_t>(rng() % 2);
-      p.dilation_h = p.dilation_w = rng() % 5 == 0 ? 2 : 1;
-      p.pad_top = p.pad_bottom = static_cast<int64_t>(rng() % p.kernel_h);  // pads < kernel, as ONNX requires
-      p.pad_left = p.pad_right = static_cast<int64_t>(rng() % p.kernel_w);
-      p.in_h = 4 + static_cast<int64_t>(rng() % 8) + (p.kernel_h - 1) * p.dilation_h;
-      p.in_w = 4 + static_cast<int64_t>(rng() % 8) + (p.kernel_w - 1) * p.dilation_w;
-      p.count_include_pad = rng() % 2 == 0;
-      const bool ceil_mode = rng() % 3 == 0;
-      p.out_h = window_output_extent(p.in_h, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
-      p.out_w = window_output_extent(p.in_w, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
-      if (ceil_mode) {  // one more window that starts inside the input, as ceil_mode would add
-        if ((p.out_h) * p.stride_h - p.pad_top < p.in_h) ++p.out_h;
-        if ((p.out_w) * p.stride_w - p.pad_left < p.in_w) ++p.out_w;
-      }
-      std::ostringstream name;
-      name << "case " << i << " N" << p.batch << " C" << p.channels << " " << p.in_h << "x" << p.in_w << " k "
-           << p.kernel_h << "x" << p.kernel_w << " s " << p.stride_h << "," << p.stride_w << " d " << p.dilation_h
-           << " pads " << p.pad_top << "," << p.pad_left << " include_pad " << p.count_include_pad << " ceil "
-           << ceil_mode;
-      SCOPED_TRACE(name.str());
+      std::string name;
+      const Pool2dParams p = random_pool_params(rng, channel_counts, name);
+      SCOPED_TRACE("seed " + std::to_string(test::kSeed) + " case " + std::to_string(i) + " " + name);
       const auto input = test::random_floats(rng, static_cast<size_t>(p.batch * p.in_h * p.in_w * p.channels));
       const size_t out_n = static_cast<size_t>(p.total_rows() * p.out_w * p.channels);
       for (bool is_max : {true, false}) {
@@ -70,6 +97,46 @@ TEST(PoolHwy, MatchesReference) {
   });
 }
 
+// u8 max: bit-exact; channel counts around every target's u8 vector (16, 32, 64 lanes); random bytes
+// above 127 catch a signed max.
+TEST(PoolHwy, MaxU8MatchesReference) {
+  std::mt19937 rng(test::kSeed);
+  const std::vector<int64_t> channel_counts = {1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100};
+  test::for_each_target([&](const std::string&) {
+    for (int i = 0; i < 60; ++i) {
+      std::string name;
+      const Pool2dParams p = random_pool_params(rng, channel_counts, name);
+      SCOPED_TRACE("seed " + std::to_string(test::kSeed) + " case " + std::to_string(i) + " " + name);
+      const auto input = test::random_u8(rng, static_cast<size_t>(p.batch * p.in_h * p.in_w * p.channels));
+      const size_t out_n = static_cast<size_t>(p.total_rows() * p.out_w * p.channels);
+      std::vector<uint8_t> want(out_n);
+      test::GuardedBytes got(out_n);
+      const int64_t mid = p.total_rows() / 2;
+      ref::max_pool2d_u8_nhwc(p, input.data(), want.data(), 0, p.total_rows());
+      hwy::max_pool2d_u8_nhwc(p, input.data(), got.data(), 0, mid);
+      hwy::max_pool2d_u8_nhwc(p, input.data(), got.data(), mid, p.total_rows());
+      ASSERT_TRUE(got.guards_intact());
+      for (size_t j = 0; j < out_n; ++j) ASSERT_EQ(got.data()[j], want[j]) << "output " << j;
+    }
+  });
+}
+
+TEST(PoolHwy, MaxU8KnownValues) {
+  // 1 image, 3x3 input, 2 channels, 2x2 window, stride 2, pad 1 on the top/left only: the first window
+  // of each axis is clipped to one tap; bytes above 127 must win (unsigned compare).
+  const Pool2dParams p = square_pool(/*channels=*/2, /*in=*/3, /*kernel=*/2, /*stride=*/2, /*pad_begin=*/1,
+                                     /*pad_end=*/0, /*out=*/2);
+  // channel 0: 0..8, channel 1: 200, 10, 255, 1, 2, 3, 128, 4, 5
+  const uint8_t in[18] = {0, 200, 1, 10, 2, 255, 3, 1, 4, 2, 5, 3, 6, 128, 7, 4, 8, 5};
+  uint8_t out[8] = {};
+  ref::max_pool2d_u8_nhwc(p, in, out, 0, 2);
+  const uint8_t want[8] = {0, 200, 2, 255, 6, 128, 8, 5};
+  for (int j = 0; j < 8; ++j) EXPECT_EQ(out[j], want[j]) << "ref output " << j;
+  std::fill(out, out + 8, uint8_t{0});
+  hwy::max_pool2d_u8_nhwc(p, in, out, 0, 2);
+  for (int j = 0; j < 8; ++j) EXPECT_EQ(out[j], want[j]) << "hwy output " << j;
+}
+
 TEST(PoolHwy, GlobalAveragePool) {
   std::mt19937 rng(test::kSeed);
   test::for_each_target([&](const std::string&) {
@@ -90,13 +157,8 @@ TEST(PoolHwy, GlobalAveragePool) {
 
 TEST(PoolHwy, KnownValues) {
   // 1 image, 2x2 input, 1 channel, 2x2 window, pad 1, stride 2: four windows each seeing one input.
-  Pool2dParams p;
-  p.channels = 1;
-  p.in_h = p.in_w = 2;
-  p.kernel_h = p.kernel_w = 2;
-  p.stride_h = p.stride_w = 2;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-  p.out_h = p.out_w = 2;
+  Pool2dParams p = square_pool(/*channels=*/1, /*in=*/2, /*kernel=*/2, /*stride=*/2, /*pad_begin=*/1,
+                               /*pad_end=*/1, /*out=*/2);
   const float in[4] = {1, 2, 3, 4};
   float out[4];
   p.count_include_pad = true;

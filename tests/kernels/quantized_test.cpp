@@ -8,31 +8,14 @@
 namespace edgeq::kernels {
 namespace {
 
-std::vector<uint8_t> random_u8(std::mt19937& rng, size_t n) {
-  std::vector<uint8_t> v(n);
-  for (auto& x : v) x = static_cast<uint8_t>(rng() & 0xff);
-  return v;
-}
+using test::GuardedBytes;
+using test::random_u8;
+
 std::vector<int8_t> random_s8(std::mt19937& rng, size_t n) {
   std::vector<int8_t> v(n);
   for (auto& x : v) x = static_cast<int8_t>(static_cast<int>(rng() & 0xff) - 128);
   return v;
 }
-
-// Output a byte buffer with poisoned guards.
-struct GuardedBytes {
-  static constexpr size_t kGuard = 64;
-  static constexpr uint8_t kPoison = 0xA5;
-  explicit GuardedBytes(size_t n) : n(n), bytes(n + 2 * kGuard, kPoison) {}
-  uint8_t* data() { return bytes.data() + kGuard; }
-  bool guards_intact() const {
-    for (size_t i = 0; i < kGuard; ++i)
-      if (bytes[i] != kPoison || bytes[kGuard + n + i] != kPoison) return false;
-    return true;
-  }
-  size_t n;
-  std::vector<uint8_t> bytes;
-};
 
 TEST(Requantize, RoundsHalfToEvenAndClamps) {
   EXPECT_EQ(requantize_u8(3, 0.5f, 0, 0, 255), 2);     // 1.5 -> 2

@@ -1,5 +1,5 @@
-// hwy pooling NHWC (one TU, compiled once per Highway target): vectors along channels, the window
-// clipped to the input once per output pixel.
+// hwy pooling NHWC (one TU, compiled once per Highway target; f32 max and average, u8 max): vectors
+// along channels, the window clipped to the input once per output pixel.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/hwy/pool.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -11,6 +11,7 @@
 #define EDGEQ_KERNELS_HWY_POOL_ONCE_
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "edgeq/kernels.h"
 #include "kernels/validate.h"
@@ -50,12 +51,24 @@ HWY_INLINE AxisWindow ClipAxis(int64_t out, int64_t stride, int64_t pad_begin, i
   return w;
 }
 
-template <bool kMax>
-void Pool(const Pool2dParams& p, const float* input, float* output, int64_t row_begin, int64_t row_end) {
-  const DF d;
+// One pool for every element type T (max: f32 and u8; average: f32 only); vectors of T along channels.
+template <typename T, bool kMax>
+void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, int64_t row_end) {
+  static_assert(kMax || std::is_same_v<T, float>, "average pooling is f32 only");
+  const hn::ScalableTag<T> d;
   const int64_t channels = p.channels;
-  const int64_t lanes = static_cast<int64_t>(kLanes);
-  const VF init = kMax ? hn::Set(d, -std::numeric_limits<float>::infinity()) : hn::Zero(d);
+  const int64_t lanes = static_cast<int64_t>(hn::MaxLanes(d));
+  // Max starts below every value (an empty window, impossible with ONNX pads < kernel, gives it).
+  const T init = kMax ? (std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                              : std::numeric_limits<T>::lowest())
+                      : T{0};
+  const auto combine = [](auto acc, auto x) {
+    if constexpr (kMax) {
+      return hn::Max(acc, x);
+    } else {
+      return hn::Add(acc, x);
+    }
+  };
   for (int64_t row = row_begin; row < row_end; ++row) {
     const int64_t n = row / p.out_h;
     const int64_t oh = row % p.out_h;
@@ -63,58 +76,66 @@ void Pool(const Pool2dParams& p, const float* input, float* output, int64_t row_
     for (int64_t ow = 0; ow < p.out_w; ++ow) {
       const AxisWindow ww = ClipAxis(ow, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, p.kernel_w, p.in_w);
       const int64_t count = p.count_include_pad ? wh.padded_count * ww.padded_count : wh.count * ww.count;
-      const VF scale = kMax ? init : hn::Set(d, count > 0 ? 1.0f / static_cast<float>(count) : 0.0f);
       const int64_t ih0 = oh * p.stride_h - p.pad_top + wh.first * p.dilation_h;
       const int64_t iw0 = ow * p.stride_w - p.pad_left + ww.first * p.dilation_w;
-      float* out = output + (row * p.out_w + ow) * channels;
+      T* out = output + (row * p.out_w + ow) * channels;
       // Whole vectors: taps outer, channels inner, the output pixel (in L1) as the accumulator, so each
       // tap is one straight pass over the channels instead of a short loop nest per vector.
       const int64_t full = wh.count * ww.count > 0 ? channels / lanes * lanes : 0;
       for (int64_t th = 0; th < wh.count; ++th) {
-        const float* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels;
+        const T* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels;
         for (int64_t tw = 0; tw < ww.count; ++tw) {
-          const float* in = in_row + (iw0 + tw * p.dilation_w) * channels;
+          const T* in = in_row + (iw0 + tw * p.dilation_w) * channels;
           if (th == 0 && tw == 0) {
             for (int64_t c = 0; c < full; c += lanes) hn::StoreU(hn::LoadU(d, in + c), d, out + c);
           } else {
-            for (int64_t c = 0; c < full; c += lanes) {
-              const VF x = hn::LoadU(d, in + c), y = hn::LoadU(d, out + c);
-              hn::StoreU(kMax ? hn::Max(y, x) : hn::Add(y, x), d, out + c);
-            }
+            for (int64_t c = 0; c < full; c += lanes)
+              hn::StoreU(combine(hn::LoadU(d, out + c), hn::LoadU(d, in + c)), d, out + c);
           }
         }
       }
-      if (!kMax) {
-        for (int64_t c = 0; c < full; c += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, out + c), scale), d, out + c);
+      const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;  // average only
+      if constexpr (!kMax) {
+        for (int64_t c = 0; c < full; c += lanes)
+          hn::StoreU(hn::Mul(hn::LoadU(d, out + c), hn::Set(d, scale)), d, out + c);
       }
-      // The channel tail (and empty windows): one partial vector at a time.
-      for (int64_t c = full; c < channels; c += lanes) {
-        const size_t valid = static_cast<size_t>(std::min(lanes, channels - c));
-        VF acc = init;
+      // The channels past the whole vectors (and empty windows): one vector of `dv` at a time, reduced
+      // over the taps in a register; 128-bit vectors first, so that u8 with 16 channels (32 lanes on
+      // AVX2) does not take the partial-load path at every tap.
+      const auto window_vector = [&](auto dv, int64_t c, size_t valid) {
+        const bool whole = valid == hn::MaxLanes(dv);
+        auto acc = hn::Set(dv, init);
         for (int64_t th = 0; th < wh.count; ++th) {
-          const float* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels + c;
+          const T* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels + c;
           for (int64_t tw = 0; tw < ww.count; ++tw) {
-            const float* in = in_row + (iw0 + tw * p.dilation_w) * channels;
-            const VF x = valid == kLanes ? hn::LoadU(d, in) : LoadPartial(in, valid);
-            acc = kMax ? hn::Max(acc, x) : hn::Add(acc, x);
+            const T* in = in_row + (iw0 + tw * p.dilation_w) * channels;
+            acc = combine(acc, whole ? hn::LoadU(dv, in) : LoadPartial(dv, in, valid));
           }
         }
-        if (!kMax) acc = hn::Mul(acc, scale);
-        if (valid == kLanes) {
-          hn::StoreU(acc, d, out + c);
+        if constexpr (!kMax) acc = hn::Mul(acc, hn::Set(dv, scale));
+        if (whole) {
+          hn::StoreU(acc, dv, out + c);
         } else {
-          StorePartial(acc, out + c, valid);
+          StorePartial(dv, acc, out + c, valid);
         }
-      }
+      };
+      const hn::CappedTag<T, 16 / sizeof(T)> d128;
+      const int64_t lanes128 = static_cast<int64_t>(hn::MaxLanes(d128));
+      int64_t c = full;
+      for (; c + lanes128 <= channels; c += lanes128) window_vector(d128, c, static_cast<size_t>(lanes128));
+      if (c < channels) window_vector(d128, c, static_cast<size_t>(channels - c));
     }
   }
 }
 
 void MaxPool(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
-  Pool<true>(p, in, out, row_begin, row_end);
+  Pool<float, true>(p, in, out, row_begin, row_end);
+}
+void MaxPoolU8(const Pool2dParams& p, const uint8_t* in, uint8_t* out, int64_t row_begin, int64_t row_end) {
+  Pool<uint8_t, true>(p, in, out, row_begin, row_end);
 }
 void AvgPool(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
-  Pool<false>(p, in, out, row_begin, row_end);
+  Pool<float, false>(p, in, out, row_begin, row_end);
 }
 
 void GlobalAvgPool(const float* input, float* output, int64_t spatial, int64_t channels, int64_t n_begin,
@@ -149,11 +170,15 @@ HWY_AFTER_NAMESPACE();
 namespace edgeq_kernels_hwy {
 using edgeq::kernels::Pool2dParams;
 HWY_EXPORT(MaxPool);
+HWY_EXPORT(MaxPoolU8);
 HWY_EXPORT(AvgPool);
 HWY_EXPORT(GlobalAvgPool);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 void DispatchMaxPool(const Pool2dParams& p, const float* in, float* out, int64_t b, int64_t e) {
   HWY_DYNAMIC_DISPATCH(MaxPool)(p, in, out, b, e);
+}
+void DispatchMaxPoolU8(const Pool2dParams& p, const uint8_t* in, uint8_t* out, int64_t b, int64_t e) {
+  HWY_DYNAMIC_DISPATCH(MaxPoolU8)(p, in, out, b, e);
 }
 void DispatchAvgPool(const Pool2dParams& p, const float* in, float* out, int64_t b, int64_t e) {
   HWY_DYNAMIC_DISPATCH(AvgPool)(p, in, out, b, e);
@@ -168,6 +193,12 @@ namespace edgeq::kernels::hwy {
 void max_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
   detail::check_pool2d(p, row_begin, row_end);
   edgeq_kernels_hwy::DispatchMaxPool(p, in, out, row_begin, row_end);
+}
+
+void max_pool2d_u8_nhwc(const Pool2dParams& p, const uint8_t* in, uint8_t* out, int64_t row_begin,
+                        int64_t row_end) {
+  detail::check_pool2d(p, row_begin, row_end);
+  edgeq_kernels_hwy::DispatchMaxPoolU8(p, in, out, row_begin, row_end);
 }
 
 void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {

@@ -65,18 +65,22 @@ HWY_INLINE VF Activate(const EpilogueVecs& e, VF v) {
 }
 
 // Stores the first `count` lanes of v (count < lanes) without touching memory past them.
-HWY_INLINE void StorePartial(VF v, float* dst, size_t count) {
-  HWY_ALIGN float lanes[kLanes];
-  hn::Store(v, DF(), lanes);
-  std::memcpy(dst, lanes, count * sizeof(float));
+template <class D>
+HWY_INLINE void StorePartial(D d, hn::Vec<D> v, hn::TFromD<D>* dst, size_t count) {
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())];
+  hn::Store(v, d, lanes);
+  std::memcpy(dst, lanes, count * sizeof(hn::TFromD<D>));
 }
+HWY_INLINE void StorePartial(VF v, float* dst, size_t count) { StorePartial(DF(), v, dst, count); }
 
-// Loads `count` floats (count < lanes), zero-filling the rest, without reading past them.
-HWY_INLINE VF LoadPartial(const float* src, size_t count) {
-  HWY_ALIGN float lanes[kLanes] = {};
-  std::memcpy(lanes, src, count * sizeof(float));
-  return hn::Load(DF(), lanes);
+// Loads `count` elements (count < lanes), zero-filling the rest, without reading past them.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPartial(D d, const hn::TFromD<D>* src, size_t count) {
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(D())] = {};
+  std::memcpy(lanes, src, count * sizeof(hn::TFromD<D>));
+  return hn::Load(d, lanes);
 }
+HWY_INLINE VF LoadPartial(const float* src, size_t count) { return LoadPartial(DF(), src, count); }
 
 template <size_t MR>
 struct Tile {

@@ -7,17 +7,19 @@
 namespace edgeq::kernels::ref {
 
 namespace {
-template <bool kMax>
-void pool2d(const Pool2dParams& p, const float* input, float* output, int64_t row_begin, int64_t row_end) {
+// Max over T (f32, u8); average f32 only.
+template <typename T, bool kMax>
+void pool2d(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, int64_t row_end) {
   detail::check_pool2d(p, row_begin, row_end);
   for (int64_t row = row_begin; row < row_end; ++row) {
     const int64_t n = row / p.out_h;
     const int64_t oh = row % p.out_h;
     for (int64_t ow = 0; ow < p.out_w; ++ow) {
-      float* out = output + (row * p.out_w + ow) * p.channels;
+      T* out = output + (row * p.out_w + ow) * p.channels;
       for (int64_t c = 0; c < p.channels; ++c) {
         double sum = 0.0;
-        float best = -std::numeric_limits<float>::infinity();
+        T best = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                      : std::numeric_limits<T>::lowest();
         int64_t inside = 0, inside_padded = 0;
         for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
           const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
@@ -28,12 +30,12 @@ void pool2d(const Pool2dParams& p, const float* input, float* output, int64_t ro
             ++inside_padded;
             if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) continue;
             ++inside;
-            const float v = input[((n * p.in_h + ih) * p.in_w + iw) * p.channels + c];
+            const T v = input[((n * p.in_h + ih) * p.in_w + iw) * p.channels + c];
             sum += v;
             if (v > best || v != v) best = v;  // NaN propagates like ONNX's reference
           }
         }
-        if (kMax) {
+        if constexpr (kMax) {
           out[c] = best;
         } else {
           const int64_t count = p.count_include_pad ? inside_padded : inside;
@@ -46,11 +48,16 @@ void pool2d(const Pool2dParams& p, const float* input, float* output, int64_t ro
 }  // namespace
 
 void max_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
-  pool2d<true>(p, in, out, row_begin, row_end);
+  pool2d<float, true>(p, in, out, row_begin, row_end);
+}
+
+void max_pool2d_u8_nhwc(const Pool2dParams& p, const uint8_t* in, uint8_t* out, int64_t row_begin,
+                        int64_t row_end) {
+  pool2d<uint8_t, true>(p, in, out, row_begin, row_end);
 }
 
 void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* in, float* out, int64_t row_begin, int64_t row_end) {
-  pool2d<false>(p, in, out, row_begin, row_end);
+  pool2d<float, false>(p, in, out, row_begin, row_end);
 }
 
 void global_avg_pool_f32_nhwc(const float* input, float* output, int64_t spatial, int64_t channels, int64_t n_begin,
