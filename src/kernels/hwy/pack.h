@@ -6,6 +6,10 @@
 namespace edgeq::kernels::hwy {
 inline constexpr int32_t kConvMethodPanels = 0;     // general: implicit GEMM over 16-channel panels
 inline constexpr int32_t kConvMethodDepthwise = 1;  // one input + one output channel per group
+// 3x3, ungrouped, in_channels <= kSmallCinMaxChannels: direct conv with compile-time taps
+// (conv_small_cin.cpp), the panel weight layout.
+inline constexpr int32_t kConvMethodSmallCin = 2;
+inline constexpr int64_t kSmallCinMaxChannels = 4;
 // Below this many input channels the Winograd transforms cost more than the multiplies they save
 // (measured: 16 -> 32 channels on 14x14 no faster than direct; 32 -> 64 1.5x faster).
 inline constexpr int64_t kWinogradMinInChannels = 32;
