@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "edgeq/kernels.h"
+#include "kernels/hwy/pack.h"
 #include "kernels/kernel_test_util.h"
 
 namespace edgeq::kernels {
@@ -126,6 +127,48 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
       if (HasFatalFailure() || testing::Test::HasFailure()) return;
     }
   });
+}
+
+// The small-cin direct path (3x3, 1..4 input channels, conv_small_cin.cpp): odd output channel counts
+// (partial panels), strides, pads, dilations, batches and row splits; every compiled target.
+TEST(ConvHwy, SmallInputChannelsMatchReference) {
+  std::mt19937 rng(test::kSeed + 1);
+  const int64_t cout_counts[] = {1, 5, 16, 17, 31, 32, 33};
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.25f, 0.5f),
+                             Activation::leaky_relu(0.1f)};
+  std::vector<ConvCase> cases;
+  for (int64_t cin = 1; cin <= 4; ++cin) {
+    for (int i = 0; i < 12; ++i) {
+      ConvCase c;
+      c.batch = 1 + static_cast<int64_t>(rng() % 3);
+      c.cin = cin;
+      c.cout = cout_counts[rng() % 7];
+      c.kh = c.kw = 3;
+      c.stride = 1 + static_cast<int64_t>(rng() % 2);
+      c.dilation = rng() % 4 == 0 ? 2 : 1;
+      c.pad = static_cast<int64_t>(rng() % 3);
+      c.in_h = 1 + static_cast<int64_t>(rng() % 12) + 2 * c.dilation;
+      c.in_w = 1 + static_cast<int64_t>(rng() % 20) + 2 * c.dilation;  // out_w: every tile-width remainder
+      c.groups = 1;
+      c.act = acts[rng() % 4];
+      cases.push_back(c);
+    }
+  }
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      check_case(cases[i], test::kSeed + 1000 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 4));
+      if (HasFatalFailure() || testing::Test::HasFailure()) return;
+    }
+  });
+}
+
+TEST(ConvHwy, SmallInputChannelPathIsChosenAtPackTime) {
+  std::vector<float> w(32 * 5 * 9, 0.1f);
+  EXPECT_EQ(hwy::pack_conv2d_f32({32, 1, 3, 3, 1}, w.data(), nullptr).method, hwy::kConvMethodSmallCin);
+  EXPECT_EQ(hwy::pack_conv2d_f32({7, 4, 3, 3, 1}, w.data(), nullptr).method, hwy::kConvMethodSmallCin);
+  EXPECT_EQ(hwy::pack_conv2d_f32({32, 5, 3, 3, 1}, w.data(), nullptr).method, hwy::kConvMethodPanels);
+  EXPECT_EQ(hwy::pack_conv2d_f32({32, 2, 1, 1, 1}, w.data(), nullptr).method, hwy::kConvMethodPanels);
+  EXPECT_EQ(hwy::pack_conv2d_f32({4, 4, 3, 3, 2}, w.data(), nullptr).method, hwy::kConvMethodPanels);  // grouped
 }
 
 TEST(ConvHwy, RangeWritesOnlyItsRows) {

@@ -16,10 +16,10 @@
 #ifndef EDGEQ_KERNELS_HWY_CONV_ONCE_
 #define EDGEQ_KERNELS_HWY_CONV_ONCE_
 #include <algorithm>
-#include <cstring>
 
 #include "edgeq/kernels.h"
 #include "kernels/hwy/pack.h"
+#include "kernels/hwy/padded_rows.h"
 #include "kernels/validate.h"
 
 namespace edgeq_kernels_hwy {
@@ -103,8 +103,6 @@ void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const
 void ConvPanels(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
                 int64_t row_begin, int64_t row_end, float* scratch) {
   const auto& f = packed.filter;
-  const bool padded = p.pad_top || p.pad_left || p.pad_bottom || p.pad_right;
-  const int64_t padded_w = p.in_w + p.pad_left + p.pad_right;
   ConvGeometry geo;
   geo.cin_total = f.in_channels;
   geo.cin_g = f.in_channels / f.groups;
@@ -114,7 +112,7 @@ void ConvPanels(const PackedConv2dF32& packed, const Conv2dParams& p, const floa
   geo.panels = (geo.cout_g + kPanel - 1) / kPanel;
   geo.stride_h = p.stride_h;
   geo.stride_w = p.stride_w;
-  geo.row_pitch = (padded ? padded_w : p.in_w) * f.in_channels;
+  geo.row_pitch = edgeq::kernels::hwy::source_row_floats(p);
   geo.tap_row_step = p.dilation_h * geo.row_pitch;
   geo.tap_rows = f.kernel_h;
   if (p.dilation_w == 1 && f.groups == 1) {
@@ -128,37 +126,11 @@ void ConvPanels(const PackedConv2dF32& packed, const Conv2dParams& p, const floa
   }
   geo.panel_floats = f.kernel_h * f.kernel_w * geo.cin_g * static_cast<int64_t>(kPanel);
   const EpilogueVecs e(p.activation);
-  const int64_t image_floats = p.in_h * p.in_w * f.in_channels;
-  const int64_t in_row_floats = p.in_w * f.in_channels;
-
-  for (int64_t row = row_begin; row < row_end;) {
-    const int64_t n = row / p.out_h;
-    const int64_t oh_begin = row % p.out_h;
-    const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
-    const float* image = input + n * image_floats;
-    if (!padded) {
-      ConvPanelsImage(packed, p, geo, image, 0, n, oh_begin, oh_end, output, e);
-    } else {
-      // Padded rows [first, last] that this range reads, copied with zero borders.
-      const int64_t first = oh_begin * p.stride_h;
-      const int64_t last = (oh_end - 1) * p.stride_h + (f.kernel_h - 1) * p.dilation_h;
-      for (int64_t hp = first; hp <= last; ++hp) {
-        float* dst = scratch + (hp - first) * geo.row_pitch;
-        const int64_t ih = hp - p.pad_top;
-        if (ih < 0 || ih >= p.in_h) {
-          std::memset(dst, 0, static_cast<size_t>(geo.row_pitch) * sizeof(float));
-          continue;
-        }
-        const int64_t left = p.pad_left * f.in_channels;
-        std::memset(dst, 0, static_cast<size_t>(left) * sizeof(float));
-        std::memcpy(dst + left, image + ih * in_row_floats, static_cast<size_t>(in_row_floats) * sizeof(float));
-        std::memset(dst + left + in_row_floats, 0,
-                    static_cast<size_t>(p.pad_right * f.in_channels) * sizeof(float));
-      }
-      ConvPanelsImage(packed, p, geo, scratch, first, n, oh_begin, oh_end, output, e);
-    }
-    row += oh_end - oh_begin;
-  }
+  edgeq::kernels::hwy::for_each_image_rows(
+      p, input, row_begin, row_end, scratch,
+      [&](const float* src, int64_t src_row0, int64_t n, int64_t oh_begin, int64_t oh_end) {
+        ConvPanelsImage(packed, p, geo, src, src_row0, n, oh_begin, oh_end, output, e);
+      });
 }
 
 void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
@@ -205,9 +177,11 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace edgeq_kernels_hwy {
-// winograd.cpp
+// winograd.cpp, conv_small_cin.cpp
 void DispatchWinogradF23(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
                          const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
+void DispatchConvSmallCin(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
+                          const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
 using edgeq::kernels::Conv2dParams;
 using edgeq::kernels::PackedConv2dF32;
 HWY_EXPORT(ConvPanels);
@@ -233,16 +207,13 @@ bool use_winograd(const PackedConv2dF32& packed, const Conv2dParams& p) {
 }  // namespace
 
 size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dParams& p) {
-  if (packed.method != kConvMethodPanels) return 0;
+  if (packed.method == kConvMethodDepthwise) return 0;
   if (use_winograd(packed, p)) {
     const int64_t cin = packed.filter.in_channels;
     const int64_t cout16 = (packed.filter.out_channels + kPanelChannels - 1) / kPanelChannels * kPanelChannels;
     return static_cast<size_t>(16 * winograd_chunk_tiles(cin, cout16) * (cin + cout16));
   }
-  if (!(p.pad_top || p.pad_left || p.pad_bottom || p.pad_right)) return 0;
-  // Upper bound: every padded row of one image (a call never spans more rows of one image than that).
-  return static_cast<size_t>((p.in_h + p.pad_top + p.pad_bottom) * (p.in_w + p.pad_left + p.pad_right) *
-                             packed.filter.in_channels);
+  return padded_rows_scratch_floats(p);
 }
 
 int64_t conv2d_f32_row_alignment(const PackedConv2dF32& packed, const Conv2dParams& params) {
@@ -259,6 +230,10 @@ void conv2d_f32_nhwc(const PackedConv2dF32& packed, const Conv2dParams& params, 
   }
   if (scratch == nullptr && conv2d_f32_scratch_floats(packed, params) > 0)
     throw Error(ErrorCode::kInvalidArgument, "kernels: conv2d needs scratch (conv2d_f32_scratch_floats)");
+  if (packed.method == kConvMethodSmallCin) {
+    edgeq_kernels_hwy::DispatchConvSmallCin(packed, params, input, output, row_begin, row_end, scratch);
+    return;
+  }
   if (use_winograd(packed, params)) {
     edgeq_kernels_hwy::DispatchWinogradF23(packed, params, input, output, row_begin, row_end, scratch);
     return;

@@ -1,7 +1,8 @@
 // Packing for the hwy family: plain C++ (the layouts do not depend on the SIMD target, see
 // kPanelChannels), run once at session compile.
 //   conv, general:   weights [group][panel][kh][kw][ci][16], bias [group][panel * 16]; channels past
-//                    out_channels/groups are zero so a full panel can always be computed.
+//                    out_channels/groups are zero so a full panel can always be computed. The same
+//                    layout serves the small-cin direct path (3x3, 1..4 input channels).
 //   conv, depthwise: (one input and one output channel per group) weights [kh][kw][C16], bias [C16],
 //                    C16 = round_up(C, 16): vectors run along the channels.
 //   gemm:            B [panel][k][16], bias [N16].
@@ -73,7 +74,8 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
     packed.bias = b;
     return packed;
   }
-  packed.method = kConvMethodPanels;
+  const bool small_cin = f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels <= kSmallCinMaxChannels;
+  packed.method = small_cin ? kConvMethodSmallCin : kConvMethodPanels;
   const int64_t panels = (cout_g + kPanel - 1) / kPanel;
   const int64_t panel_floats = taps * cin_g * kPanel;
   packed.weight_floats = static_cast<size_t>(f.groups * panels * panel_floats);

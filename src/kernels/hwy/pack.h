@@ -6,8 +6,13 @@
 namespace edgeq::kernels::hwy {
 inline constexpr int32_t kConvMethodPanels = 0;     // general: implicit GEMM over 16-channel panels
 inline constexpr int32_t kConvMethodDepthwise = 1;  // one input + one output channel per group
+// 3x3, ungrouped, in_channels <= kSmallCinMaxChannels: direct conv with compile-time taps
+// (conv_small_cin.cpp), the panel weight layout.
+inline constexpr int32_t kConvMethodSmallCin = 2;
+inline constexpr int64_t kSmallCinMaxChannels = 4;
 // Below this many input channels the Winograd transforms cost more than the multiplies they save
-// (measured: 16 -> 32 channels on 14x14 no faster than direct; 32 -> 64 1.5x faster).
+// (measured: 16 -> 32 channels on 14x14 slower than direct, re-measured on Zen3 side by side: 22.7 us
+// vs 20.1 us; 32 -> 64 1.5x faster).
 inline constexpr int64_t kWinogradMinInChannels = 32;
 // Winograd F(2x2, 3x3): output tiles transformed per call in chunks of this many (scratch holds
 // 16 x chunk x (cin + cout16) floats: ~256 KB at most, so the chunk stays in L2).
