@@ -45,7 +45,8 @@ void run_row_tasks(const ExecContext& ctx, int64_t rows, int64_t align, Fn&& fn)
     fn(int64_t{0}, rows, int64_t{0});
     return;
   }
-  auto split = [&](int64_t t) { return t >= tasks ? rows : std::min(rows, rows * t / tasks / align * align); };
+  // Even shares rounded to the nearest multiple of align (rounding down would give the last task the rest).
+  auto split = [&](int64_t t) { return t >= tasks ? rows : std::min(rows, (rows * t / tasks + align / 2) / align * align); };
   ctx.parallel(tasks, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t)
       if (split(t) < split(t + 1)) fn(split(t), split(t + 1), t);
