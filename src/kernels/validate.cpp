@@ -1,6 +1,7 @@
 // Shared parameter validation and the window-extent helper.
 #include "kernels/validate.h"
 
+#include <cstring>
 #include <string>
 
 namespace edgeq::kernels {
@@ -105,5 +106,19 @@ void check_pool2d(const Pool2dParams& p, int64_t row_begin, int64_t row_end) {
   check_range("pool2d", row_begin, row_end, p.total_rows());
 }
 
+Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
+  const size_t w_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_bytes), 64));
+  const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
+  const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
+  Q8Buffers b;
+  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
+  b.weights = b.storage.get();
+  b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);
+  b.multipliers = reinterpret_cast<float*>(b.storage.get() + w_bytes + b_bytes);
+  return b;
+}
+
 }  // namespace detail
+
 }  // namespace edgeq::kernels

@@ -18,6 +18,16 @@ void check_pool2d(const Pool2dParams& params, int64_t row_begin, int64_t row_end
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// The storage of a packed int8 filter, one 64-byte aligned zeroed allocation: weights (weight_bytes),
+// then int32 bias and float multipliers for `channels` (each part starting on a 64-byte boundary).
+struct Q8Buffers {
+  std::shared_ptr<std::byte> storage;
+  std::byte* weights;
+  int32_t* bias;
+  float* multipliers;
+};
+Q8Buffers alloc_q8(size_t weight_bytes, size_t channels);
+
 // Element (kk, j) of a gemm B given in either source layout (what every pack_gemm_* reads).
 template <typename T>
 inline T gemm_b_at(const T* b, BLayout layout, int64_t k, int64_t n, int64_t kk, int64_t j) {

@@ -16,6 +16,8 @@
 
 namespace edgeq::kernels::hwy {
 
+using detail::alloc_q8;
+using detail::Q8Buffers;
 using detail::round_up;
 
 namespace {
@@ -23,27 +25,6 @@ constexpr int64_t kPanel = kPanelChannels;
 
 // Index of reduction step kk, channel lane `lane`, in a panel of pairs.
 inline int64_t pair_index(int64_t kk, int64_t lane) { return (kk / 2) * kPanel * 2 + lane * 2 + kk % 2; }
-
-// One allocation: weights (weight_bytes), then int32 bias and float multipliers for `channels`.
-struct Q8Buffers {
-  std::shared_ptr<std::byte> storage;
-  std::byte* weights;
-  int32_t* bias;
-  float* multipliers;
-};
-
-Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
-  const size_t w_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_bytes), 64));
-  const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
-  const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
-  Q8Buffers b;
-  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
-  std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
-  b.weights = b.storage.get();
-  b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);
-  b.multipliers = reinterpret_cast<float*>(b.storage.get() + w_bytes + b_bytes);
-  return b;
-}
 
 bool winograd_filter(const Conv2dFilter& f) {
   return f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kQ8WinogradMinInChannels &&

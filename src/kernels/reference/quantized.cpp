@@ -8,25 +8,14 @@
 namespace edgeq::kernels::ref {
 
 namespace {
-// One allocation holding int16 weights, int32 bias and float multipliers, each 64-byte aligned.
+// The shared int8 storage with its weights viewed as the int16 the ref kernels multiply.
 struct Q8Storage {
-  std::shared_ptr<std::byte> storage;
+  detail::Q8Buffers buffers;
   int16_t* weights;
-  int32_t* bias;
-  float* multipliers;
 };
-
 Q8Storage alloc_q8(size_t weight_count, size_t channels) {
-  const size_t w_bytes = detail::round_up(static_cast<int64_t>(weight_count * sizeof(int16_t)), 64);
-  const size_t b_bytes = detail::round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64);
-  const size_t m_bytes = detail::round_up(static_cast<int64_t>(channels * sizeof(float)), 64);
-  Q8Storage s;
-  s.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
-  std::memset(s.storage.get(), 0, w_bytes + b_bytes + m_bytes);
-  s.weights = reinterpret_cast<int16_t*>(s.storage.get());
-  s.bias = reinterpret_cast<int32_t*>(s.storage.get() + w_bytes);
-  s.multipliers = reinterpret_cast<float*>(s.storage.get() + w_bytes + b_bytes);
-  return s;
+  detail::Q8Buffers b = detail::alloc_q8(weight_count * sizeof(int16_t), channels);
+  return {b, reinterpret_cast<int16_t*>(b.weights)};
 }
 }  // namespace
 
@@ -39,16 +28,16 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   Q8Storage s = alloc_q8(static_cast<size_t>(f.out_channels * k), static_cast<size_t>(f.out_channels));
   for (int64_t i = 0; i < f.out_channels * k; ++i) s.weights[i] = weight_oihw[i];
   for (int64_t c = 0; c < f.out_channels; ++c) {
-    s.bias[c] = bias ? bias[c] : 0;
-    s.multipliers[c] = multipliers[c];
+    s.buffers.bias[c] = bias ? bias[c] : 0;
+    s.buffers.multipliers[c] = multipliers[c];
   }
   PackedConv2dQ8 packed;
   packed.family = Family::kRef;
   packed.filter = f;
-  packed.storage = s.storage;
+  packed.storage = s.buffers.storage;
   packed.weights = s.weights;
-  packed.bias = s.bias;
-  packed.multipliers = s.multipliers;
+  packed.bias = s.buffers.bias;
+  packed.multipliers = s.buffers.multipliers;
   packed.k_padded = k;
   return packed;
 }
@@ -96,18 +85,18 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout l
   for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t j = 0; j < n; ++j) s.weights[kk * n + j] = detail::gemm_b_at(b, layout, k, n, kk, j);
   for (int64_t j = 0; j < n; ++j) {
-    s.bias[j] = bias ? bias[j] : 0;
-    s.multipliers[j] = multipliers[j];
+    s.buffers.bias[j] = bias ? bias[j] : 0;
+    s.buffers.multipliers[j] = multipliers[j];
   }
   PackedGemmQ8 packed;
   packed.family = Family::kRef;
   packed.k = k;
   packed.n = n;
   packed.k_padded = k;
-  packed.storage = s.storage;
+  packed.storage = s.buffers.storage;
   packed.weights = s.weights;
-  packed.bias = s.bias;
-  packed.multipliers = s.multipliers;
+  packed.bias = s.buffers.bias;
+  packed.multipliers = s.buffers.multipliers;
   return packed;
 }
 
