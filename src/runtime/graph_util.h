@@ -23,10 +23,14 @@ inline int64_t sole_consumer(const onnx::Graph& g, const std::string& value) {
   return static_cast<int64_t>(readers[0]);
 }
 
-inline const Tensor* f32_initializer(const onnx::Graph& g, const std::string& name) {
+inline const Tensor* initializer(const onnx::Graph& g, const std::string& name) {
   auto it = g.initializers.find(name);
-  if (it == g.initializers.end() || it->second.dtype() != DType::kF32) return nullptr;
-  return &it->second;
+  return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+inline const Tensor* f32_initializer(const onnx::Graph& g, const std::string& name) {
+  const Tensor* t = initializer(g, name);
+  return t && t->dtype() == DType::kF32 ? t : nullptr;
 }
 
 inline std::string unique_name(const onnx::Graph& g, const std::string& base) {

@@ -23,14 +23,10 @@ namespace edgeq::runtime {
 namespace {
 
 using detail::erase_nodes;
+using detail::initializer;
 using detail::is_graph_output;
 using detail::sole_consumer;
 using detail::unique_name;
-
-const Tensor* initializer(const onnx::Graph& g, const std::string& name) {
-  auto it = g.initializers.find(name);
-  return it == g.initializers.end() ? nullptr : &it->second;
-}
 
 // A DequantizeLinear or QuantizeLinear node (ai.onnx) with constant scale and zero point.
 struct QNode {

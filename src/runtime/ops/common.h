@@ -84,6 +84,8 @@ struct MatMulGeometry {
   int64_t a_rows = 0;
 };
 MatMulGeometry matmul_geometry(const Builder& b, Shape sa, Shape sb);
+// Gemm: 2-D A and B, optionally transposed (one batch).
+MatMulGeometry gemm_geometry(const Builder& b, const Shape& sa, const Shape& sb, bool trans_a, bool trans_b);
 
 // Minimum elements per thread before an element-wise op is split across the pool.
 inline constexpr int64_t kParallelGrain = 16384;

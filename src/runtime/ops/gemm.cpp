@@ -90,12 +90,10 @@ void compile_gemm(Builder& b) {
   b.check_dtype(1, {DType::kF32});
   const Value& va = b.input(0);
   const Value& vb = b.input(1);
-  if (va.shape.size() != 2 || vb.shape.size() != 2) b.invalid("A and B must be 2-D");
   const bool ta = node.attr_int("transA", 0) != 0, tb = node.attr_int("transB", 0) != 0;
   const float alpha = node.attr_float("alpha", 1.f), beta = node.attr_float("beta", 1.f);
-  const int64_t m = ta ? va.shape[1] : va.shape[0], k = ta ? va.shape[0] : va.shape[1];
-  const int64_t kb = tb ? vb.shape[1] : vb.shape[0], n = tb ? vb.shape[0] : vb.shape[1];
-  if (k != kb) b.invalid("inner dimensions differ: A " + shape_str(va.shape) + ", B " + shape_str(vb.shape));
+  const MatMulGeometry g = gemm_geometry(b, va.shape, vb.shape, ta, tb);
+  const int64_t m = g.m, k = g.k, n = g.n;
   const kernels::Activation act = fused_activation(node);
   Shape cshape;
   if (b.has_input(2)) {
@@ -159,6 +157,21 @@ void compile_gemm(Builder& b) {
   kern->y = b.output(0, DType::kF32, Shape{m, n});
   kern->label = node.label() + " [plain" + activation_note(act) + "]";
   b.emit(std::move(kern));
+}
+
+MatMulGeometry gemm_geometry(const Builder& b, const Shape& sa, const Shape& sb, bool ta, bool tb) {
+  if (sa.size() != 2 || sb.size() != 2) b.invalid("A and B must be 2-D");
+  MatMulGeometry g;
+  g.m = ta ? sa[1] : sa[0];
+  g.k = ta ? sa[0] : sa[1];
+  g.n = tb ? sb[0] : sb[1];
+  if ((tb ? sb[1] : sb[0]) != g.k) b.invalid("inner dimensions differ: A " + shape_str(sa) + ", B " + shape_str(sb));
+  g.out = {g.m, g.n};
+  g.a_offset = {0};
+  g.b_offset = {0};
+  g.a_rows = g.m;
+  g.b_is_matrix = true;
+  return g;
 }
 
 MatMulGeometry matmul_geometry(const Builder& b, Shape sa, Shape sb) {

@@ -453,21 +453,6 @@ bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a,
   return true;
 }
 
-MatMulGeometry gemm_geometry(const Builder& b, const Shape& sa, const Shape& sb, bool ta, bool tb) {
-  if (sa.size() != 2 || sb.size() != 2) b.invalid("A and B must be 2-D");
-  MatMulGeometry g;
-  g.m = ta ? sa[1] : sa[0];
-  g.k = ta ? sa[0] : sa[1];
-  g.n = tb ? sb[0] : sb[1];
-  if ((tb ? sb[1] : sb[0]) != g.k) b.invalid("inner dimensions differ: A " + shape_str(sa) + ", B " + shape_str(sb));
-  g.out = {g.m, g.n};
-  g.a_offset = {0};
-  g.b_offset = {0};
-  g.a_rows = g.m;
-  g.b_is_matrix = true;
-  return g;
-}
-
 }  // namespace
 
 void compile_qlinear_conv(Builder& b) { compile_int_conv(b, true); }
