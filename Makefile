@@ -17,10 +17,12 @@ build: setup
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-# ASan+UBSan build of the parser and kernel tests (no LibTorch).
+# ASan+UBSan build of the parser and kernel tests (no LibTorch). -g1: line tables for the sanitizer's
+# stack traces without the full type information of Highway's templates, which made the kernel objects
+# take gigabytes and most of CI's time to assemble.
 asan: setup
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DEDGEQ_SANITIZE=ON -DEDGEQ_WITH_TORCH=OFF \
-	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-asan: asan

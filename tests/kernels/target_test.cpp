@@ -23,8 +23,9 @@ TEST(KernelTargets, DispatcherPicksTheBestTargetForThisCpu) {
   for (const auto& t : hwy::compiled_target_names()) compiled += t + " ";
   std::printf("highway dispatch target: %s (compiled: %s)\n", chosen.c_str(), compiled.c_str());
   // A CPU with AVX2+FMA (and the AES/CLMUL flags Highway's AVX2 target requires) must get AVX2 or better,
-  // never the SSE4/EMU128 fallback (KERNELS.md: the missing -maes trap).
-  if (cpu_has_flag("avx512vnni") && cpu_has_flag("avx512vbmi2")) {
+  // never the SSE4/EMU128 fallback (KERNELS.md: the missing -maes trap). /proc/cpuinfo spells the
+  // AVX-512 extensions with an underscore (avx512_vnni), the base ones without (avx512f).
+  if (cpu_has_flag("avx512_vnni") && cpu_has_flag("avx512_vbmi2")) {
     EXPECT_EQ(chosen, "AVX3_DL");
   } else if (cpu_has_flag("avx512f") && cpu_has_flag("avx512bw") && cpu_has_flag("avx512dq") &&
              cpu_has_flag("avx512vl")) {

@@ -100,8 +100,8 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
           hn::StoreU(hn::Mul(hn::LoadU(d, out + c), hn::Set(d, scale)), d, out + c);
       }
       // The channels past the whole vectors (and empty windows): one vector of `dv` at a time, reduced
-      // over the taps in a register; 128-bit vectors first, so that u8 with 16 channels (32 lanes on
-      // AVX2) does not take the partial-load path at every tap.
+      // over the taps in a register; 256-bit then 128-bit vectors first, so that u8 with 16 or 32
+      // channels (32 lanes on AVX2, 64 on AVX-512) does not take the partial-load path at every tap.
       const auto window_vector = [&](auto dv, int64_t c, size_t valid) {
         const bool whole = valid == hn::MaxLanes(dv);
         auto acc = hn::Set(dv, init);
@@ -119,9 +119,14 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
           StorePartial(dv, acc, out + c, valid);
         }
       };
+      const hn::CappedTag<T, 32 / sizeof(T)> d256;
       const hn::CappedTag<T, 16 / sizeof(T)> d128;
+      const int64_t lanes256 = static_cast<int64_t>(hn::MaxLanes(d256));
       const int64_t lanes128 = static_cast<int64_t>(hn::MaxLanes(d128));
       int64_t c = full;
+      if (lanes256 > lanes128) {
+        for (; c + lanes256 <= channels; c += lanes256) window_vector(d256, c, static_cast<size_t>(lanes256));
+      }
       for (; c + lanes128 <= channels; c += lanes128) window_vector(d128, c, static_cast<size_t>(lanes128));
       if (c < channels) window_vector(d128, c, static_cast<size_t>(channels - c));
     }

@@ -150,6 +150,21 @@ HWY_INLINE V32 BroadcastPair(const int16_t* p) {
 HWY_INLINE V16 LoadPairs(const int16_t* w) { return hn::LoadU(DI16(), w); }
 HWY_INLINE V16 LoadPairs(const int8_t* w) { return hn::PromoteTo(DI16(), hn::LoadU(hn::Rebind<int8_t, DI16>(), w)); }
 
+// acc + the pairwise products of w with the int16 pair at p broadcast to every lane (vpmaddwd + vpaddd:
+// exact, see the file comment). AVX3_DL: AVX512-VNNI vpdpwssd does both in one instruction (not
+// saturating), the pair read as an embedded {1to16} broadcast. Inline asm because Highway 1.0.3's
+// AVX3_DL target string enables avxvnni, not avx512vnni, so the intrinsic does not compile here; Highway
+// picks AVX3_DL only on CPUs with AVX512-VNNI (its Ice Lake group), so the instruction is there.
+HWY_INLINE V32 MulAccPair(V32 acc, const int16_t* p, V16 w) {
+#if HWY_TARGET == HWY_AVX3_DL
+  __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc.raw) : "v"(w.raw), "m"(*reinterpret_cast<const int16_t(*)[2]>(p)));
+  return acc;
+#else
+  V32 unused;
+  return hn::ReorderWidenMulAccumulate(DI32(), hn::BitCast(DI16(), BroadcastPair(p)), w, acc, unused);
+#endif
+}
+
 // Requantizes the kVecs accumulators of one row (16 channels, + bias already in) and stores `count`.
 HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
   const DF df;
@@ -160,8 +175,8 @@ HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, con
   VF x[kVecs];
   for (size_t v = 0; v < kVecs; ++v)
     x[v] = hn::Min(hn::Max(hn::Mul(hn::ConvertTo(df, acc[v]), hn::LoadU(df, mult + v * kLanes)), lo), hi);
-  HWY_ALIGN uint8_t bytes[kPanel];
 #if HWY_TARGET == HWY_AVX2
+  HWY_ALIGN uint8_t bytes[kPanel];
   // cvtps2dq rounds half to even (default MXCSR, as std::nearbyint); packs reorder 128-bit halves, the
   // final dword permute restores channel order: 16 channels in 4 pack/permute ops.
   const __m256i i0 = _mm256_cvtps_epi32(x[0].raw), i1 = _mm256_cvtps_epi32(x[1].raw);
@@ -173,7 +188,16 @@ HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, con
     return;
   }
   _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q);
+  std::memcpy(dst, bytes, count);
+#elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  // One vector of 16 channels: vcvtps2dq rounds half to even (default MXCSR, as std::nearbyint); the
+  // clamped value + zero point lies in [0, 255], so vpmovdb's truncation is exact, and its masked form
+  // stores only `count` channels.
+  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x[0].raw), _mm512_set1_epi32(rq.zero_point));
+  _mm512_mask_cvtepi32_storeu_epi8(dst, static_cast<__mmask16>((1u << count) - 1u), q);
+  return;
 #else
+  HWY_ALIGN uint8_t bytes[kPanel];
   const DI32 d32;
   const hn::Rebind<uint8_t, DI32> du8;
   for (size_t v = 0; v < kVecs; ++v) {
@@ -184,8 +208,8 @@ HWY_INLINE void StoreRequantized(const V32 (&acc)[kVecs], const float* mult, con
     std::memcpy(dst, bytes, kPanel);
     return;
   }
-#endif
   std::memcpy(dst, bytes, count);
+#endif
 }
 
 template <size_t MR>
@@ -212,8 +236,6 @@ HWY_INLINE void FinishTile(const Q8Int32Sink& s, V32 (&acc)[MR][kVecs]) {
 
 template <size_t MR, class Red, class WeightT, class Sink>
 HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {
-  const DI32 d32;
-  const DI16 d16;
   V32 acc[MR][kVecs];
   InitTile(sink, acc);
   for (size_t s = 0; s < red.Segments(); ++s) {
@@ -222,13 +244,8 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
     for (size_t i = 0; i < red.SegPairs(); ++i) {
       V16 wv[kVecs];
       for (size_t v = 0; v < kVecs; ++v) wv[v] = LoadPairs(w + v * 2 * kLanes);
-      for (size_t r = 0; r < MR; ++r) {
-        const V16 av = hn::BitCast(d16, BroadcastPair(ap[r] + 2 * i));
-        for (size_t v = 0; v < kVecs; ++v) {
-          V32 unused;
-          acc[r][v] = hn::ReorderWidenMulAccumulate(d32, av, wv[v], acc[r][v], unused);
-        }
-      }
+      for (size_t r = 0; r < MR; ++r)
+        for (size_t v = 0; v < kVecs; ++v) acc[r][v] = MulAccPair(acc[r][v], ap[r] + 2 * i, wv[v]);
       w += 2 * kPanel;
     }
   }

@@ -46,9 +46,10 @@ template <size_t kSegments, size_t kSegPairs>
 void ConvBandSmallK(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
                     const int16_t* image, int64_t n, int64_t oh_begin, int64_t oh_end, uint8_t* output) {
   constexpr size_t kPairs = kSegments * kSegPairs;
-  constexpr int64_t kSmallPixels = 2;
+  // Independent pixels in flight: each pixel's sum is one chain of kPairs dependent multiply-adds, so
+  // a 1-vector target (AVX-512: 16 channels per register) needs several pixels to hide the latency.
+  constexpr int64_t kSmallPixels = kVecs == 1 ? 6 : 2;
   const DI32 d32;
-  const DI16 d16;
   const int64_t cout = packed.filter.out_channels;
   const int64_t panels = (cout + kPanel - 1) / kPanel;
   const int64_t pitch = plan.image_w * plan.image_c;
@@ -67,14 +68,10 @@ void ConvBandSmallK(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q
       EDGEQ_UNROLL_ALL
       for (size_t k = 0; k < kPairs; ++k) {
         const int64_t offset = static_cast<int64_t>(k / kSegPairs) * seg_stride + 2 * static_cast<int64_t>(k % kSegPairs);
-        for (size_t x = 0; x < kCount; ++x) {
-          const V16 av = hn::BitCast(d16, BroadcastPair(a + static_cast<int64_t>(x) * step + offset));
-          for (size_t v = 0; v < kVecs; ++v) {
-            V32 unused;
-            acc[x][v] = hn::ReorderWidenMulAccumulate(d32, av, LoadPairs(w + k * 2 * kPanel + v * 2 * kLanes), acc[x][v],
-                                                      unused);
-          }
-        }
+        for (size_t x = 0; x < kCount; ++x)
+          for (size_t v = 0; v < kVecs; ++v)
+            acc[x][v] = MulAccPair(acc[x][v], a + static_cast<int64_t>(x) * step + offset,
+                                   LoadPairs(w + k * 2 * kPanel + v * 2 * kLanes));
       }
       for (size_t x = 0; x < kCount; ++x) StoreRequantized(acc[x], mult, rq, out + static_cast<int64_t>(x) * cout, channels);
     };
