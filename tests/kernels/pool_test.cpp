@@ -121,6 +121,42 @@ TEST(PoolHwy, MaxU8MatchesReference) {
   });
 }
 
+// The 2x2 max pool after a conv (hwy's interior fast path): even inputs (every window inside), odd
+// inputs in ceil mode (the last window of each axis clipped to one column/row, the general path), pads,
+// stride 1, and channel counts around the 128/256/512-bit vector widths, f32 and u8, every target.
+TEST(PoolHwy, MaxTwoByTwoMatchesReference) {
+  std::mt19937 rng(test::kSeed + 1);
+  struct Case {
+    int64_t in, stride, pad_begin, pad_end, out;
+  };
+  const Case cases[] = {{28, 2, 0, 0, 14}, {14, 2, 0, 0, 7}, {7, 2, 0, 0, 4}, {7, 2, 1, 0, 4}, {6, 1, 0, 0, 5}};
+  test::for_each_target([&](const std::string&) {
+    for (const Case& k : cases) {
+      for (int64_t channels : {1, 8, 16, 17, 32, 33, 64, 100}) {
+        const Pool2dParams p = square_pool(channels, k.in, 2, k.stride, k.pad_begin, k.pad_end, k.out);
+        SCOPED_TRACE("in " + std::to_string(k.in) + " stride " + std::to_string(k.stride) + " pad " +
+                     std::to_string(k.pad_begin) + " C" + std::to_string(channels));
+        const size_t in_n = static_cast<size_t>(k.in * k.in * channels);
+        const size_t out_n = static_cast<size_t>(k.out * k.out * channels);
+        const auto in_f = test::random_floats(rng, in_n);
+        std::vector<float> want_f(out_n);
+        GuardedBuffer got_f(out_n);
+        ref::max_pool2d_f32_nhwc(p, in_f.data(), want_f.data(), 0, k.out);
+        hwy::max_pool2d_f32_nhwc(p, in_f.data(), got_f.data(), 0, k.out);
+        ASSERT_TRUE(got_f.guards_intact());
+        for (size_t j = 0; j < out_n; ++j) ASSERT_EQ(got_f.data()[j], want_f[j]) << "f32 output " << j;
+        const auto in_u = test::random_u8(rng, in_n);
+        std::vector<uint8_t> want_u(out_n);
+        test::GuardedBytes got_u(out_n);
+        ref::max_pool2d_u8_nhwc(p, in_u.data(), want_u.data(), 0, k.out);
+        hwy::max_pool2d_u8_nhwc(p, in_u.data(), got_u.data(), 0, k.out);
+        ASSERT_TRUE(got_u.guards_intact());
+        for (size_t j = 0; j < out_n; ++j) ASSERT_EQ(got_u.data()[j], want_u[j]) << "u8 output " << j;
+      }
+    }
+  });
+}
+
 TEST(PoolHwy, MaxU8KnownValues) {
   // 1 image, 3x3 input, 2 channels, 2x2 window, stride 2, pad 1 on the top/left only: the first window
   // of each axis is clipped to one tap; bytes above 127 must win (unsigned compare).

@@ -51,6 +51,44 @@ HWY_INLINE AxisWindow ClipAxis(int64_t out, int64_t stride, int64_t pad_begin, i
   return w;
 }
 
+// Calls f(dv, c, valid) for vectors covering channels [c0, channels): whole vectors of the widest
+// type, then 256-bit and 128-bit ones, then one partial 128-bit vector, so that u8 with 16 or 32
+// channels (32 lanes on AVX2, 64 on AVX-512) does not take the partial-load path.
+template <typename T, class F>
+HWY_INLINE void ForEachChannelVector(int64_t c0, int64_t channels, const F& f) {
+  const hn::ScalableTag<T> d;
+  const hn::CappedTag<T, 32 / sizeof(T)> d256;
+  const hn::CappedTag<T, 16 / sizeof(T)> d128;
+  const int64_t lanes = static_cast<int64_t>(hn::MaxLanes(d));
+  const int64_t lanes256 = static_cast<int64_t>(hn::MaxLanes(d256));
+  const int64_t lanes128 = static_cast<int64_t>(hn::MaxLanes(d128));
+  int64_t c = c0;
+  for (; c + lanes <= channels; c += lanes) f(d, c, static_cast<size_t>(lanes));
+  if (lanes256 > lanes128 && lanes > lanes256) {
+    for (; c + lanes256 <= channels; c += lanes256) f(d256, c, static_cast<size_t>(lanes256));
+  }
+  for (; c + lanes128 <= channels; c += lanes128) f(d128, c, static_cast<size_t>(lanes128));
+  if (c < channels) f(d128, c, static_cast<size_t>(channels - c));
+}
+
+// Max over a 2x2 window inside the input (the common pool after a conv): the four taps' vectors at
+// once, no accumulation through the output.
+template <typename T>
+HWY_INLINE void Max2x2(const T* in, int64_t row_step, int64_t channels, T* out) {
+  ForEachChannelVector<T>(0, channels, [&](auto dv, int64_t c, size_t valid) {
+    const T* a = in + c;
+    if (valid == hn::MaxLanes(dv)) {
+      const auto top = hn::Max(hn::LoadU(dv, a), hn::LoadU(dv, a + channels));
+      const auto bottom = hn::Max(hn::LoadU(dv, a + row_step), hn::LoadU(dv, a + row_step + channels));
+      hn::StoreU(hn::Max(top, bottom), dv, out + c);
+    } else {
+      const auto top = hn::Max(LoadPartial(dv, a, valid), LoadPartial(dv, a + channels, valid));
+      const auto bottom = hn::Max(LoadPartial(dv, a + row_step, valid), LoadPartial(dv, a + row_step + channels, valid));
+      StorePartial(dv, hn::Max(top, bottom), out + c, valid);
+    }
+  });
+}
+
 // One pool for every element type T (max: f32 and u8; average: f32 only); vectors of T along channels.
 template <typename T, bool kMax>
 void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, int64_t row_end) {
@@ -79,6 +117,11 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
       const int64_t ih0 = oh * p.stride_h - p.pad_top + wh.first * p.dilation_h;
       const int64_t iw0 = ow * p.stride_w - p.pad_left + ww.first * p.dilation_w;
       T* out = output + (row * p.out_w + ow) * channels;
+      if (kMax && p.kernel_h == 2 && p.kernel_w == 2 && p.dilation_h == 1 && p.dilation_w == 1 && wh.count == 2 &&
+          ww.count == 2) {
+        Max2x2(input + ((n * p.in_h + ih0) * p.in_w + iw0) * channels, p.in_w * channels, channels, out);
+        continue;
+      }
       // Whole vectors: taps outer, channels inner, the output pixel (in L1) as the accumulator, so each
       // tap is one straight pass over the channels instead of a short loop nest per vector.
       const int64_t full = wh.count * ww.count > 0 ? channels / lanes * lanes : 0;
@@ -100,8 +143,7 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
           hn::StoreU(hn::Mul(hn::LoadU(d, out + c), hn::Set(d, scale)), d, out + c);
       }
       // The channels past the whole vectors (and empty windows): one vector of `dv` at a time, reduced
-      // over the taps in a register; 256-bit then 128-bit vectors first, so that u8 with 16 or 32
-      // channels (32 lanes on AVX2, 64 on AVX-512) does not take the partial-load path at every tap.
+      // over the taps in a register.
       const auto window_vector = [&](auto dv, int64_t c, size_t valid) {
         const bool whole = valid == hn::MaxLanes(dv);
         auto acc = hn::Set(dv, init);
@@ -119,16 +161,7 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
           StorePartial(dv, acc, out + c, valid);
         }
       };
-      const hn::CappedTag<T, 32 / sizeof(T)> d256;
-      const hn::CappedTag<T, 16 / sizeof(T)> d128;
-      const int64_t lanes256 = static_cast<int64_t>(hn::MaxLanes(d256));
-      const int64_t lanes128 = static_cast<int64_t>(hn::MaxLanes(d128));
-      int64_t c = full;
-      if (lanes256 > lanes128) {
-        for (; c + lanes256 <= channels; c += lanes256) window_vector(d256, c, static_cast<size_t>(lanes256));
-      }
-      for (; c + lanes128 <= channels; c += lanes128) window_vector(d128, c, static_cast<size_t>(lanes128));
-      if (c < channels) window_vector(d128, c, static_cast<size_t>(channels - c));
+      ForEachChannelVector<T>(full, channels, window_vector);
     }
   }
 }
