@@ -1,7 +1,8 @@
 // edgeq train: reference CNNs, the LibTorch trainer and the native torch -> ONNX exporter.
 // Owns: the architectures (cnn-s, cnn-m, cnn-bn), training (Adam/SGD, cosine/step schedule, early
 // stopping on a validation split, seeded), export to opset-17 ONNX through edgeq::onnx (BatchNorm
-// folded into Conv unless asked to keep it, Dropout dropped, metadata written), train.json.
+// folded into Conv unless asked to keep it, Dropout dropped, metadata written), train.json, and the way
+// back (an export rebuilt as its LibTorch module, the in-process PyTorch peer of `edgeq bench`).
 // This header has no LibTorch types (the network is behind a pimpl), so the CLI and tests that use it
 // do not pay LibTorch's compile time; only libedgeq_train links LibTorch (EDGEQ_WITH_TORCH).
 #pragma once
@@ -42,8 +43,17 @@ class Network {
   int64_t classes() const;
   int64_t param_count() const;
 
+  // Rebuilds the network an edgeq fp32 export was trained as: the "arch" metadata names the layers
+  // (make_layers), the initializers the exporter wrote give the weights (a folded BatchNorm becomes the
+  // identity plus the folded bias; a kept one takes its statistics); a trailing Softmax is appended.
+  // Error(kUnsupported) naming the reason for a file that is not such an export (no arch, a quantized
+  // or foreign graph, a missing or misshapen initializer).
+  static Network from_onnx(const onnx::Model& model);
+
   // Inference (eval mode, no grad, LibTorch): images [N, C, H, W] float32 -> logits [N, classes].
   Tensor forward(const Tensor& images) const;
+  // The same call bound to `images` (converted to a torch tensor once, now): what a benchmark times.
+  std::function<Tensor()> bind_forward(const Tensor& images) const;
 
   // The network as an ONNX model (opset 17): input "input" [batch, C, H, W], output "logits"
   // [batch, classes], Conv/Relu/MaxPool/Flatten/Gemm (+BatchNormalization when not folded).
@@ -62,6 +72,11 @@ class Network {
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+// LibTorch's intra-op threads (torch::set_num_threads, process-wide), for timing inference.
+void set_inference_threads(int threads);
+// The LibTorch version this library was built against ("1.13.0").
+std::string torch_version();
 
 struct TrainConfig {
   std::string dataset = "fashion-mnist";  // training data SPEC (see data::load_dataset); split "train"

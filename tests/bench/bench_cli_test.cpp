@@ -113,6 +113,50 @@ TEST(BenchCli, PeerRowsCarryAgreementAgainstEdgeqsLogitsOfTheFirstModel) {
   EXPECT_EQ(ort_rows, 2) << rows.dump(1);
 }
 
+// --peers torch runs the LibTorch module in process (engine libtorch-eager) on the same inputs and
+// evaluation set: its logits match edgeq's on the same file, follow the shifted bias on the other, and
+// a file without the "arch" metadata is a skipped row saying so.
+TEST(BenchCli, LibTorchPeerRunsInProcessOnTheSameInputs) {
+  Dir dir;
+  onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");
+  onnx::Model other = testing::tiny_cnn_s(5);
+  other.graph.initializers["fc2.bias"].data<float>()[0] += 0.25f;
+  onnx::save_model(other, dir / "tiny-shifted.onnx");
+  onnx::save_model(testing::tiny_cnn_s(5, 3, /*arch_metadata=*/false), dir / "foreign.onnx");
+  const std::string cmd = test::edgeq_binary() + " bench " + (dir / "tiny.onnx") + " " + (dir / "tiny-shifted.onnx") + " " +
+                          (dir / "foreign.onnx") +
+                          " --threads 1 --warmup 1 --runs 5 --rounds 1 --batch-runs 2 --throughput-batch 8 --peers torch --quiet --json " +
+                          (dir / "r.json") + " 2>&1";
+  const auto r = test::run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  const auto j = nlohmann::json::parse(read_file(dir / "r.json"));
+  int libtorch_rows = 0;
+  for (const auto& row : j.at("rows")) {
+    if (row.at("engine") != "libtorch-eager") continue;
+    ++libtorch_rows;
+    SCOPED_TRACE(row.dump());
+    const std::string status = row.at("status");
+#if EDGEQ_WITH_TORCH
+    if (row.at("model") == "foreign") {
+      EXPECT_EQ(status.rfind("skipped: ", 0), 0u);
+      EXPECT_NE(status.find("no 'arch' metadata"), std::string::npos);
+      continue;
+    }
+    ASSERT_EQ(status, "ok");
+    for (const char* key : {"p50_ms", "p95_ms", "throughput_b64_items_per_s", "session_ms", "peak_rss_bytes"})
+      EXPECT_TRUE(row.at(key).is_number() && row.at(key).get<double>() > 0) << key;
+    const double expected = row.at("model") == "tiny" ? 0.0 : 0.25;
+    EXPECT_NEAR(row.at("max_logit_diff").get<double>(), expected, 1e-4);
+#else
+    EXPECT_EQ(status, "skipped: this edgeq was built without LibTorch (EDGEQ_WITH_TORCH=OFF)");
+#endif
+  }
+  EXPECT_EQ(libtorch_rows, 3);
+#if EDGEQ_WITH_TORCH
+  EXPECT_TRUE(j.at("versions").contains("libtorch (in process)")) << j.at("versions").dump();
+#endif
+}
+
 TEST(BenchCli, UnknownPeerIsAUserErrorWithOneLine) {
   Dir dir;
   onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");

@@ -24,12 +24,13 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
   ASSERT_TRUE(std::filesystem::exists(dir + "/latency.svg"));
   auto bench = nlohmann::json::parse(read_file(dir + "/bench.json"));
   ASSERT_TRUE(bench.contains("rows")) << bench.dump().substr(0, 500);
-  bool edgeq_fp32 = false, ort_fp32 = false, ort_static = false, ort_dynamic = false, web_skipped = false;
+  bool edgeq_fp32 = false, libtorch_fp32 = false, ort_fp32 = false, ort_static = false, ort_dynamic = false, web_skipped = false;
   std::optional<double> edgeq_top1, ort_top1;  // fp32, on the same 300 test images
   for (const auto& row : bench["rows"]) {
     std::string engine = row.value("engine", ""), precision = row.value("precision", ""), status = row.value("status", "");
     bool has_p50 = row.contains("p50_ms") && row["p50_ms"].is_number() && row["p50_ms"].get<double>() > 0;
     if (engine == "edgeq" && precision == "fp32") edgeq_fp32 = has_p50 && status == "ok";
+    if (engine == "libtorch-eager" && precision == "fp32") libtorch_fp32 = has_p50 && status == "ok";  // PyTorch, in process
     if (precision == "fp32" && row.value("top1", nlohmann::json()).is_number()) {
       if (engine == "edgeq") edgeq_top1 = row["top1"].get<double>();
       if (engine == "onnxruntime-node") ort_top1 = row["top1"].get<double>();
@@ -44,6 +45,7 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
     if (engine == "onnxruntime-web") web_skipped |= status.rfind("skipped", 0) == 0;
   }
   EXPECT_TRUE(edgeq_fp32);
+  EXPECT_TRUE(libtorch_fp32) << "the demo trains with LibTorch, so its in-process PyTorch row must run";
   if (test::run_command("node --version >/dev/null 2>&1").exit_code == 0) {
     EXPECT_TRUE(ort_fp32);
     EXPECT_TRUE(ort_static);

@@ -1,6 +1,8 @@
 // Architectures, exporter structure, trainer behaviour (determinism, early stopping, schedules), outputs.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -125,6 +127,63 @@ TEST(TrainExportTest, SavedModelLoadsWithMetadata) {
   EXPECT_EQ(j["train_images"], 270);  // 300 minus the 10 % validation split
   EXPECT_EQ(j["val_images"], 30);
   EXPECT_DOUBLE_EQ(j["test_accuracy"].get<double>(), t.result.test_accuracy);
+}
+
+// from_onnx is the exporter's inverse: every architecture, BatchNorm folded and kept, with Softmax,
+// rebuilt from the ONNX file gives the trained module's logits (folding moves them by rounding only).
+TEST(TrainImportTest, RebuiltNetworkMatchesTheExportedOne) {
+  std::vector<float> x(3 * 784);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd;
+  for (float& v : x) v = nd(rng);
+  const edgeq::Tensor in = edgeq::Tensor::from_f32({3, 1, 28, 28}, x);
+  for (const std::string arch : {"cnn-s", "cnn-m", "cnn-bn"}) {
+    train::Network net = train::Network::create(arch, 1, 28, 28, 10, 7);
+    if (arch == "cnn-bn") net.randomize_batchnorm(3);
+    const edgeq::Tensor want = net.forward(in);
+    for (bool fold : {true, false}) {
+      for (bool softmax : {false, true}) {
+        SCOPED_TRACE(arch + (fold ? " folded" : " kept") + (softmax ? " softmax" : ""));
+        onnx::Model m = net.to_onnx({.fold_batchnorm = fold, .softmax = softmax, .metadata = {{"arch", arch}}});
+        const train::Network back = train::Network::from_onnx(m);
+        EXPECT_EQ(back.arch(), arch);
+        EXPECT_EQ(back.classes(), 10);
+        const edgeq::Tensor got = back.bind_forward(in)();
+        ASSERT_EQ(got.shape(), want.shape());
+        for (int64_t n = 0; n < 3; ++n) {
+          const float* w = want.data<float>() + n * 10;
+          float denom = 0, top = w[0];
+          for (int c = 0; c < 10; ++c) top = std::max(top, w[c]);
+          for (int c = 0; c < 10; ++c) denom += std::exp(w[c] - top);
+          for (int c = 0; c < 10; ++c) {
+            const float expect = softmax ? std::exp(w[c] - top) / denom : w[c];
+            EXPECT_NEAR(got.data<float>()[n * 10 + c], expect, 1e-4f) << "sample " << n << " class " << c;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(TrainImportTest, FilesThatAreNotEdgeqExportsAreRefusedWithTheReason) {
+  train::Network net = train::Network::create("cnn-s", 1, 28, 28, 10, 7);
+  auto message_of = [](const onnx::Model& m) {
+    try {
+      train::Network::from_onnx(m);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message_of(net.to_onnx()).find("no 'arch' metadata"), std::string::npos);
+  onnx::Model wrong_arch = net.to_onnx({.metadata = {{"arch", "cnn-m"}}});
+  EXPECT_NE(message_of(wrong_arch).find("initializer 'conv1.weight' is float32 [16, 1, 3, 3], the layer needs float32 [32, 1, 3, 3]"),
+            std::string::npos)
+      << message_of(wrong_arch);
+  onnx::Model missing = net.to_onnx({.metadata = {{"arch", "cnn-s"}}});
+  missing.graph.initializers.erase("conv2.bias");
+  EXPECT_NE(message_of(missing).find("initializer 'conv2.bias' missing"), std::string::npos);
 }
 
 TEST(TrainerTest, SingleThreadSeedIsBitReproducible) {
