@@ -3,7 +3,9 @@
 // concurrent runs, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "edgeq/runtime.h"
@@ -276,6 +278,38 @@ TEST(EvaluateNode, FoldsWithTheRuntimeKernels) {
   EXPECT_FLOAT_EQ((*r)[0].data<float>()[5], 300.f);
   n.op_type = "NoSuchOp";
   EXPECT_FALSE(edgeq::runtime::evaluate_node(n, {}).has_value());
+}
+
+// DynamicQuantizeLinear on lengths around the 8-wide range chains and the SIMD quantizer's vectors,
+// against the ONNX definition written out: range [min(0, min x), max(0, max x)], scale = range / 255,
+// zero point and values rounded half to even; the extremes placed at the very end and start.
+TEST(DynamicQuantizeLinear, MatchesTheOnnxFormulaOnEveryLength) {
+  for (int64_t n : {1, 7, 8, 9, 31, 64, 1568, 1571}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      SCOPED_TRACE("n " + std::to_string(n) + " variant " + std::to_string(variant));
+      GraphBuilder g;
+      g.input("x", Shape{n});
+      g.node("DynamicQuantizeLinear", {"x"}, {"y", "s", "z"});
+      g.output("y", DType::kU8).output("s").output("z", DType::kU8);
+      Session session(g.build());
+      Tensor x = random_tensor({n}, static_cast<uint32_t>(n * 3 + variant), 2.f);
+      float* xs = x.data<float>();
+      if (variant == 1) xs[n - 1] = 9.5f;                              // the maximum in the tail
+      if (variant == 2) for (int64_t i = 0; i < n; ++i) xs[i] = std::fabs(xs[i]) + 0.5f;  // all positive: min is 0
+      float lo = 0.f, hi = 0.f;
+      for (int64_t i = 0; i < n; ++i) lo = std::min(lo, xs[i]), hi = std::max(hi, xs[i]);
+      const float scale = (hi - lo) / 255.f;
+      const float zp = std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f);
+      const auto out = session.run({x});
+      ASSERT_EQ(out.size(), 3u);
+      EXPECT_EQ(out[1].data<float>()[0], scale);
+      EXPECT_EQ(out[2].data<uint8_t>()[0], static_cast<uint8_t>(zp));
+      for (int64_t i = 0; i < n; ++i) {
+        const float q = std::clamp(std::nearbyint(xs[i] / scale) + zp, 0.f, 255.f);
+        ASSERT_EQ(out[0].data<uint8_t>()[i], static_cast<uint8_t>(q)) << "element " << i << " = " << xs[i];
+      }
+    }
+  }
 }
 
 }  // namespace

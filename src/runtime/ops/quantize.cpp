@@ -2,6 +2,7 @@
 // Per-tensor and per-axis (opset 13) scales; scales and zero points may be constants or run-time inputs.
 // Values keep their layout (an NHWC activation is quantized in place of order: its channel axis is the
 // innermost one), so a quantized conv stack never converts layouts.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -169,16 +170,33 @@ class DynamicQuantizeKernel final : public Kernel {
   int64_t n = 0;
   void run(const ExecContext& ctx) const override {
     const float* X = ctx.at<const float>(x);
+    // Eight running ranges: independent chains the compiler keeps in registers (one chain is bound by
+    // the latency of each compare).
+    float los[8] = {}, his[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) {
+        los[j] = X[i + j] < los[j] ? X[i + j] : los[j];
+        his[j] = X[i + j] > his[j] ? X[i + j] : his[j];
+      }
     float lo = 0.f, hi = 0.f;
-    for (int64_t i = 0; i < n; ++i) {
+    for (; i < n; ++i) {
       lo = std::min(lo, X[i]);
       hi = std::max(hi, X[i]);
+    }
+    for (int j = 0; j < 8; ++j) {
+      lo = std::min(lo, los[j]);
+      hi = std::max(hi, his[j]);
     }
     const float s = (hi - lo) / 255.f;
     // All-zero input: scale 0 would divide by zero; every value quantizes to zero point 0.
     const uint8_t z = s > 0.f ? saturate_to<uint8_t>(std::nearbyint(0.f - lo / s)) : 0;
     uint8_t* Y = ctx.at<uint8_t>(y);
-    for (int64_t i = 0; i < n; ++i) Y[i] = s > 0.f ? quantize_one<uint8_t>(X[i], s, z) : 0;
+    if (s > 0.f) {
+      kernels::hwy::quantize_f32_u8(X, Y, static_cast<size_t>(n), s, z);  // QuantizeLinear's bytes, in SIMD
+    } else {
+      std::fill(Y, Y + n, uint8_t{0});
+    }
     *ctx.at<float>(scale) = s;
     *ctx.at<uint8_t>(zero_point) = z;
   }
