@@ -268,6 +268,9 @@ struct PackedGemmQ8 {
   size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8& packed);                                         \
   void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& quant, const uint8_t* a,           \
                      int64_t lda, uint8_t* c, int64_t ldc, const GemmRange& range, void* scratch);        \
+  /* The same product as int32 sums + bias, not requantized (MatMulInteger; multipliers unused). */     \
+  void gemm_qu8_qc8w_s32(const PackedGemmQ8& packed, int32_t a_zero_point, const uint8_t* a,             \
+                         int64_t lda, int32_t* c, int64_t ldc, const GemmRange& range, void* scratch);    \
                                                                                                           \
   /* Element-wise over n floats (in-place allowed: out may equal an input). */                            \
   void add_f32(const float* a, const float* b, float* out, size_t n);                                     \

@@ -247,6 +247,22 @@ void check_qgemm(int64_t m, int64_t k, int64_t n, BLayout layout, uint32_t seed)
         ASSERT_EQ(static_cast<int>(got.data()[at]), static_cast<int>(want[at])) << "C[" << i << "][" << j << "]";
       }
     }
+  // The int32 form (MatMulInteger): the same sums before requantizing, the same ranges, the padding
+  // columns (sentinel) untouched; the reference's sums requantize to its own u8 output.
+  constexpr int32_t kSentinel = -123456789;
+  std::vector<int32_t> want32(static_cast<size_t>(m * ldc), kSentinel), got32(static_cast<size_t>(m * ldc), kSentinel);
+  ref::gemm_qu8_qc8w_s32(ref_packed, q.input_zero_point, a.data(), lda, want32.data(), ldc, {0, m, 0, n}, nullptr);
+  for (const GemmRange& r : {GemmRange{0, m_mid, 0, n_mid}, GemmRange{m_mid, m, 0, n_mid}, GemmRange{0, m, n_mid, n}})
+    hwy::gemm_qu8_qc8w_s32(packed, q.input_zero_point, a.data(), lda, got32.data(), ldc, r, scratch.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      ASSERT_EQ(got32[at], want32[at]) << "int32 C[" << i << "][" << j << "]";
+      if (j < n)
+        ASSERT_EQ(requantize_u8(want32[at], mult[j], q.output_zero_point, q.output_min, q.output_max), want[at]);
+      else
+        ASSERT_EQ(want32[at], kSentinel);
+    }
 }
 
 TEST(QuantizedHwy, GemmMatchesReferenceExactly) {

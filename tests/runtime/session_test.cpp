@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <random>
 #include <thread>
 
 #include "edgeq/runtime.h"
@@ -308,6 +309,45 @@ TEST(DynamicQuantizeLinear, MatchesTheOnnxFormulaOnEveryLength) {
         const float q = std::clamp(std::nearbyint(xs[i] / scale) + zp, 0.f, 255.f);
         ASSERT_EQ(out[0].data<uint8_t>()[i], static_cast<uint8_t>(q)) << "element " << i << " = " << xs[i];
       }
+    }
+  }
+}
+
+// Dynamic int8's fully-connected layer as the quantizer writes it: DynamicQuantizeLinear, then
+// MatMulInteger with constant symmetric s8 weights and the run-time zero point (the packed int8 path),
+// against the definition computed here from the session's own quantized input: int32 sum of
+// (y - zero point) * w. M and N around the 16-column panels, K odd.
+TEST(MatMulInteger, PackedPathGivesTheIntegerSums) {
+  for (int64_t m : {1, 3, 9}) {
+    for (int64_t n : {1, 16, 35}) {
+      const int64_t k = 37;
+      SCOPED_TRACE("M " + std::to_string(m) + " N " + std::to_string(n));
+      GraphBuilder g;
+      g.input("x", Shape{m, k});
+      Tensor w(DType::kI8, {k, n});
+      std::mt19937 rng(static_cast<uint32_t>(m * 100 + n));
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+      Tensor wz(DType::kI8, {});
+      wz.data<int8_t>()[0] = 0;
+      g.init("w", w).init("wz", wz);
+      g.node("DynamicQuantizeLinear", {"x"}, {"y", "s", "z"});
+      g.node("MatMulInteger", {"y", "w", "z", "wz"}, {"acc"});
+      g.output("acc", DType::kI32).output("y", DType::kU8).output("z", DType::kU8);
+      Session session(g.build());
+      const auto plan = session.plan_info({Shape{m, k}});
+      bool packed = false;
+      for (const auto& label : plan.step_labels) packed |= label.find("[int8 packed]") != std::string::npos;
+      EXPECT_TRUE(packed) << "MatMulInteger with constant s8 weights should take the packed int8 kernel";
+      const auto out = session.run({random_tensor({m, k}, static_cast<uint32_t>(m + n), 3.f)});
+      const uint8_t* y = out[1].data<uint8_t>();
+      const int32_t z = out[2].data<uint8_t>()[0];
+      ASSERT_EQ(out[0].shape(), (Shape{m, n}));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          int32_t want = 0;
+          for (int64_t p = 0; p < k; ++p) want += (static_cast<int32_t>(y[i * k + p]) - z) * w.data<int8_t>()[p * n + j];
+          ASSERT_EQ(out[0].data<int32_t>()[i * n + j], want) << "acc[" << i << "][" << j << "]";
+        }
     }
   }
 }

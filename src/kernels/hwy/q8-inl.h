@@ -89,8 +89,10 @@ struct Q8RequantSink {  // + bias, requantize, store `channels` (<= 16) u8 per r
   size_t channels;
   Q8Requant rq;
 };
-struct Q8Int32Sink {  // raw sums, 16 int32 per row (Winograd M)
+struct Q8Int32Sink {  // raw sums (+ bias), `channels` (<= 16) int32 per row (Winograd M, MatMulInteger)
   int32_t* const* out;
+  const int32_t* bias = nullptr;  // nullptr: sums from 0
+  size_t channels = kPanel;
 };
 
 // dst[0, len) = src[0, len) - zero_point, widened to int16.
@@ -220,18 +222,29 @@ HWY_INLINE void InitTile(const Q8RequantSink& s, V32 (&acc)[MR][kVecs]) {
   }
 }
 template <size_t MR>
-HWY_INLINE void InitTile(const Q8Int32Sink&, V32 (&acc)[MR][kVecs]) {
-  for (size_t r = 0; r < MR; ++r)
-    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(DI32());
+HWY_INLINE void InitTile(const Q8Int32Sink& s, V32 (&acc)[MR][kVecs]) {
+  for (size_t v = 0; v < kVecs; ++v) {
+    const V32 b = s.bias ? hn::LoadU(DI32(), s.bias + v * kLanes) : hn::Zero(DI32());
+    for (size_t r = 0; r < MR; ++r) acc[r][v] = b;
+  }
 }
 template <size_t MR>
 HWY_INLINE void FinishTile(const Q8RequantSink& s, V32 (&acc)[MR][kVecs]) {
   for (size_t r = 0; r < MR; ++r) StoreRequantized(acc[r], s.mult, s.rq, s.out[r], s.channels);
 }
+// The sums of one row, `count` (<= 16) int32 stored.
+HWY_INLINE void StoreSums(const V32 (&acc)[kVecs], int32_t* dst, size_t count) {
+  if (count == kPanel) {
+    for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[v], DI32(), dst + v * kLanes);
+    return;
+  }
+  HWY_ALIGN int32_t sums[kPanel];
+  for (size_t v = 0; v < kVecs; ++v) hn::Store(acc[v], DI32(), sums + v * kLanes);
+  std::memcpy(dst, sums, count * sizeof(int32_t));
+}
 template <size_t MR>
 HWY_INLINE void FinishTile(const Q8Int32Sink& s, V32 (&acc)[MR][kVecs]) {
-  for (size_t r = 0; r < MR; ++r)
-    for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[r][v], DI32(), s.out[r] + v * kLanes);
+  for (size_t r = 0; r < MR; ++r) StoreSums(acc[r], s.out[r], s.channels);
 }
 
 template <size_t MR, class Red, class WeightT, class Sink>
@@ -271,7 +284,7 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
       if constexpr (kRequant) {
         acc[j] = sink.bias[j];
       } else {
-        acc[j] = 0;
+        acc[j] = sink.bias ? sink.bias[j] : 0;
       }
     }
     const WeightT* wp = w;
@@ -285,7 +298,7 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
         sink.out[r][j] = edgeq::kernels::requantize_u8(acc[j], sink.mult[j], sink.rq.zero_point, sink.rq.out_min,
                                                        sink.rq.out_max);
     } else {
-      std::memcpy(sink.out[r], acc, sizeof(acc));
+      std::memcpy(sink.out[r], acc, sink.channels * sizeof(int32_t));
     }
   }
 }

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "edgeq/kernels.h"
 #include "kernels/hwy/q8_plan.h"
@@ -259,9 +260,17 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
 #ifdef EDGEQ_Q8_PAIRWISE
 // One A row against kPanels consecutive panels (batch-1 fully-connected): kPanels x kVecs independent
 // sums; the broadcast pair is shared by all panels.
-template <size_t kPanels>
+// Out: uint8_t (requantized) or int32_t (raw sums + bias, MatMulInteger).
+HWY_INLINE void StoreRow(const V32 (&acc)[kVecs], const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+  StoreRequantized(acc, mult, rq, dst, count);
+}
+HWY_INLINE void StoreRow(const V32 (&acc)[kVecs], const float*, const Q8Requant&, int32_t* dst, size_t count) {
+  StoreSums(acc, dst, count);
+}
+
+template <size_t kPanels, class Out>
 HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t panel_stride, const int32_t* bias,
-                       const float* mult, const Q8Requant& rq, uint8_t* out, size_t channels_last) {
+                       const float* mult, const Q8Requant& rq, Out* out, size_t channels_last) {
   const DI32 d32;
   const DI16 d16;
   V32 acc[kPanels][kVecs];
@@ -278,12 +287,14 @@ HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t
     }
   }
   for (size_t p = 0; p < kPanels; ++p)
-    StoreRequantized(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
+    StoreRow(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
 }
 #endif
 
-void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a_u8, int64_t lda, uint8_t* c,
-            int64_t ldc, const GemmRange& range, void* scratch) {
+// Out = uint8_t: requantized (gemm_qu8_qc8w); int32_t: the sums + bias (gemm_qu8_qc8w_s32).
+template <class Out>
+void Q8GemmTo(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a_u8, int64_t lda, Out* c,
+              int64_t ldc, const GemmRange& range, void* scratch) {
   const int64_t k_padded = packed.k_padded;
   const size_t k_pairs = static_cast<size_t>(k_padded / 2);
   const int64_t panel_stride = k_padded * static_cast<int64_t>(kPanel);
@@ -296,7 +307,14 @@ void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a
   const Q8Reduction red{1, 0, k_pairs};
   int16_t* rows_buf = static_cast<int16_t*>(scratch);
   const int16_t* a[kQ8TileRows];
-  uint8_t* out[kQ8TileRows];
+  Out* out[kQ8TileRows];
+  auto sink = [&](int64_t panel) {
+    if constexpr (std::is_same_v<Out, uint8_t>) {
+      return Q8RequantSink{out, packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, columns(panel), rq};
+    } else {
+      return Q8Int32Sink{out, packed.bias + panel * kPanel, columns(panel)};
+    }
+  };
   ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
     const int64_t m = range.m_begin + first;
     for (size_t r = 0; r < count; ++r) {
@@ -317,10 +335,18 @@ void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a
 #endif
     for (; panel < panel_end; ++panel) {
       for (size_t r = 0; r < count; ++r) out[r] = c + (m + static_cast<int64_t>(r)) * ldc + panel * kPanel;
-      Q8TileRows(count, a, red, packed.weights_s8 + panel * panel_stride,
-                 Q8RequantSink{out, packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, columns(panel), rq});
+      Q8TileRows(count, a, red, packed.weights_s8 + panel * panel_stride, sink(panel));
     }
   });
+}
+
+void Q8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c, int64_t ldc,
+            const GemmRange& range, void* scratch) {
+  Q8GemmTo(packed, q, a, lda, c, ldc, range, scratch);
+}
+void Q8GemmS32(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, int32_t* c,
+               int64_t ldc, const GemmRange& range, void* scratch) {
+  Q8GemmTo(packed, q, a, lda, c, ldc, range, scratch);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -340,6 +366,7 @@ void DispatchQ8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, con
                         const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch);
 HWY_EXPORT(Q8Conv);
 HWY_EXPORT(Q8Gemm);
+HWY_EXPORT(Q8GemmS32);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 void DispatchQ8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
                     const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch) {
@@ -348,6 +375,10 @@ void DispatchQ8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q
 void DispatchQ8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
                     int64_t ldc, const GemmRange& range, void* scratch) {
   HWY_DYNAMIC_DISPATCH(Q8Gemm)(packed, q, a, lda, c, ldc, range, scratch);
+}
+void DispatchQ8GemmS32(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, int32_t* c,
+                       int64_t ldc, const GemmRange& range, void* scratch) {
+  HWY_DYNAMIC_DISPATCH(Q8GemmS32)(packed, q, a, lda, c, ldc, range, scratch);
 }
 }  // namespace edgeq_kernels_hwy
 
@@ -388,17 +419,34 @@ size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8& packed) {
   return static_cast<size_t>(kQ8MaxTileRows * packed.k_padded * 2 + 64);
 }
 
-void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& quant, const uint8_t* a, int64_t lda, uint8_t* c,
-                   int64_t ldc, const GemmRange& range, void* scratch) {
+namespace {
+// The checks both gemm entries share; false when the range is empty (nothing to do).
+bool check_gemm_call(const PackedGemmQ8& packed, const QuantU8Params& quant, int64_t lda, int64_t ldc,
+                     const GemmRange& range, const void* scratch) {
   detail::check_gemm_q8(packed, Family::kHwy, lda, ldc, range);
   detail::check_quant(quant);
   if (range.n_begin % kPanelChannels != 0 && range.n_begin != range.n_end)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm column range must start at a multiple of 16, got " +
                                                  std::to_string(range.n_begin));
-  if (range.m_begin == range.m_end || range.n_begin == range.n_end) return;
+  if (range.m_begin == range.m_end || range.n_begin == range.n_end) return false;
   if (scratch == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm needs scratch (gemm_qu8_qc8w_scratch_bytes)");
+  return true;
+}
+}  // namespace
+
+void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& quant, const uint8_t* a, int64_t lda, uint8_t* c,
+                   int64_t ldc, const GemmRange& range, void* scratch) {
+  if (!check_gemm_call(packed, quant, lda, ldc, range, scratch)) return;
   edgeq_kernels_hwy::DispatchQ8Gemm(packed, quant, a, lda, c, ldc, range, align64(scratch));
+}
+
+void gemm_qu8_qc8w_s32(const PackedGemmQ8& packed, int32_t a_zero_point, const uint8_t* a, int64_t lda, int32_t* c,
+                       int64_t ldc, const GemmRange& range, void* scratch) {
+  QuantU8Params quant;
+  quant.input_zero_point = a_zero_point;
+  if (!check_gemm_call(packed, quant, lda, ldc, range, scratch)) return;
+  edgeq_kernels_hwy::DispatchQ8GemmS32(packed, quant, a, lda, c, ldc, range, align64(scratch));
 }
 
 }  // namespace edgeq::kernels::hwy

@@ -102,18 +102,38 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout l
 
 size_t gemm_qu8_qc8w_scratch_bytes(const PackedGemmQ8&) { return 0; }
 
-void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
-                   int64_t ldc, const GemmRange& r, void*) {
-  detail::check_gemm_q8(packed, Family::kRef, lda, ldc, r);
-  detail::check_quant(q);
+namespace {
+// c[i][j] = store(bias[j] + sum over k of (a[i][k] - a_zero_point) * b[k][j]) over the range.
+template <class Store>
+void gemm_q8_sums(const PackedGemmQ8& packed, int32_t a_zero_point, const uint8_t* a, int64_t lda, const GemmRange& r,
+                  const Store& store) {
   for (int64_t i = r.m_begin; i < r.m_end; ++i) {
     for (int64_t j = r.n_begin; j < r.n_end; ++j) {
       int32_t acc = packed.bias[j];
       for (int64_t kk = 0; kk < packed.k; ++kk)
-        acc += (static_cast<int32_t>(a[i * lda + kk]) - q.input_zero_point) * packed.weights[kk * packed.n + j];
-      c[i * ldc + j] = requantize_u8(acc, packed.multipliers[j], q.output_zero_point, q.output_min, q.output_max);
+        acc += (static_cast<int32_t>(a[i * lda + kk]) - a_zero_point) * packed.weights[kk * packed.n + j];
+      store(i, j, acc);
     }
   }
+}
+}  // namespace
+
+void gemm_qu8_qc8w(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
+                   int64_t ldc, const GemmRange& r, void*) {
+  detail::check_gemm_q8(packed, Family::kRef, lda, ldc, r);
+  detail::check_quant(q);
+  gemm_q8_sums(packed, q.input_zero_point, a, lda, r, [&](int64_t i, int64_t j, int32_t acc) {
+    c[i * ldc + j] = requantize_u8(acc, packed.multipliers[j], q.output_zero_point, q.output_min, q.output_max);
+  });
+}
+
+void gemm_qu8_qc8w_s32(const PackedGemmQ8& packed, int32_t a_zero_point, const uint8_t* a, int64_t lda, int32_t* c,
+                       int64_t ldc, const GemmRange& r, void*) {
+  detail::check_gemm_q8(packed, Family::kRef, lda, ldc, r);
+  QuantU8Params q;
+  q.input_zero_point = a_zero_point;
+  detail::check_quant(q);
+  gemm_q8_sums(packed, a_zero_point, a, lda, r, [&](int64_t i, int64_t j, int32_t acc) { c[i * ldc + j] = acc; });
 }
 
 }  // namespace edgeq::kernels::ref

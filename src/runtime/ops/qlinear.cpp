@@ -378,19 +378,33 @@ void emit_int_matmul(Builder& b, const MatMulInputs& in, const MatMulGeometry& g
 }
 
 // QGemm on the packed int8 gemm kernel: u8 A (plain or a flattened NHWC value), s8 constant B.
-class QGemmPackedKernel final : public Kernel {
+// The packed int8 gemm kernel: u8 A (plain or a flattened NHWC value), s8 constant B. Out = uint8_t
+// requantizes (QGemm), int32_t gives the sums (MatMulInteger), whose A zero point may be a run-time
+// value (DynamicQuantizeLinear's output): a_zero >= 0 names its slot.
+template <typename Out>
+class GemmPackedKernel final : public Kernel {
  public:
   kernels::PackedGemmQ8 packed;
   kernels::QuantU8Params quant;
   int32_t a = -1, c = -1, scratch = -1;
+  QParamSlots a_zero;  // int32 output only: the per-tensor zero point of A when it is not a constant
   int64_t m = 0, k = 0, n = 0;
   size_t scratch_bytes = 0;  // per task
   void run(const ExecContext& ctx) const override {
     const uint8_t* A = ctx.at<const uint8_t>(a);
-    uint8_t* C = ctx.at<uint8_t>(c);
+    Out* C = ctx.at<Out>(c);
     auto* s = scratch >= 0 ? ctx.at<std::byte>(scratch) : nullptr;
+    kernels::QuantU8Params q = quant;
+    if (a_zero.zero_point >= 0) q.input_zero_point = a_zero.zero_at(ctx, 0);
+    auto gemm = [&](const kernels::GemmRange& r, std::byte* task_scratch) {
+      if constexpr (std::is_same_v<Out, uint8_t>) {
+        kernels::hwy::gemm_qu8_qc8w(packed, q, A, k, C, n, r, task_scratch);
+      } else {
+        kernels::hwy::gemm_qu8_qc8w_s32(packed, q.input_zero_point, A, k, C, n, r, task_scratch);
+      }
+    };
     if (ctx.threads() <= 1 || m * n * k < 65536) {
-      kernels::hwy::gemm_qu8_qc8w(packed, quant, A, k, C, n, {0, m, 0, n}, s);
+      gemm({0, m, 0, n}, s);
       return;
     }
     const int64_t panels = (n + kernels::kPanelChannels - 1) / kernels::kPanelChannels;
@@ -405,11 +419,35 @@ class QGemmPackedKernel final : public Kernel {
           r.n_begin = panels * t / tasks * kernels::kPanelChannels;
           r.n_end = std::min(n, panels * (t + 1) / tasks * kernels::kPanelChannels);
         }
-        kernels::hwy::gemm_qu8_qc8w(packed, quant, A, k, C, n, r, s ? s + t * scratch_bytes : nullptr);
+        gemm(r, s ? s + t * scratch_bytes : nullptr);
       }
     });
   }
 };
+
+// Packs constant s8 B (permuted for a flattened NHWC A) and wires A, C and the scratch; the caller sets
+// the quantization and the label, then emits.
+template <typename Out>
+std::unique_ptr<GemmPackedKernel<Out>> make_gemm_packed(Builder& b, const Tensor& w, int64_t m, int64_t k, int64_t n, bool trans_b,
+                                                        const int32_t* bias, const float* mult, bool* flat_nhwc) {
+  const Value& a = b.input(0);
+  *flat_nhwc = a.layout == Layout::kFlatNHWC;
+  const int8_t* wdata = w.data<int8_t>();
+  std::vector<int8_t> permuted;
+  if (*flat_nhwc) {
+    permuted = permute_flat_nhwc_rows(wdata, k, n, trans_b, a.flat_dims);
+    wdata = permuted.data();
+  }
+  auto kern = std::make_unique<GemmPackedKernel<Out>>();
+  kern->packed = kernels::hwy::pack_gemm_qu8_qc8w(wdata, k, n, trans_b ? kernels::BLayout::kNK : kernels::BLayout::kKN, bias, mult);
+  kern->m = m;
+  kern->k = k;
+  kern->n = n;
+  kern->scratch_bytes = (kernels::hwy::gemm_qu8_qc8w_scratch_bytes(kern->packed) + 63) / 64 * 64;
+  if (kern->scratch_bytes > 0) kern->scratch = b.scratch(kern->scratch_bytes * static_cast<size_t>(std::max(1, b.threads())));
+  kern->a = *flat_nhwc ? b.input_flat_nhwc(0) : b.input_plain(0);
+  return kern;
+}
 
 bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b, float alpha) {
   const Value& a = b.input(0);
@@ -427,26 +465,13 @@ bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a,
   const std::vector<float> bs = tensor_to_f32(*b.constant(4));
   std::vector<float> mult(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) mult[j] = as * bs[bs.size() == 1 ? 0 : j] / ys;
-  const bool flat_nhwc = a.layout == Layout::kFlatNHWC;
-  const int8_t* wdata = w->data<int8_t>();
-  std::vector<int8_t> permuted;
-  if (flat_nhwc) {
-    permuted = permute_flat_nhwc_rows(wdata, k, n, trans_b, a.flat_dims);
-    wdata = permuted.data();
-  }
-  auto kern = std::make_unique<QGemmPackedKernel>();
-  kern->packed = kernels::hwy::pack_gemm_qu8_qc8w(wdata, k, n, trans_b ? kernels::BLayout::kNK : kernels::BLayout::kKN,
-                                                  b.has_input(6) ? b.constant(6)->data<int32_t>() : nullptr, mult.data());
+  bool flat_nhwc = false;
+  auto kern = make_gemm_packed<uint8_t>(b, *w, m, k, n, trans_b, b.has_input(6) ? b.constant(6)->data<int32_t>() : nullptr,
+                                        mult.data(), &flat_nhwc);
   kern->quant.input_zero_point = az;
   kern->quant.output_zero_point = yz;
   const kernels::Activation act = fused_activation(b.node());
   activation_range<uint8_t>(act, ys, yz, &kern->quant.output_min, &kern->quant.output_max);
-  kern->m = m;
-  kern->k = k;
-  kern->n = n;
-  kern->scratch_bytes = (kernels::hwy::gemm_qu8_qc8w_scratch_bytes(kern->packed) + 63) / 64 * 64;
-  if (kern->scratch_bytes > 0) kern->scratch = b.scratch(kern->scratch_bytes * static_cast<size_t>(std::max(1, b.threads())));
-  kern->a = flat_nhwc ? b.input_flat_nhwc(0) : b.input_plain(0);
   kern->c = b.output(0, DType::kU8, Shape{m, n});
   kern->label = b.node().label() + " [int8 packed" + std::string(flat_nhwc ? ", nhwc-permuted" : "") + activation_note(act) + "]";
   b.emit(std::move(kern));
@@ -458,10 +483,38 @@ bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a,
 void compile_qlinear_conv(Builder& b) { compile_int_conv(b, true); }
 void compile_conv_integer(Builder& b) { compile_int_conv(b, false); }
 
+namespace {
+
+// MatMulInteger on the packed int8 kernel (dynamic int8's fully-connected layers): u8 A with one zero
+// point (constant or run-time), constant 2-D s8 B with zero points 0 (symmetric weights), one batch.
+bool try_matmul_integer_packed(Builder& b, const MatMulGeometry& g) {
+  const Tensor* w = b.constant(1);
+  if (b.input(0).dtype != DType::kU8 || !w || w->dtype() != DType::kI8 || !g.b_is_matrix || g.batch != 1) return false;
+  if (b.has_input(3) && (!b.constant(3) || !all_zero(*b.constant(3)))) return false;
+  if (b.has_input(2) && numel(b.input(2).shape) != 1) return false;
+  bool flat_nhwc = false;
+  const std::vector<float> ones(static_cast<size_t>(g.n), 1.f);  // multipliers: unused by the int32 form
+  auto kern = make_gemm_packed<int32_t>(b, *w, g.m, g.k, g.n, false, nullptr, ones.data(), &flat_nhwc);
+  if (b.has_input(2)) {
+    if (const Tensor* z = b.constant(2)) {
+      kern->quant.input_zero_point = static_cast<int32_t>(tensor_to_f32(*z)[0]);
+    } else {
+      kern->a_zero = qparam_slots(b, -1, 2, 1, "a");
+    }
+  }
+  kern->c = b.output(0, DType::kI32, g.out);
+  kern->label = b.node().label() + " [int8 packed" + std::string(flat_nhwc ? ", nhwc-permuted" : "") + "]";
+  b.emit(std::move(kern));
+  return true;
+}
+
+}  // namespace
+
 void compile_matmul_integer(Builder& b) {
   b.check_dtype(0, {DType::kU8, DType::kI8});
   b.check_dtype(1, {DType::kU8, DType::kI8});
   const MatMulGeometry g = matmul_geometry(b, b.input(0).shape, b.input(1).shape);
+  if (try_matmul_integer_packed(b, g)) return;
   emit_int_matmul(b, {0, kNone, 2, 1, kNone, 3, kNone, kNone, kNone}, g, false, false, DType::kI32);
 }
 
