@@ -205,6 +205,12 @@ struct PackedConv2dQ8 {
   // in int16, [16][panel][winograd_cin / 2][16][2], used when a call has stride 1 and dilation 1.
   const int16_t* winograd_weights = nullptr;
   int64_t winograd_cin = 0;  // in_channels padded to 16
+  // hwy, ungrouped, packed while the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 weights in quads
+  // for vpdpbusd, [panel][kh][row_quads][16][4], a kernel row's (kw, ci) run padded to a multiple of 4
+  // with 0; col_sums[c] = the sum of channel c's weights (the input zero point's correction).
+  const int8_t* quad_weights = nullptr;
+  const int32_t* col_sums = nullptr;
+  int64_t row_quads = 0;  // ceil(kernel_w * cin / 4)
 };
 
 struct PackedGemmQ8 {
@@ -215,6 +221,11 @@ struct PackedGemmQ8 {
   const int8_t* weights_s8 = nullptr;  // hwy: int8 [N/16 panels][K/2][16][2] (read as int8: half the bytes)
   const int32_t* bias = nullptr;
   const float* multipliers = nullptr;
+  // hwy, packed while the dispatcher runs AVX3_DL: [N/16 panels][k_quads][16][4] for vpdpbusd (u8 A
+  // read as is) and the column sums of B (the A zero point's correction), as in PackedConv2dQ8.
+  const int8_t* quad_weights = nullptr;
+  const int32_t* col_sums = nullptr;
+  int64_t k_quads = 0;  // ceil(K / 4)
 };
 
 // Family entries. Both namespaces declare exactly the same functions.
@@ -299,6 +310,9 @@ EDGEQ_KERNELS_FAMILY_DECLS
 std::string target_name();
 // Every target compiled into this binary, best first.
 std::vector<std::string> compiled_target_names();
+// True when the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 kernels then use vpdpbusd on u8 inputs
+// (exact int32 sums of u8 x s8 quads), and the int8 packs add the quad layout they read.
+bool dispatches_vnni();
 }  // namespace hwy
 
 #undef EDGEQ_KERNELS_FAMILY_DECLS

@@ -1,5 +1,6 @@
 // int8 kernels: hwy vs ref must be bit-exact (same int32 sums, same requantize_u8 epilogue) on random
 // shapes, every Highway target; the rounding is half-to-even; extreme operands do not saturate.
+#include <iostream>
 #include <sstream>
 
 #include "edgeq/kernels.h"
@@ -204,8 +205,12 @@ TEST(QuantizedHwy, RowAlignmentNamesWinogradTiles) {
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
   std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 1);
   std::vector<float> mult(64, 1e-3f);
+  test::for_each_target([&](const std::string&) {
+    // AVX3_DL runs the direct VNNI quad kernel instead of Winograd (one output row is one unit).
+    const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
+    EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), hwy::dispatches_vnni() ? 1 : 2);
+  });
   const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
-  EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), 2);
   p.stride_h = p.stride_w = 2;
   p.out_h = p.out_w = 7;
   EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), 1);
@@ -273,10 +278,40 @@ TEST(QuantizedHwy, GemmMatchesReferenceExactly) {
     check_qgemm(64, 1152, 245, BLayout::kNK, test::kSeed + 1);
     check_qgemm(1, 1151, 100, BLayout::kKN, test::kSeed + 50);  // batch 1: 4-panel passes + a partial panel
     check_qgemm(1, 3, 67, BLayout::kNK, test::kSeed + 51);
+    check_qgemm(1, 1152, 245, BLayout::kNK, test::kSeed + 52);  // cnn-m fc1: two 8-panel passes, the last partial
+    check_qgemm(1, 1030, 205, BLayout::kKN, test::kSeed + 53);  // 8 + 4 + 1 panels, K % 4 = 2
     for (int i = 0; i < 30 && !testing::Test::HasFailure(); ++i)
       check_qgemm(sizes[rng() % 13], sizes[rng() % 13], sizes[rng() % 13], rng() % 2 ? BLayout::kKN : BLayout::kNK,
                   test::kSeed + 2 + static_cast<uint32_t>(i));
   });
+}
+
+// The VNNI quad layout exists exactly where a kernel reads it: packed while AVX3_DL dispatches (so the
+// exactness tests above run the quad kernels there), for ungrouped filters only, and never elsewhere.
+TEST(QuantizedHwy, QuadLayoutIsPackedForTheVnniTargetOnly) {
+  std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 3);
+  std::vector<float> mult(64, 1e-3f);
+  bool saw_vnni = false;
+  test::for_each_target([&](const std::string& name) {
+    const bool vnni = hwy::dispatches_vnni();
+    EXPECT_EQ(vnni, name == "AVX3_DL");
+    saw_vnni |= vnni;
+    const auto conv = hwy::pack_conv2d_qu8_qc8w({64, 32, 3, 3, 1}, w.data(), nullptr, mult.data());
+    EXPECT_EQ(conv.quad_weights != nullptr, vnni);
+    if (vnni) {
+      EXPECT_EQ(conv.row_quads, 24);             // 3 x 32 bytes per kernel row
+      EXPECT_EQ(conv.col_sums[5], 3 * 32 * 9);  // every weight 3
+    }
+    const auto grouped = hwy::pack_conv2d_qu8_qc8w({64, 32, 3, 3, 2}, w.data(), nullptr, mult.data());
+    EXPECT_EQ(grouped.quad_weights, nullptr);
+    const auto gemm = hwy::pack_gemm_qu8_qc8w(w.data(), 1030, 17, BLayout::kKN, nullptr, mult.data());
+    EXPECT_EQ(gemm.quad_weights != nullptr, vnni);
+    if (vnni) {
+      EXPECT_EQ(gemm.k_quads, 258);
+      EXPECT_EQ(gemm.col_sums[16], 3 * 1030);
+    }
+  });
+  std::cout << (saw_vnni ? "AVX3_DL ran: quad kernels tested\n" : "no AVX3_DL on this CPU: quad kernels not run\n");
 }
 
 TEST(QuantizedHwy, ExtremeOperandsDoNotSaturate) {

@@ -6,7 +6,12 @@
 //             so the kRows kernel reads each run straight from the widened NHWC input.
 //   winograd: int16 [16][panel][cin16 / 2][16][2], (2G) g (2G)^T per (co, ci).
 //   gemm:     int8 [panel][K / 2][16][2]: batch-1 fully-connected layers are weight-bandwidth bound.
+//   quads:    int8 [panel][K / 4][16][4] (conv: [panel][kh][row_quads][16][4]), the operand order of
+//             AVX512-VNNI vpdpbusd (4 u8 x s8 products summed into int32), plus each channel's weight
+//             sum; packed only while the dispatcher runs AVX3_DL (dispatches_vnni()), the one target
+//             that reads them.
 #include <algorithm>
+#include <utility>
 #include <cstdint>
 #include <cstring>
 
@@ -25,6 +30,17 @@ constexpr int64_t kPanel = kPanelChannels;
 
 // Index of reduction step kk, channel lane `lane`, in a panel of pairs.
 inline int64_t pair_index(int64_t kk, int64_t lane) { return (kk / 2) * kPanel * 2 + lane * 2 + kk % 2; }
+// The same in a panel of quads.
+inline int64_t quad_index(int64_t kk, int64_t lane) { return (kk / 4) * kPanel * 4 + lane * 4 + kk % 4; }
+
+// Bytes of a quad layout with `quads` steps per panel and its column sums, 64-byte aligned.
+size_t quad_bytes(int64_t panels, int64_t quads) {
+  return static_cast<size_t>(round_up(panels * quads * kPanel * 4, 64) + round_up(panels * kPanel * 4, 64));
+}
+// Carves the quad weights and column sums out of `at` (quad_bytes long).
+std::pair<int8_t*, int32_t*> quad_buffers(std::byte* at, int64_t panels, int64_t quads) {
+  return {reinterpret_cast<int8_t*>(at), reinterpret_cast<int32_t*>(at + round_up(panels * quads * kPanel * 4, 64))};
+}
 
 bool winograd_filter(const Conv2dFilter& f) {
   return f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kQ8WinogradMinInChannels &&
@@ -68,7 +84,11 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   const int64_t cin16 = winograd ? round_up(f.in_channels, kQ8WinogradChannelAlign) : 0;
   const size_t winograd_count = static_cast<size_t>(16 * panels * cin16 * kPanel);
   const size_t direct_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_count * 2), 64));
-  Q8Buffers b = alloc_q8(direct_bytes + winograd_count * 2, static_cast<size_t>(panel_count * kPanel));
+  const size_t winograd_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(winograd_count * 2), 64));
+  const bool quads = f.groups == 1 && dispatches_vnni();
+  const int64_t row_quads = (f.kernel_w * cin_g + 3) / 4;
+  const size_t quads_bytes = quads ? quad_bytes(panels, f.kernel_h * row_quads) : 0;
+  Q8Buffers b = alloc_q8(direct_bytes + winograd_bytes + quads_bytes, static_cast<size_t>(panel_count * kPanel));
   int16_t* w = reinterpret_cast<int16_t*>(b.weights);
   for (int64_t g = 0; g < f.groups; ++g) {
     for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
@@ -99,6 +119,22 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
     packed.winograd_weights = u;
     packed.winograd_cin = cin16;
   }
+  if (quads) {
+    auto [wq, sums] = quad_buffers(b.weights + direct_bytes + winograd_bytes, panels, f.kernel_h * row_quads);
+    for (int64_t co = 0; co < f.out_channels; ++co) {
+      int8_t* dst = wq + (co / kPanel) * f.kernel_h * row_quads * kPanel * 4;
+      for (int64_t kh = 0; kh < f.kernel_h; ++kh)
+        for (int64_t kw = 0; kw < f.kernel_w; ++kw)
+          for (int64_t ci = 0; ci < cin_g; ++ci) {
+            const int8_t v = weight_oihw[((co * cin_g + ci) * f.kernel_h + kh) * f.kernel_w + kw];
+            dst[quad_index(kh * 4 * row_quads + kw * cin_g + ci, co % kPanel)] = v;
+            sums[co] += v;
+          }
+    }
+    packed.quad_weights = wq;
+    packed.col_sums = sums;
+    packed.row_quads = row_quads;
+  }
   return packed;
 }
 
@@ -108,7 +144,10 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
   const int64_t k_padded = round_up(k, 2);
   const int64_t n16 = round_up(n, kPanel);
-  Q8Buffers b = alloc_q8(static_cast<size_t>(n16 * k_padded), static_cast<size_t>(n16));
+  const bool quads = dispatches_vnni();
+  const int64_t k_quads = (k + 3) / 4;
+  const size_t pairs_bytes = static_cast<size_t>(round_up(n16 * k_padded, 64));
+  Q8Buffers b = alloc_q8(pairs_bytes + (quads ? quad_bytes(n16 / kPanel, k_quads) : 0), static_cast<size_t>(n16));
   int8_t* w = reinterpret_cast<int8_t*>(b.weights);
   for (int64_t j = 0; j < n; ++j) {
     int8_t* dst = w + (j / kPanel) * k_padded * kPanel;
@@ -126,6 +165,20 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
   packed.weights_s8 = w;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;
+  if (quads) {
+    auto [wq, sums] = quad_buffers(b.weights + pairs_bytes, n16 / kPanel, k_quads);
+    for (int64_t j = 0; j < n; ++j) {
+      int8_t* dst = wq + (j / kPanel) * k_quads * kPanel * 4;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const int8_t v = detail::gemm_b_at(src, layout, k, n, kk, j);
+        dst[quad_index(kk, j % kPanel)] = v;
+        sums[j] += v;
+      }
+    }
+    packed.quad_weights = wq;
+    packed.col_sums = sums;
+    packed.k_quads = k_quads;
+  }
   return packed;
 }
 
@@ -134,15 +187,19 @@ namespace {
 constexpr int64_t kQ8BandBytes = 64 * 1024;
 // Winograd V holds 16 x chunk tiles x channels int16: ~64 KB.
 constexpr int64_t kQ8WinogradVBytes = 64 * 1024;
-constexpr size_t kSlackBytes = 64;  // the odd-run overread (one int16) past a band image
+constexpr size_t kSlackBytes = 64;  // the overread past a band image (odd runs: one int16; quads: 3 bytes)
 
 size_t aligned_bytes(int64_t bytes) { return static_cast<size_t>(round_up(bytes, 64)); }
 }  // namespace
 
-Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
+Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, bool vnni) {
   const Conv2dFilter& f = packed.filter;
   Q8ConvPlan plan;
-  if (packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
+  // VNNI quads before Winograd: on Zen 4 the direct quad kernel runs cnn-m's conv2 (14x14, 32 -> 64) in
+  // 17.9 us and conv3 (7x7, 64 -> 128) in 16.6 us, Winograd's int16 pairs in 20.7 and 24.9 us
+  // (bench/kernels BM_Conv3x3Q8): the same multiply-adds per output at twice the products each.
+  const bool quads = vnni && packed.quad_weights != nullptr && p.dilation_w == 1;
+  if (!quads && packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
       p.dilation_w == 1) {
     plan.method = kQ8MethodWinograd;
     const int64_t tiles_w = (p.out_w + 1) / 2, tiles_h = (p.out_h + 1) / 2;
@@ -157,10 +214,10 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
                       aligned_bytes(16 * kQ8MaxTileRows * kPanel * 4);
     return plan;
   }
-  plan.method = f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col;
+  plan.method = quads ? kQ8MethodQuads : (f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col);
   plan.image_w = (p.out_w - 1) * p.stride_w + (f.kernel_w - 1) * p.dilation_w + 1;
   plan.image_c = f.in_channels;
-  const int64_t row_bytes = plan.image_w * plan.image_c * 2;
+  const int64_t row_bytes = plan.image_w * plan.image_c * (quads ? 1 : 2);
   const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
   const int64_t fit_rows = kQ8BandBytes / std::max<int64_t>(row_bytes, 1);
   plan.band_rows = std::clamp<int64_t>(fit_rows > window_rows ? (fit_rows - window_rows) / p.stride_h + 1 : 1, 1,

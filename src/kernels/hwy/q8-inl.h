@@ -16,6 +16,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <type_traits>
 
@@ -35,6 +36,7 @@
 #endif
 
 #undef EDGEQ_Q8_PAIRWISE
+#undef EDGEQ_Q8_QUADS
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
 #define EDGEQ_Q8_PAIRWISE 1
 #endif
@@ -55,8 +57,8 @@ static_assert(kQ8TileRows <= 8, "q8_plan.h kQ8MaxTileRows");
 // Reduction shape of one tile (see the file comment).
 struct Q8Reduction {
   size_t segments;
-  int64_t seg_stride;  // int16 elements between runs
-  size_t seg_pairs;
+  int64_t seg_stride;  // int16 elements between runs (quad tiles: bytes)
+  size_t seg_pairs;    // (quad tiles: quads)
   size_t Segments() const { return segments; }
   size_t SegPairs() const { return seg_pairs; }
 };
@@ -265,6 +267,67 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
   FinishTile(sink, acc);
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// u8 quads (kQ8MethodQuads, the quad-packed gemm): AVX512-VNNI vpdpbusd adds, per int32 lane, the 4
+// products of the lane's u8 bytes of `a` with its s8 bytes of `w` (exact: 4 * 255 * 128 fits easily;
+// vpdpbusd wraps, it does not saturate, unlike vpdpbusds and vpmaddubsw). Inline asm for the reason
+// MulAccPair gives. AT&T order: the s8 operand first, the u8 second, the accumulator last.
+#define EDGEQ_Q8_QUADS 1
+static_assert(kVecs == 1, "one 16-channel panel per AVX-512 vector");
+
+HWY_INLINE V32 MulAccQuad(V32 acc, V32 a_u8, V32 w_s8) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc.raw) : "v"(a_u8.raw), "v"(w_s8.raw));
+  return acc;
+}
+// The 4 bytes at p in every lane.
+HWY_INLINE V32 BroadcastQuad(const uint8_t* p) {
+  int32_t quad;
+  std::memcpy(&quad, p, sizeof(quad));
+  return hn::Set(DI32(), quad);
+}
+// A panel's starting sums: bias - zero_point * weight sums, so that adding sum(x * w) over the raw u8
+// inputs gives exactly bias + sum((x - zero_point) * w) (int32 wraps as a ring: exact when that fits).
+HWY_INLINE V32 QuadInit(const int32_t* bias, const int32_t* col_sums, int32_t zero_point) {
+  const DI32 d32;
+  return hn::Sub(hn::LoadU(d32, bias), hn::Mul(hn::LoadU(d32, col_sums), hn::Set(d32, zero_point)));
+}
+
+// MR rows of u8 x NP panels of quads ([steps][16][4] each, `panel_stride` bytes apart): the reduction
+// as in Q8Tile, in quads (red's seg_pairs counts quads, seg_stride bytes); panel p's sums start at
+// init[p] (QuadInit) and go to sinks[p]. One broadcast quad feeds NP multiply-adds.
+template <size_t MR, size_t NP, class Red, class Sink>
+HWY_INLINE void Q8QuadTile(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
+                           const std::array<V32, NP>& init, const std::array<Sink, NP>& sinks) {
+  const DI32 d32;
+  V32 acc[NP][MR][1];
+  for (size_t p = 0; p < NP; ++p)
+    for (size_t r = 0; r < MR; ++r) acc[p][r][0] = init[p];
+  for (size_t s = 0; s < red.Segments(); ++s) {
+    const uint8_t* ap[MR];
+    for (size_t r = 0; r < MR; ++r) ap[r] = a[r] + static_cast<int64_t>(s) * red.seg_stride;
+    for (size_t i = 0; i < red.SegPairs(); ++i) {
+      V32 wv[NP];
+      for (size_t p = 0; p < NP; ++p)
+        wv[p] = hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + static_cast<int64_t>(p) * panel_stride));
+      for (size_t r = 0; r < MR; ++r) {
+        const V32 x = BroadcastQuad(ap[r] + 4 * i);
+        for (size_t p = 0; p < NP; ++p) acc[p][r][0] = MulAccQuad(acc[p][r][0], x, wv[p]);
+      }
+      w += 4 * kPanel;
+    }
+  }
+  for (size_t p = 0; p < NP; ++p) FinishTile(sinks[p], acc[p]);
+}
+
+// Runs Q8QuadTile with MR = rows (1..kMaxRows).
+template <size_t kMaxRows, size_t NP, class Red, class Sink>
+HWY_INLINE void Q8QuadTileRows(size_t rows, const uint8_t* const* a, const Red& red, const int8_t* w,
+                               int64_t panel_stride, const std::array<V32, NP>& init,
+                               const std::array<Sink, NP>& sinks) {
+  WithTileRows<kMaxRows>(rows, [&](auto mr) { Q8QuadTile<decltype(mr)::value, NP>(a, red, w, panel_stride, init, sinks); });
+}
+#endif  // HWY_AVX3_DL
+
 #else  // portable: plain loops over the same packed data
 
 // Requantizes one row's 16 sums exactly as requantize_u8 (it is requantize_u8) and stores `count`.
@@ -313,9 +376,9 @@ HWY_INLINE void Q8TileRows(size_t rows, const int16_t* const* a, const Red& red,
 
 // Splits `count` rows into tiles of at most kQ8TileRows, as equal as possible (49 pixels: 5 x 9 + 4,
 // not 6 x 8 + 1: a 1-row tile has too few independent accumulators), calling f(first, rows).
-template <class F>
+template <size_t kMaxRows = kQ8TileRows, class F>
 HWY_INLINE void ForEachBalancedTile(int64_t count, const F& f) {
-  const int64_t tiles = (count + static_cast<int64_t>(kQ8TileRows) - 1) / static_cast<int64_t>(kQ8TileRows);
+  const int64_t tiles = (count + static_cast<int64_t>(kMaxRows) - 1) / static_cast<int64_t>(kMaxRows);
   for (int64_t t = 0, q = 0; t < tiles; ++t) {
     const int64_t q_next = count * (t + 1) / tiles;
     f(q, static_cast<size_t>(q_next - q));

@@ -9,6 +9,10 @@
 //   kIm2col:   grouped or dilated along w: the window is gathered per tile into im2col rows of the same
 //              packed order (runs per kernel row, each padded to an even length).
 //   kWinograd: 3x3, stride 1, dilation 1, ungrouped, cin in [16, 1024]: exact integer F(2x2, 3x3).
+//   kQuads:    AVX3_DL (AVX512-VNNI), ungrouped, dilation_w 1: as kRows, but the band image stays u8 with
+//              the padding = the zero point's code, and vpdpbusd multiplies 4 u8 x s8 at once; the sums
+//              start at bias - zero_point * (the channel's weight sum), which makes them exactly
+//              sum((x - zero_point) * w). Twice the multiplies per instruction of the int16 pairs.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +25,7 @@ namespace edgeq::kernels::hwy {
 inline constexpr int32_t kQ8MethodRows = 0;
 inline constexpr int32_t kQ8MethodIm2col = 1;
 inline constexpr int32_t kQ8MethodWinograd = 2;
+inline constexpr int32_t kQ8MethodQuads = 3;
 
 // Winograd F(2x2, 3x3) in integers: V = B^T d B (|V| <= 4 * 255), U = (2G) g (2G)^T (|U| <= 9 * 128,
 // both int16), M = sum over ci of V * U in int32 and Y' = A^T M A are ring operations mod 2^32, so
@@ -43,7 +48,7 @@ inline bool q8_row_pair_filter(const Conv2dFilter& f) {
 struct Q8ConvPlan {
   int32_t method = kQ8MethodRows;
   int64_t image_w = 0;        // columns of the band image (padded coordinates, from -pad_left)
-  int64_t image_c = 0;        // int16 channels per band-image pixel (Winograd: padded to 16)
+  int64_t image_c = 0;        // int16 (kQuads: u8) channels per band-image pixel (Winograd: padded to 16)
   int64_t band_rows = 0;      // output rows per band (Winograd: tile rows per band)
   int64_t band_in_rows = 0;   // image rows a full band holds
   int64_t chunk_tiles = 0;    // Winograd: tiles transformed at once
@@ -52,6 +57,7 @@ struct Q8ConvPlan {
   size_t scratch_bytes() const { return image_bytes + work_bytes + 64; }  // + 64 to align the caller's pointer
 };
 
-Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params);
+// vnni: whether the call runs on AVX3_DL (dispatches_vnni()); kQuads needs it and packed.quad_weights.
+Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, bool vnni);
 
 }  // namespace edgeq::kernels::hwy

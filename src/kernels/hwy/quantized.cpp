@@ -18,6 +18,8 @@
 #ifndef EDGEQ_KERNELS_HWY_QUANTIZED_ONCE_
 #define EDGEQ_KERNELS_HWY_QUANTIZED_ONCE_
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -237,6 +239,92 @@ void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvP
   });
 }
 
+#ifdef EDGEQ_Q8_QUADS
+// kQuads: copies input rows [ih0, ih0 + rows) of image n into the u8 band image, plan.image_w pixels
+// from -pad_left, everything outside the input = the zero point's code (real 0, as the padding is).
+void CopyBandU8(const Conv2dParams& p, const Q8ConvPlan& plan, const uint8_t* input, int64_t n, int64_t ih0,
+                int64_t rows, int32_t zero_point, uint8_t* image) {
+  const int64_t c = plan.image_c, pitch = plan.image_w * c;
+  const int64_t j0 = std::min(plan.image_w, p.pad_left);
+  const int64_t j1 = std::clamp(p.pad_left + p.in_w, j0, plan.image_w);
+  const int zp = static_cast<int>(zero_point);
+  for (int64_t i = 0; i < rows; ++i) {
+    uint8_t* dst = image + i * pitch;
+    const int64_t ih = ih0 + i;
+    if (ih < 0 || ih >= p.in_h || j0 == j1) {
+      std::memset(dst, zp, static_cast<size_t>(pitch));
+      continue;
+    }
+    std::memset(dst, zp, static_cast<size_t>(j0 * c));
+    std::memcpy(dst + j0 * c, input + ((n * p.in_h + ih) * p.in_w + (j0 - p.pad_left)) * c, static_cast<size_t>((j1 - j0) * c));
+    std::memset(dst + j1 * c, zp, static_cast<size_t>((plan.image_w - j1) * c));
+  }
+  // A run's last quad may read up to 3 bytes past the rows (their weights are 0): keep them defined.
+  std::memset(image + rows * pitch, zp, 4);
+}
+
+// kQuads: output rows [oh_begin, oh_end) of image n from the u8 band image: tiles of up to
+// kConvQuadRows pixels x two panels
+// (one broadcast per two multiply-adds), each kernel row's run read in place as row_quads quads.
+// 6 x 2 keeps the 6 row pointers in general registers: 8 rows spill them, and the reloads cost as much
+// as the multiply-adds.
+constexpr size_t kConvQuadRows = 8;
+
+void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
+                   int32_t zero_point, const uint8_t* image, int64_t n, int64_t oh_begin, int64_t oh_end,
+                   uint8_t* output) {
+  const auto& f = packed.filter;
+  const int64_t cout = f.out_channels;
+  const int64_t panels = (cout + kPanel - 1) / kPanel;
+  const int64_t pitch = plan.image_w * plan.image_c;
+  const int64_t panel_weights = f.kernel_h * packed.row_quads * static_cast<int64_t>(kPanel) * 4;
+  const int64_t step = p.stride_w * plan.image_c;
+  const uint8_t* a[kConvQuadRows];
+  uint8_t* out[2][kConvQuadRows];
+  auto panels_from = [&](auto np, int64_t panel, const auto& red) {
+    constexpr size_t kNp = decltype(np)::value;
+    std::array<V32, kNp> init;
+    for (size_t j = 0; j < kNp; ++j) {
+      const int64_t c0 = (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel);
+      init[j] = QuadInit(packed.bias + c0, packed.col_sums + c0, zero_point);
+    }
+    auto sink = [&](size_t j) {
+      const int64_t c0 = (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel);
+      return Q8RequantSink{out[j], nullptr, packed.multipliers + c0, static_cast<size_t>(std::min<int64_t>(kPanel, cout - c0)), rq};
+    };
+    std::array<Q8RequantSink, kNp> sinks = [&]<size_t... J>(std::index_sequence<J...>) {
+      return std::array<Q8RequantSink, kNp>{sink(J)...};
+    }(std::make_index_sequence<kNp>());
+    // Tiles run over the band's pixels in order (across output rows: 7-pixel rows still fill 6-row
+    // tiles); the cursor (oh, ow) advances by addition, no division per pixel.
+    int64_t oh = oh_begin, ow = 0;
+    ForEachBalancedTile<kConvQuadRows>((oh_end - oh_begin) * p.out_w, [&](int64_t, size_t rows) {
+      for (size_t r = 0; r < rows; ++r) {
+        a[r] = image + (oh - oh_begin) * p.stride_h * pitch + ow * step;
+        uint8_t* dst = output + ((n * p.out_h + oh) * p.out_w + ow) * cout + panel * kPanel;
+        for (size_t j = 0; j < kNp; ++j) out[j][r] = dst + j * kPanel;
+        if (++ow == p.out_w) {
+          ow = 0;
+          ++oh;
+        }
+      }
+      Q8QuadTileRows<kConvQuadRows>(rows, a, red, packed.quad_weights + panel * panel_weights, panel_weights, init, sinks);
+    });
+  };
+  auto run = [&](const auto& red) {
+    int64_t panel = 0;
+    for (; panel + 2 <= panels; panel += 2) panels_from(std::integral_constant<size_t, 2>(), panel, red);
+    if (panel < panels) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+  };
+  const int64_t seg_stride = p.dilation_h * pitch;
+  if (f.kernel_h == 3 && packed.row_quads == 1) {  // 3x3 over one input channel (first layers): unrolled
+    run(Q8FixedReduction<3, 1>{seg_stride});
+  } else {
+    run(Q8Reduction{static_cast<size_t>(f.kernel_h), seg_stride, static_cast<size_t>(packed.row_quads)});
+  }
+}
+#endif  // EDGEQ_Q8_QUADS
+
 void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
             const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
   const auto& f = packed.filter;
@@ -244,14 +332,25 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
   int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
   const Q8Requant rq(q);
   const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
+#ifndef EDGEQ_Q8_QUADS
+  HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for AVX3_DL only
+#endif
   for (int64_t row = row_begin; row < row_end;) {
     const int64_t n = row / p.out_h, oh_begin = row % p.out_h;
     const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
     row += oh_end - oh_begin;
     for (int64_t b0 = oh_begin; b0 < oh_end; b0 += plan.band_rows) {
       const int64_t b1 = std::min(oh_end, b0 + plan.band_rows);
-      WidenBand(p, plan, input, n, b0 * p.stride_h - p.pad_top, (b1 - b0 - 1) * p.stride_h + window_rows,
-                q.input_zero_point, image);
+      const int64_t ih0 = b0 * p.stride_h - p.pad_top, rows = (b1 - b0 - 1) * p.stride_h + window_rows;
+#ifdef EDGEQ_Q8_QUADS
+      if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
+        uint8_t* bytes = static_cast<uint8_t*>(scratch);
+        CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
+        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, output);
+        continue;
+      }
+#endif
+      WidenBand(p, plan, input, n, ih0, rows, q.input_zero_point, image);
       ConvBand(packed, p, plan, rq, image, cols, n, b0, b1, output);
     }
   }
@@ -291,6 +390,25 @@ HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t
 }
 #endif
 
+#ifdef EDGEQ_Q8_QUADS
+// Q8Gemv on the quad layout: the u8 row read as is, kPanels sums per broadcast quad.
+template <size_t kPanels, class Out>
+HWY_INLINE void Q8GemvQuads(const uint8_t* a, size_t k_quads, const int8_t* w, size_t panel_stride, const int32_t* bias,
+                            const int32_t* col_sums, int32_t zero_point, const float* mult, const Q8Requant& rq, Out* out,
+                            size_t channels_last) {
+  const DI32 d32;
+  V32 acc[kPanels][1];
+  for (size_t p = 0; p < kPanels; ++p) acc[p][0] = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
+  for (size_t i = 0; i < k_quads; ++i) {
+    const V32 av = BroadcastQuad(a + 4 * i);
+    for (size_t p = 0; p < kPanels; ++p)
+      acc[p][0] = MulAccQuad(acc[p][0], av, hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + p * panel_stride + i * 4 * kPanel)));
+  }
+  for (size_t p = 0; p < kPanels; ++p)
+    StoreRow(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
+}
+#endif
+
 // Out = uint8_t: requantized (gemm_qu8_qc8w); int32_t: the sums + bias (gemm_qu8_qc8w_s32).
 template <class Out>
 void Q8GemmTo(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a_u8, int64_t lda, Out* c,
@@ -315,6 +433,44 @@ void Q8GemmTo(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t*
       return Q8Int32Sink{out, packed.bias + panel * kPanel, columns(panel)};
     }
   };
+#ifdef EDGEQ_Q8_QUADS
+  if (packed.quad_weights != nullptr) {  // AVX512-VNNI: u8 rows as they are, 4 products per lane and step
+    const int64_t k_bytes = packed.k_quads * 4;
+    const int64_t quad_stride = packed.k_quads * 4 * static_cast<int64_t>(kPanel);
+    uint8_t* bytes = static_cast<uint8_t*>(scratch);
+    const uint8_t* rows[kQ8TileRows];
+    const Q8Reduction quads{1, 0, static_cast<size_t>(packed.k_quads)};
+    ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
+      const int64_t m = range.m_begin + first;
+      for (size_t r = 0; r < count; ++r) {  // copied: the last quad of a row may run past K (weight 0)
+        uint8_t* row = bytes + static_cast<int64_t>(r) * k_bytes;
+        std::memcpy(row, a_u8 + (m + static_cast<int64_t>(r)) * lda, static_cast<size_t>(packed.k));
+        std::memset(row + packed.k, 0, static_cast<size_t>(k_bytes - packed.k));
+        rows[r] = row;
+      }
+      int64_t panel = panel_begin;
+      auto gemv = [&](auto panels) {
+        constexpr int64_t kPanels = decltype(panels)::value;
+        for (; panel + kPanels <= panel_end; panel += kPanels)
+          Q8GemvQuads<kPanels>(rows[0], static_cast<size_t>(packed.k_quads), packed.quad_weights + panel * quad_stride,
+                               static_cast<size_t>(quad_stride), packed.bias + panel * kPanel,
+                               packed.col_sums + panel * kPanel, q.input_zero_point, packed.multipliers + panel * kPanel,
+                               rq, c + m * ldc + panel * kPanel, columns(panel + kPanels - 1));
+      };
+      if (count == 1) {  // batch-1 fully-connected: several panels per pass over A
+        gemv(std::integral_constant<int64_t, 8>());
+        gemv(std::integral_constant<int64_t, 4>());
+      }
+      for (; panel < panel_end; ++panel) {
+        for (size_t r = 0; r < count; ++r) out[r] = c + (m + static_cast<int64_t>(r)) * ldc + panel * kPanel;
+        const std::array<V32, 1> init = {QuadInit(packed.bias + panel * kPanel, packed.col_sums + panel * kPanel, q.input_zero_point)};
+        const std::array<decltype(sink(panel)), 1> sinks = {sink(panel)};
+        Q8QuadTileRows<kQ8TileRows>(count, rows, quads, packed.quad_weights + panel * quad_stride, quad_stride, init, sinks);
+      }
+    });
+    return;
+  }
+#endif
   ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
     const int64_t m = range.m_begin + first;
     for (size_t r = 0; r < count; ++r) {
@@ -390,12 +546,14 @@ void* align64(void* p) {
 }
 }  // namespace
 
+// Enough for either plan, so a call is safe whichever target the dispatcher runs by then.
 size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params) {
-  return plan_conv2d_q8(packed, params).scratch_bytes();
+  return std::max(plan_conv2d_q8(packed, params, false).scratch_bytes(),
+                  plan_conv2d_q8(packed, params, true).scratch_bytes());
 }
 
 int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2dParams& params) {
-  return plan_conv2d_q8(packed, params).method == kQ8MethodWinograd ? 2 : 1;
+  return plan_conv2d_q8(packed, params, dispatches_vnni()).method == kQ8MethodWinograd ? 2 : 1;
 }
 
 void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
@@ -405,7 +563,7 @@ void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& para
   if (row_begin == row_end) return;
   if (scratch == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs scratch (conv2d_qu8_qc8w_scratch_bytes)");
-  const Q8ConvPlan plan = plan_conv2d_q8(packed, params);
+  const Q8ConvPlan plan = plan_conv2d_q8(packed, params, dispatches_vnni());
   if (plan.method == kQ8MethodWinograd) {
     edgeq_kernels_hwy::DispatchQ8Winograd(packed, params, quant, plan, input, output, row_begin, row_end,
                                           align64(scratch));

@@ -29,6 +29,8 @@ namespace edgeq::kernels::hwy {
 
 std::string target_name() { return ::hwy::TargetName(edgeq_kernels_hwy::DispatchedTarget()); }
 
+bool dispatches_vnni() { return edgeq_kernels_hwy::DispatchedTarget() == HWY_AVX3_DL; }
+
 std::vector<std::string> compiled_target_names() {
   std::vector<std::string> names;
   for (int64_t t = HWY_TARGETS; t != 0; t &= t - 1) names.emplace_back(::hwy::TargetName(t & -t));
