@@ -96,6 +96,8 @@ BENCHMARK_TEMPLATE(BM_Gemm, true)->Args({1, 1568, 128})->Args({1, 128, 10})->Arg
 BENCHMARK_TEMPLATE(BM_Gemm, false)->Args({1, 1568, 128});
 
 // int8 (u8 x s8 per-channel) conv 3x3 pad 1 and fully-connected, hwy: args as the f32 ones.
+// kPool: the fused 2x2 max pool after the conv (conv2d_qu8_qc8w_maxpool2_nhwc).
+template <bool kPool>
 void BM_Conv3x3Q8(benchmark::State& state) {
   const int64_t h = state.range(0), w = state.range(1), cin = state.range(2), cout = state.range(3), n = state.range(4);
   Conv2dParams p;
@@ -114,15 +116,23 @@ void BM_Conv3x3Q8(benchmark::State& state) {
   QuantU8Params q;
   q.input_zero_point = 3;
   q.output_zero_point = 128;
+  if (kPool && !hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, p)) {
+    state.SkipWithError("this conv cannot fuse the pool on this target");
+    return;
+  }
   for (auto _ : state) {
-    hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    if (kPool)
+      hwy::conv2d_qu8_qc8w_maxpool2_nhwc(packed, p, q, input.data(), output.data(), 0, n * (h / 2), scratch.data());
+    else
+      hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), output.data(), 0, p.total_rows(), scratch.data());
     benchmark::DoNotOptimize(output.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n * h * w * cout * cin * 9) *
                                                     static_cast<double>(state.iterations()) / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
-CONV_LAYERS(BENCHMARK(BM_Conv3x3Q8));
+CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false));
+CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
 void BM_GemmQ8(benchmark::State& state) {
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);

@@ -313,6 +313,16 @@ std::vector<std::string> compiled_target_names();
 // True when the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 kernels then use vpdpbusd on u8 inputs
 // (exact int32 sums of u8 x s8 quads), and the int8 packs add the quad layout they read.
 bool dispatches_vnni();
+// int8 conv2d followed by a 2x2, stride-2, unpadded max pool (floor: out_h / 2 x out_w / 2 outputs per
+// image), in one pass: the max of the four int32 sums is requantized once. Exact, i.e. the bytes of
+// conv2d_qu8_qc8w_nhwc then max_pool2d_u8_nhwc, when every multiplier is > 0 (requantization is then
+// monotone, so it commutes with the max). Supported for the VNNI quad and the Winograd methods (what
+// this call would run on the dispatcher's target); rows are pooled output rows of batch * (out_h / 2);
+// scratch: conv2d_qu8_qc8w_scratch_bytes. An unsupported call throws.
+bool conv2d_qu8_qc8w_maxpool2_supported(const PackedConv2dQ8& packed, const Conv2dParams& params);
+void conv2d_qu8_qc8w_maxpool2_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
+                                   const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end,
+                                   void* scratch);
 }  // namespace hwy
 
 #undef EDGEQ_KERNELS_FAMILY_DECLS

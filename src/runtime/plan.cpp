@@ -10,6 +10,27 @@ constexpr size_t kAlign = 64;
 size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
 
+void Plan::fuse_conv_max_pool() {
+  for (size_t i = 0; i + 1 < kernels.size(); ++i) {
+    MaxPool2 pool;
+    if (!kernels[i + 1]->as_max_pool2(&pool) || pool.in < 0 || slots[pool.in].kind != Slot::Kind::kArena) continue;
+    const Slot& mid = slots[pool.in];
+    const int32_t k = static_cast<int32_t>(i);
+    if (mid.first_use != k || mid.last_use != k + 1) continue;  // another reader, or a plan output
+    bool aliased = false;
+    for (size_t s = 0; s < slots.size() && !aliased; ++s)
+      aliased = static_cast<int32_t>(s) != pool.in && slots[s].kind == Slot::Kind::kAlias && alias_root(static_cast<int32_t>(s)) == pool.in;
+    if (aliased || !kernels[i]->absorb_max_pool2(pool, kernels[i + 1]->label)) continue;
+    kernels.erase(kernels.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    slots[pool.in].kind = Slot::Kind::kDead;
+    for (Slot& sl : slots) {  // kernel indices past the pool move down by one
+      if (sl.first_use > k) --sl.first_use;
+      if (sl.last_use > k) --sl.last_use;
+    }
+    slots[pool.out].use_span(k, k);  // written by the producer now
+  }
+}
+
 void Plan::plan_memory() {
   const int32_t end = static_cast<int32_t>(kernels.size());
   // An alias keeps its target alive: fold alias lifetimes into the root they point at.

@@ -41,10 +41,21 @@ struct ExecContext {
   }
 };
 
+// A 2x2, stride-2, unpadded max pool over uint8 codes, as the kernel-level fusion sees it (Plan::
+// fuse_conv_max_pool): slots and the NHWC geometry.
+struct MaxPool2 {
+  int32_t in = -1, out = -1;
+  int64_t batch = 0, channels = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run(const ExecContext& ctx) const = 0;
+  // Kernel-level fusion hooks: a pool that can be absorbed describes itself; a producer takes it over
+  // (then writes the pool's output and returns true) or declines.
+  virtual bool as_max_pool2(MaxPool2*) const { return false; }
+  virtual bool absorb_max_pool2(const MaxPool2&, const std::string& /*pool_label*/) { return false; }
   std::string label;  // "Conv 'conv1'" plus notes; for plan dumps and profiling
 };
 
@@ -98,6 +109,10 @@ struct Plan {
     while (slots[s].kind == Slot::Kind::kAlias) s = slots[s].alias_of;
     return s;
   }
+  // Lets a kernel absorb the u8 2x2 max pool right after it when only that pool reads its output
+  // (no other kernel, no alias, no plan output): the int8 conv then requantizes each window's max once.
+  // Before plan_memory (the pool's output slot then lives from the producer on).
+  void fuse_conv_max_pool();
   // Assigns arena offsets by lifetime (greedy, largest first, lowest fitting offset).
   void plan_memory();
   size_t constant_bytes() const;

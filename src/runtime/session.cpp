@@ -127,6 +127,7 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
     if (sl.first_use < 0) sl.first_use = 0;
     sl.last_use = end;
   }
+  if (options.optimize) plan->fuse_conv_max_pool();
   plan->plan_memory();
   return plan;
 }

@@ -42,11 +42,20 @@ struct QConvCase {
 // lies far outside int16 and Winograd's intermediates reach their bounds).
 enum class Operands { kRandom, kExtremeHigh, kExtremeLow, kExtremeMixed };
 
-void check_qconv(const QConvCase& c, uint32_t seed, int splits, Operands operands = Operands::kRandom) {
-  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str() + " operands " +
-               std::to_string(static_cast<int>(operands)));
-  std::mt19937 rng(seed);
+// A conv case's operands: random, or extreme (see Operands).
+struct QConvOperands {
   Conv2dParams p;
+  std::vector<uint8_t> input;
+  std::vector<int8_t> weight;
+  std::vector<int32_t> bias;
+  std::vector<float> mult;
+  QuantU8Params q;
+};
+
+QConvOperands make_qconv(const QConvCase& c, uint32_t seed, Operands operands) {
+  std::mt19937 rng(seed);
+  QConvOperands o;
+  Conv2dParams& p = o.p;
   p.filter = {c.cout, c.cin, c.kh, c.kw, c.groups};
   p.batch = c.batch;
   p.in_h = c.in_h;
@@ -57,52 +66,93 @@ void check_qconv(const QConvCase& c, uint32_t seed, int splits, Operands operand
   p.out_h = window_output_extent(c.in_h, c.kh, c.stride, c.pad, c.pad, c.dilation);
   p.out_w = window_output_extent(c.in_w, c.kw, c.stride, c.pad, c.pad, c.dilation);
   const int64_t k = (c.cin / c.groups) * c.kh * c.kw;
-  auto input = random_u8(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
-  const auto weight = random_s8(rng, static_cast<size_t>(c.cout * k));
-  std::vector<int32_t> bias(static_cast<size_t>(c.cout));
-  for (auto& b : bias) b = static_cast<int32_t>(rng() % 20001) - 10000;
-  std::vector<float> mult(static_cast<size_t>(c.cout));
-  for (auto& m : mult) m = (0.5f + static_cast<float>(rng() % 1000) / 1000.0f) * 40.0f / (5500.0f * std::sqrt(static_cast<float>(k)));
-  QuantU8Params q;
+  o.input = random_u8(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+  o.weight = random_s8(rng, static_cast<size_t>(c.cout * k));
+  o.bias.resize(static_cast<size_t>(c.cout));
+  for (auto& b : o.bias) b = static_cast<int32_t>(rng() % 20001) - 10000;
+  o.mult.resize(static_cast<size_t>(c.cout));
+  for (auto& m : o.mult) m = (0.5f + static_cast<float>(rng() % 1000) / 1000.0f) * 40.0f / (5500.0f * std::sqrt(static_cast<float>(k)));
+  QuantU8Params& q = o.q;
   q.input_zero_point = static_cast<int32_t>(rng() % 256);
   q.output_zero_point = static_cast<int32_t>(rng() % 256);
   if (rng() % 3 == 0) q.output_min = q.output_zero_point;  // fused ReLU
-  std::vector<int8_t> extreme_weight;
   if (operands != Operands::kRandom) {
     // x = 255 with zero point 0 (or x = 0 with zero point 255), weights all -128, all 127, or mixed:
     // |acc| near 9 * cin * 255 * 128; the multiplier maps that range onto the output codes.
     const bool low = operands == Operands::kExtremeLow;
-    std::fill(input.begin(), input.end(), low ? 0 : 255);
+    std::fill(o.input.begin(), o.input.end(), low ? 0 : 255);
     q.input_zero_point = low ? 255 : 0;
     q.output_min = 0;
-    extreme_weight = weight;
-    for (size_t i = 0; i < extreme_weight.size(); ++i)  // mixed: 1 in 3 is 127, so sums stay large
-      extreme_weight[i] = operands == Operands::kExtremeMixed ? (i % 3 == 0 ? 127 : -128) : (low ? 127 : -128);
-    for (auto& m : mult) m = 100.0f / (9.0f * static_cast<float>(k) * 255.0f * 128.0f) * (0.5f + static_cast<float>(rng() % 100) / 100.0f);
+    for (size_t i = 0; i < o.weight.size(); ++i)  // mixed: 1 in 3 is 127, so sums stay large
+      o.weight[i] = operands == Operands::kExtremeMixed ? (i % 3 == 0 ? 127 : -128) : (low ? 127 : -128);
+    for (auto& m : o.mult) m = 100.0f / (9.0f * static_cast<float>(k) * 255.0f * 128.0f) * (0.5f + static_cast<float>(rng() % 100) / 100.0f);
   }
-  const std::vector<int8_t>& w_used = operands == Operands::kRandom ? weight : extreme_weight;
+  return o;
+}
 
-  const size_t out_n = static_cast<size_t>(p.total_rows() * p.out_w * c.cout);
-  std::vector<uint8_t> want(out_n);
-  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, w_used.data(), bias.data(), mult.data());
-  ref::conv2d_qu8_qc8w_nhwc(ref_packed, p, q, input.data(), want.data(), 0, p.total_rows(), nullptr);
-  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w_used.data(), bias.data(), mult.data());
+// The reference conv's output bytes.
+std::vector<uint8_t> ref_qconv(const QConvOperands& o) {
+  std::vector<uint8_t> want(static_cast<size_t>(o.p.total_rows() * o.p.out_w * o.p.filter.out_channels));
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  ref::conv2d_qu8_qc8w_nhwc(ref_packed, o.p, o.q, o.input.data(), want.data(), 0, o.p.total_rows(), nullptr);
+  return want;
+}
+
+// Runs `call(b, e, scratch)` over `rows` rows in `splits` ranges with odd-addressed scratch, and checks
+// the output against `want` byte for byte with intact guards.
+template <class Call>
+void check_split_output(const std::vector<uint8_t>& want, int64_t rows, int splits, size_t scratch_bytes, GuardedBytes& got,
+                        const Call& call) {
   // Scratch at an odd address: the kernel must align it itself within the queried size.
-  std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p) + 1);
-  GuardedBytes got(out_n);
-  for (int s = 0; s < splits; ++s) {
-    const int64_t b = p.total_rows() * s / splits, e = p.total_rows() * (s + 1) / splits;
-    hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), got.data(), b, e, scratch.data() + 1);
-  }
+  std::vector<std::byte> scratch(scratch_bytes + 1);
+  for (int s = 0; s < splits; ++s) call(rows * s / splits, rows * (s + 1) / splits, scratch.data() + 1);
   ASSERT_TRUE(got.guards_intact());
   int distinct = 0;
-  for (size_t i = 0; i < out_n; ++i) {
+  for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(static_cast<int>(got.data()[i]), static_cast<int>(want[i])) << "output " << i;
     distinct += want[i] != want[0];
   }
-  if (out_n > 16) {
+  if (want.size() > 16) {
     EXPECT_GT(distinct, 0) << "degenerate case: all outputs equal";
   }
+}
+
+void check_qconv(const QConvCase& c, uint32_t seed, int splits, Operands operands = Operands::kRandom) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str() + " operands " +
+               std::to_string(static_cast<int>(operands)));
+  const QConvOperands o = make_qconv(c, seed, operands);
+  const std::vector<uint8_t> want = ref_qconv(o);
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  GuardedBytes got(want.size());
+  check_split_output(want, o.p.total_rows(), splits, hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p), got,
+                     [&](int64_t b, int64_t e, std::byte* scratch) {
+                       hwy::conv2d_qu8_qc8w_nhwc(packed, o.p, o.q, o.input.data(), got.data(), b, e, scratch);
+                     });
+}
+
+// The fused conv + 2x2 max pool against the reference conv then the reference u8 max pool.
+void check_qconv_pool(const QConvCase& c, uint32_t seed, int splits, Operands operands = Operands::kRandom) {
+  SCOPED_TRACE("pooled, seed " + std::to_string(seed) + " case " + c.str() + " operands " +
+               std::to_string(static_cast<int>(operands)));
+  const QConvOperands o = make_qconv(c, seed, operands);
+  const std::vector<uint8_t> conv = ref_qconv(o);
+  Pool2dParams pp;
+  pp.batch = o.p.batch;
+  pp.channels = c.cout;
+  pp.in_h = o.p.out_h;
+  pp.in_w = o.p.out_w;
+  pp.out_h = o.p.out_h / 2;
+  pp.out_w = o.p.out_w / 2;
+  pp.kernel_h = pp.kernel_w = pp.stride_h = pp.stride_w = 2;
+  std::vector<uint8_t> want(static_cast<size_t>(pp.total_rows() * pp.out_w * c.cout));
+  ref::max_pool2d_u8_nhwc(pp, conv.data(), want.data(), 0, pp.total_rows());
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  ASSERT_TRUE(hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, o.p));
+  GuardedBytes got(want.size());
+  check_split_output(want, pp.total_rows(), splits, hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p), got,
+                     [&](int64_t b, int64_t e, std::byte* scratch) {
+                       hwy::conv2d_qu8_qc8w_maxpool2_nhwc(packed, o.p, o.q, o.input.data(), got.data(), b, e, scratch);
+                     });
 }
 
 QConvCase conv3x3(int64_t batch, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t pad) {
@@ -195,6 +245,44 @@ TEST(QuantizedHwy, ConvExtremeOperandsAreExact) {
     for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i)
       for (Operands o : {Operands::kExtremeHigh, Operands::kExtremeLow, Operands::kExtremeMixed})
         check_qconv(cases[i], test::kSeed + 400 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3), o);
+  });
+}
+
+// The conv + 2x2 max pool fusion, on every target: the Winograd shapes everywhere, any ungrouped
+// shape with the VNNI quads (strides, 1 input channel, odd sizes whose last row and column the pool
+// drops, batches, splits, several bands, extreme operands); unsupported methods say so and refuse.
+TEST(QuantizedHwy, ConvMaxPoolMatchesConvThenPool) {
+  const std::vector<QConvCase> winograd = {
+      conv3x3(1, 14, 14, 32, 64, 1), conv3x3(1, 7, 7, 64, 128, 1), conv3x3(2, 9, 11, 17, 20, 1),
+      conv3x3(1, 14, 14, 16, 32, 1), conv3x3(1, 45, 38, 32, 20, 1), conv3x3(2, 6, 5, 24, 33, 0),
+  };
+  const std::vector<QConvCase> direct = {
+      {1, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1}, {1, 28, 28, 1, 16, 3, 3, 1, 1, 1, 1}, {2, 13, 9, 3, 17, 3, 3, 1, 1, 1, 1},
+      {1, 15, 15, 8, 24, 3, 3, 2, 1, 1, 1}, {1, 100, 90, 8, 24, 3, 3, 1, 1, 1, 1}, {1, 9, 9, 5, 7, 1, 1, 1, 0, 1, 1},
+  };
+  const QConvCase grouped = {1, 10, 10, 8, 8, 3, 3, 1, 1, 1, 8};
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < winograd.size() && !testing::Test::HasFailure(); ++i)
+      check_qconv_pool(winograd[i], test::kSeed + 500 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+    check_qconv_pool(winograd[1], test::kSeed + 510, 2, Operands::kExtremeMixed);
+    const bool vnni = hwy::dispatches_vnni();
+    for (size_t i = 0; i < direct.size() && !testing::Test::HasFailure(); ++i) {
+      const QConvOperands o = make_qconv(direct[i], 1, Operands::kRandom);
+      const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+      ASSERT_EQ(hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, o.p), vnni) << direct[i].str();
+      if (vnni) {
+        check_qconv_pool(direct[i], test::kSeed + 520 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+        check_qconv_pool(direct[i], test::kSeed + 530 + static_cast<uint32_t>(i), 2, Operands::kExtremeLow);
+      } else {
+        std::vector<uint8_t> out(static_cast<size_t>(o.p.total_rows() * o.p.out_w * direct[i].cout));
+        std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p));
+        EXPECT_THROW(hwy::conv2d_qu8_qc8w_maxpool2_nhwc(packed, o.p, o.q, o.input.data(), out.data(), 0, 1, scratch.data()),
+                     Error);
+      }
+    }
+    const QConvOperands g = make_qconv(grouped, 1, Operands::kRandom);
+    const auto gp = hwy::pack_conv2d_qu8_qc8w(g.p.filter, g.weight.data(), g.bias.data(), g.mult.data());
+    EXPECT_FALSE(hwy::conv2d_qu8_qc8w_maxpool2_supported(gp, g.p));  // grouped: no quads, no Winograd
   });
 }
 

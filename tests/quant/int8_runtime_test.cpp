@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "edgeq/kernels.h"
 #include "edgeq/quant.h"
 #include "edgeq/runtime.h"
 #include "quant/fixtures.h"
@@ -47,6 +48,9 @@ TEST_F(Int8Runtime, QdqGroupsCompileToIntegerKernels) {
   EXPECT_EQ(count_steps(plan, "QLinearConv", "[int8 nhwc 3x3"), 2) << all;
   EXPECT_EQ(count_steps(plan, "QGemm 'fc1'", "[int8 packed, nhwc-permuted"), 1) << all;
   EXPECT_EQ(count_steps(plan, "MaxPool", "[nhwc u8]"), 2) << all;
+  // With AVX512-VNNI both convs take over their 2x2 max pools (the quad kernels fuse any shape);
+  // elsewhere only Winograd convs can, and these have 1 and 8 input channels.
+  EXPECT_EQ(count_steps(plan, "QLinearConv", "+ MaxPool"), kernels::hwy::dispatches_vnni() ? 2 : 0) << all;
   // No float convolution and no layout conversion is left between the integer layers.
   for (const auto& l : plan.step_labels) EXPECT_NE(l.rfind("Conv '", 0), 0u) << "a float Conv is left: " << l;
   EXPECT_EQ(count_steps(plan, "ToN", ""), 0) << all;
@@ -65,6 +69,32 @@ TEST_F(Int8Runtime, KernelsGiveTheBitsOfThePlainIntegerLoops) {
     const Tensor a = fast.run(batch)[0], b = plain.run(batch)[0];
     ASSERT_EQ(a.shape(), b.shape());
     EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << "int8 kernels differ from the plain QLinearConv/MaxPool loops";
+  }
+}
+
+// The conv + max pool fusion keeps every observable value: a pool input asked for as an extra output
+// stops it (so the unfused plan is the oracle), and the logits are the same bits either way.
+TEST_F(Int8Runtime, FusedMaxPoolGivesTheUnfusedBits) {
+  runtime::Session fused(*model_);
+  std::vector<std::string> pool_inputs;
+  for (const auto& n : fused.optimized_model().graph.nodes)
+    if (n.op_type == "MaxPool") pool_inputs.push_back(n.inputs[0]);
+  ASSERT_EQ(pool_inputs.size(), 2u);
+  runtime::SessionOptions o;
+  o.extra_outputs = pool_inputs;
+  runtime::Session unfused(*model_, o);
+  const auto plan = unfused.plan_info({Shape{64, 1, 28, 28}});
+  EXPECT_EQ(count_steps(plan, "QLinearConv", "+ MaxPool"), 0);
+  EXPECT_EQ(count_steps(plan, "MaxPool", "[nhwc u8]"), 2);
+  const auto fused_plan = fused.plan_info({Shape{64, 1, 28, 28}});
+  if (kernels::hwy::dispatches_vnni()) {  // no pool step is left, and the conv outputs' memory is gone
+    for (const auto& l : fused_plan.step_labels) EXPECT_NE(l.rfind("MaxPool", 0), 0u) << l;
+    EXPECT_LT(fused_plan.arena_bytes, plan.arena_bytes);
+  }
+  for (const auto& batch : *holdout_) {
+    const Tensor a = fused.run(batch)[0], b = unfused.run(batch)[0];
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0);
   }
 }
 

@@ -220,7 +220,9 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, b
   const int64_t row_bytes = plan.image_w * plan.image_c * (quads ? 1 : 2);
   const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
   const int64_t fit_rows = kQ8BandBytes / std::max<int64_t>(row_bytes, 1);
-  plan.band_rows = std::clamp<int64_t>(fit_rows > window_rows ? (fit_rows - window_rows) / p.stride_h + 1 : 1, 1,
+  // kQuads: at least 2 output rows, the two rows of a fused 2x2 max pool's windows.
+  const int64_t min_rows = quads ? std::min<int64_t>(2, std::max<int64_t>(p.out_h, 1)) : 1;
+  plan.band_rows = std::clamp<int64_t>(fit_rows > window_rows ? (fit_rows - window_rows) / p.stride_h + 1 : 1, min_rows,
                                        std::max<int64_t>(p.out_h, 1));
   plan.band_in_rows = (plan.band_rows - 1) * p.stride_h + window_rows;
   plan.image_bytes = aligned_bytes(plan.band_in_rows * row_bytes) + kSlackBytes;

@@ -368,6 +368,30 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
 
 #endif  // EDGEQ_Q8_PAIRWISE
 
+// A fused 2x2 max pool's sink: a tile of MR = 4P pixels holds P pool windows, conv row 2i's pixels
+// 2j, 2j + 1 at rows 2j, 2j + 1 and conv row 2i + 1's at 2P + 2j, 2P + 2j + 1; window j's max (the
+// sums' max: the requantization is monotone for multipliers > 0) is requantized once to out[j].
+struct Q8Pool2Sink {
+  uint8_t* const* out;
+  const float* mult;
+  size_t channels;
+  Q8Requant rq;
+};
+// The max of four rows of sums, requantized and stored (the Winograd output transform's pooled store).
+HWY_INLINE void StorePooled(const V32 (&a)[kVecs], const V32 (&b)[kVecs], const V32 (&c)[kVecs], const V32 (&d)[kVecs],
+                            const float* mult, const Q8Requant& rq, uint8_t* dst, size_t count) {
+  V32 m[kVecs];
+  for (size_t v = 0; v < kVecs; ++v) m[v] = hn::Max(hn::Max(a[v], b[v]), hn::Max(c[v], d[v]));
+  StoreRequantized(m, mult, rq, dst, count);
+}
+template <size_t MR>
+HWY_INLINE void FinishTile(const Q8Pool2Sink& s, V32 (&acc)[MR][kVecs]) {
+  constexpr size_t kWindows = MR / 4;
+  for (size_t j = 0; j < kWindows; ++j)
+    StorePooled(acc[2 * j], acc[2 * j + 1], acc[2 * kWindows + 2 * j], acc[2 * kWindows + 2 * j + 1], s.mult, s.rq, s.out[j],
+                s.channels);
+}
+
 // Runs Q8Tile with MR = rows (1..kQ8TileRows).
 template <class Red, class WeightT, class Sink>
 HWY_INLINE void Q8TileRows(size_t rows, const int16_t* const* a, const Red& red, const WeightT* w, const Sink& sink) {

@@ -270,8 +270,29 @@ void CopyBandU8(const Conv2dParams& p, const Q8ConvPlan& plan, const uint8_t* in
 // as the multiply-adds.
 constexpr size_t kConvQuadRows = 8;
 
+// The pooled tiles out of line: inlined into ConvBandQuads with a long reduction, GCC keeps some of
+// the 16 accumulators on the stack (cnn-m conv2 fused 31.7 us, out of line 17.0 us); short fixed
+// reductions (one input channel) are faster inlined.
+template <size_t MR, size_t NP, class Red>
+HWY_NOINLINE void Q8QuadTileOutOfLine(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
+                                      const std::array<V32, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
+  Q8QuadTile<MR, NP>(a, red, w, panel_stride, init, sinks);
+}
+template <size_t MR, size_t NP, class Red>
+HWY_INLINE void Q8PooledTile(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
+                             const std::array<V32, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
+  if constexpr (std::is_same_v<Red, Q8Reduction>) {
+    Q8QuadTileOutOfLine<MR, NP>(a, red, w, panel_stride, init, sinks);
+  } else {
+    Q8QuadTile<MR, NP>(a, red, w, panel_stride, init, sinks);
+  }
+}
+
+// pool: the band's rows [oh_begin, oh_end) are pairs of conv rows, and each tile holds 2 (or, at an
+// odd end, 1) 2x2 pool windows (Q8Pool2Sink); the output is the pooled image (floor: p.out_h / 2 x
+// p.out_w / 2).
 void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvPlan& plan, const Q8Requant& rq,
-                   int32_t zero_point, const uint8_t* image, int64_t n, int64_t oh_begin, int64_t oh_end,
+                   int32_t zero_point, const uint8_t* image, int64_t n, int64_t oh_begin, int64_t oh_end, bool pool,
                    uint8_t* output) {
   const auto& f = packed.filter;
   const int64_t cout = f.out_channels;
@@ -288,14 +309,41 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
       const int64_t c0 = (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel);
       init[j] = QuadInit(packed.bias + c0, packed.col_sums + c0, zero_point);
     }
-    auto sink = [&](size_t j) {
-      const int64_t c0 = (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel);
-      return Q8RequantSink{out[j], nullptr, packed.multipliers + c0, static_cast<size_t>(std::min<int64_t>(kPanel, cout - c0)), rq};
+    auto sinks_of = [&]<class Sink>(auto make) {
+      return [&]<size_t... J>(std::index_sequence<J...>) {
+        return std::array<Sink, kNp>{make(J)...};
+      }(std::make_index_sequence<kNp>());
     };
-    std::array<Q8RequantSink, kNp> sinks = [&]<size_t... J>(std::index_sequence<J...>) {
-      return std::array<Q8RequantSink, kNp>{sink(J)...};
-    }(std::make_index_sequence<kNp>());
-    // Tiles run over the band's pixels in order (across output rows: 7-pixel rows still fill 6-row
+    auto channels = [&](size_t j) {
+      return static_cast<size_t>(std::min<int64_t>(kPanel, cout - (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel)));
+    };
+    auto mult = [&](size_t j) { return packed.multipliers + (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel); };
+    const int8_t* w = packed.quad_weights + panel * panel_weights;
+    if (pool) {
+      const auto sinks = sinks_of.template operator()<Q8Pool2Sink>([&](size_t j) { return Q8Pool2Sink{out[j], mult(j), channels(j), rq}; });
+      const int64_t pw = p.out_w / 2;
+      for (int64_t oh = oh_begin; oh < oh_end; oh += 2) {
+        const uint8_t* row0 = image + (oh - oh_begin) * p.stride_h * pitch;
+        const uint8_t* row1 = row0 + p.stride_h * pitch;
+        uint8_t* dst = output + (n * (p.out_h / 2) + oh / 2) * pw * cout + panel * kPanel;
+        for (int64_t pc = 0; pc < pw; pc += 2) {
+          const int64_t windows = std::min<int64_t>(2, pw - pc);
+          for (int64_t c = 0; c < 2 * windows; ++c) {
+            a[c] = row0 + (2 * pc + c) * step;
+            a[2 * windows + c] = row1 + (2 * pc + c) * step;
+          }
+          for (int64_t q = 0; q < windows; ++q)
+            for (size_t j = 0; j < kNp; ++j) out[j][q] = dst + (pc + q) * cout + static_cast<int64_t>(j * kPanel);
+          if (windows == 2)
+            Q8PooledTile<8, kNp>(a, red, w, panel_weights, init, sinks);
+          else
+            Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
+        }
+      }
+      return;
+    }
+    const auto sinks = sinks_of.template operator()<Q8RequantSink>([&](size_t j) { return Q8RequantSink{out[j], nullptr, mult(j), channels(j), rq}; });
+    // Tiles run over the band's pixels in order (across output rows: 7-pixel rows still fill 8-row
     // tiles); the cursor (oh, ow) advances by addition, no division per pixel.
     int64_t oh = oh_begin, ow = 0;
     ForEachBalancedTile<kConvQuadRows>((oh_end - oh_begin) * p.out_w, [&](int64_t, size_t rows) {
@@ -308,7 +356,7 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
           ++oh;
         }
       }
-      Q8QuadTileRows<kConvQuadRows>(rows, a, red, packed.quad_weights + panel * panel_weights, panel_weights, init, sinks);
+      Q8QuadTileRows<kConvQuadRows>(rows, a, red, w, panel_weights, init, sinks);
     });
   };
   auto run = [&](const auto& red) {
@@ -325,8 +373,9 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
 }
 #endif  // EDGEQ_Q8_QUADS
 
+// pool: the fused 2x2 max pool (kQuads only); rows are then pooled rows.
 void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
-            const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
+            const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch, bool pool) {
   const auto& f = packed.filter;
   int16_t* image = static_cast<int16_t*>(scratch);
   int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
@@ -335,6 +384,29 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
 #ifndef EDGEQ_Q8_QUADS
   HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for AVX3_DL only
 #endif
+  HWY_ASSERT(!pool || plan.method == edgeq::kernels::hwy::kQ8MethodQuads);
+  if (pool) {  // pooled row pr = conv rows 2 pr, 2 pr + 1; bands of whole pairs (plan: band_rows >= 2)
+    const int64_t ph = p.out_h / 2, band_pairs = plan.band_rows / 2;
+    for (int64_t row = row_begin; row < row_end;) {
+      const int64_t n = row / ph, pr_begin = row % ph;
+      const int64_t pr_end = std::min(ph, pr_begin + (row_end - row));
+      row += pr_end - pr_begin;
+      for (int64_t b0 = pr_begin; b0 < pr_end; b0 += band_pairs) {
+        const int64_t b1 = std::min(pr_end, b0 + band_pairs);
+        const int64_t ih0 = 2 * b0 * p.stride_h - p.pad_top, rows = (2 * (b1 - b0) - 1) * p.stride_h + window_rows;
+#ifdef EDGEQ_Q8_QUADS
+        uint8_t* bytes = static_cast<uint8_t*>(scratch);
+        CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
+        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, 2 * b0, 2 * b1, true, output);
+#else
+        (void)n;
+        (void)ih0;
+        (void)rows;
+#endif
+      }
+    }
+    return;
+  }
   for (int64_t row = row_begin; row < row_end;) {
     const int64_t n = row / p.out_h, oh_begin = row % p.out_h;
     const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
@@ -346,7 +418,7 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
       if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
         uint8_t* bytes = static_cast<uint8_t*>(scratch);
         CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
-        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, output);
+        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, false, output);
         continue;
       }
 #endif
@@ -519,14 +591,15 @@ using edgeq::kernels::QuantU8Params;
 using edgeq::kernels::hwy::Q8ConvPlan;
 // winograd_q8.cpp
 void DispatchQ8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
-                        const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch);
+                        const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch,
+                        bool pool);
 HWY_EXPORT(Q8Conv);
 HWY_EXPORT(Q8Gemm);
 HWY_EXPORT(Q8GemmS32);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 void DispatchQ8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
-                    const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch) {
-  HWY_DYNAMIC_DISPATCH(Q8Conv)(packed, p, q, plan, in, out, b, e, scratch);
+                    const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch, bool pool) {
+  HWY_DYNAMIC_DISPATCH(Q8Conv)(packed, p, q, plan, in, out, b, e, scratch, pool);
 }
 void DispatchQ8Gemm(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a, int64_t lda, uint8_t* c,
                     int64_t ldc, const GemmRange& range, void* scratch) {
@@ -556,20 +629,48 @@ int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2d
   return plan_conv2d_q8(packed, params, dispatches_vnni()).method == kQ8MethodWinograd ? 2 : 1;
 }
 
-void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
-                          const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
+namespace {
+// Both conv entries: rows of the conv output, or (pool) of the pooled output.
+void run_conv_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant, const uint8_t* input,
+                 uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch, bool pool) {
   detail::check_conv2d_q8(packed, params, Family::kHwy, row_begin, row_end);
   detail::check_quant(quant);
+  const Q8ConvPlan plan = plan_conv2d_q8(packed, params, dispatches_vnni());
+  if (pool) {
+    if (plan.method != kQ8MethodWinograd && plan.method != kQ8MethodQuads)
+      throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d cannot fuse the max pool on target " + target_name() +
+                                                   " (conv2d_qu8_qc8w_maxpool2_supported)");
+    if (row_end > params.batch * (params.out_h / 2))
+      throw Error(ErrorCode::kInvalidArgument, "kernels: pooled rows end at " + std::to_string(row_end) + ", past " +
+                                                   std::to_string(params.batch * (params.out_h / 2)));
+  }
   if (row_begin == row_end) return;
   if (scratch == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs scratch (conv2d_qu8_qc8w_scratch_bytes)");
-  const Q8ConvPlan plan = plan_conv2d_q8(packed, params, dispatches_vnni());
   if (plan.method == kQ8MethodWinograd) {
     edgeq_kernels_hwy::DispatchQ8Winograd(packed, params, quant, plan, input, output, row_begin, row_end,
-                                          align64(scratch));
+                                          align64(scratch), pool);
   } else {
-    edgeq_kernels_hwy::DispatchQ8Conv(packed, params, quant, plan, input, output, row_begin, row_end, align64(scratch));
+    edgeq_kernels_hwy::DispatchQ8Conv(packed, params, quant, plan, input, output, row_begin, row_end, align64(scratch), pool);
   }
+}
+}  // namespace
+
+void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
+                          const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
+  run_conv_q8(packed, params, quant, input, output, row_begin, row_end, scratch, false);
+}
+
+bool conv2d_qu8_qc8w_maxpool2_supported(const PackedConv2dQ8& packed, const Conv2dParams& params) {
+  if (packed.family != Family::kHwy) return false;
+  const int32_t method = plan_conv2d_q8(packed, params, dispatches_vnni()).method;
+  return method == kQ8MethodWinograd || method == kQ8MethodQuads;
+}
+
+void conv2d_qu8_qc8w_maxpool2_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
+                                   const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end,
+                                   void* scratch) {
+  run_conv_q8(packed, params, quant, input, output, row_begin, row_end, scratch, true);
 }
 
 // Rows of int16 for the widest tile any target uses, plus 64 bytes to align the caller's pointer.

@@ -67,10 +67,11 @@ HWY_INLINE void InputTransform(const int16_t* image, int64_t pitch, int64_t cin1
 }
 
 // Output tile at (th, tw): Y = (A^T M A) >> 2 + bias for the 16 channels of one panel (M: [16][8][16]
-// int32, this tile's row `r`), requantized into the 2x2 output pixels inside rows [oh0, oh1).
+// int32, this tile's row `r`), requantized into the 2x2 output pixels inside rows [oh0, oh1); pool: the
+// max of the four, requantized once into the pooled output (floor: out_h / 2 x out_w / 2).
 HWY_INLINE void OutputTransform(const int32_t* m_buf, size_t r, const Conv2dParams& p, int64_t n, int64_t th,
                                 int64_t tw, int64_t oh0, int64_t oh1, const int32_t* bias, const float* mult,
-                                const Q8Requant& rq, size_t channels, uint8_t* output, int64_t channel0) {
+                                const Q8Requant& rq, size_t channels, uint8_t* output, int64_t channel0, bool pool) {
   const DI32 d32;
   V32 y[4][kVecs];
   for (size_t v = 0; v < kVecs; ++v) {
@@ -89,6 +90,12 @@ HWY_INLINE void OutputTransform(const int32_t* m_buf, size_t r, const Conv2dPara
     }
   }
   const int64_t cout = p.filter.out_channels;
+  if (pool) {  // the tile is the 2x2 pool window of pooled pixel (th, tw)
+    const int64_t pw = p.out_w / 2;
+    if (th < p.out_h / 2 && tw < pw)
+      StorePooled(y[0], y[1], y[2], y[3], mult, rq, output + ((n * (p.out_h / 2) + th) * pw + tw) * cout + channel0, channels);
+    return;
+  }
   for (int64_t i = 0; i < 2; ++i) {
     const int64_t oh = 2 * th + i;
     if (oh < oh0 || oh >= oh1) continue;
@@ -100,8 +107,9 @@ HWY_INLINE void OutputTransform(const int32_t* m_buf, size_t r, const Conv2dPara
   }
 }
 
+// pool: the fused 2x2 max pool; rows are pooled rows (= tile rows), each tile one pool window.
 void Q8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
-                const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch) {
+                const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch, bool pool) {
   const int64_t cin16 = plan.image_c, cout = packed.filter.out_channels;
   const int64_t panels = (cout + kPanel - 1) / kPanel;
   const int64_t tiles_w = (p.out_w + 1) / 2;
@@ -116,10 +124,12 @@ void Q8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const Quant
   const Q8Reduction red{1, 0, static_cast<size_t>(cin16 / 2)};
   const int16_t* a[kQ8TileRows];
   int32_t* m_out[kQ8TileRows];
+  const int64_t image_rows = pool ? p.out_h / 2 : p.out_h;
   for (int64_t row = row_begin; row < row_end;) {
-    const int64_t n = row / p.out_h, oh0 = row % p.out_h;
-    const int64_t oh1 = std::min(p.out_h, oh0 + (row_end - row));
-    row += oh1 - oh0;
+    const int64_t n = row / image_rows, r0 = row % image_rows;
+    const int64_t r1 = std::min(image_rows, r0 + (row_end - row));
+    row += r1 - r0;
+    const int64_t oh0 = pool ? 2 * r0 : r0, oh1 = pool ? 2 * r1 : r1;
     const int64_t th0 = oh0 / 2, th1 = (oh1 - 1) / 2 + 1;
     for (int64_t tb0 = th0; tb0 < th1; tb0 += plan.band_rows) {
       const int64_t tb1 = std::min(th1, tb0 + plan.band_rows);
@@ -144,7 +154,7 @@ void Q8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const Quant
             for (size_t r = 0; r < rows; ++r) {
               const int64_t t = t0 + first + static_cast<int64_t>(r);
               OutputTransform(m_buf, r, p, n, tb0 + t / tiles_w, t % tiles_w, oh0, oh1, packed.bias + panel * kPanel,
-                              packed.multipliers + panel * kPanel, rq, channels, output, panel * kPanel);
+                              packed.multipliers + panel * kPanel, rq, channels, output, panel * kPanel, pool);
             }
           });
         }
@@ -166,8 +176,9 @@ using edgeq::kernels::hwy::Q8ConvPlan;
 HWY_EXPORT(Q8Winograd);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 void DispatchQ8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
-                        const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch) {
-  HWY_DYNAMIC_DISPATCH(Q8Winograd)(packed, p, q, plan, in, out, b, e, scratch);
+                        const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch,
+                        bool pool) {
+  HWY_DYNAMIC_DISPATCH(Q8Winograd)(packed, p, q, plan, in, out, b, e, scratch, pool);
 }
 }  // namespace edgeq_kernels_hwy
 #endif  // HWY_ONCE

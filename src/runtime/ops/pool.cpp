@@ -19,6 +19,14 @@ class Pool2dNhwcKernel final : public Kernel {
   bool is_max = true;
   bool u8 = false;  // uint8 max pooling (the int8 path)
   int32_t in = -1, out = -1;
+  bool as_max_pool2(MaxPool2* pool) const override {
+    const auto& p = params;
+    if (!u8 || !is_max || p.kernel_h != 2 || p.kernel_w != 2 || p.stride_h != 2 || p.stride_w != 2 || p.dilation_h != 1 ||
+        p.dilation_w != 1 || p.pad_top != 0 || p.pad_left != 0 || p.pad_bottom != 0 || p.pad_right != 0)
+      return false;
+    *pool = MaxPool2{in, out, p.batch, p.channels, p.in_h, p.in_w, p.out_h, p.out_w};
+    return true;
+  }
   void run(const ExecContext& ctx) const override {
     const float* x = ctx.at<const float>(in);
     float* y = ctx.at<float>(out);

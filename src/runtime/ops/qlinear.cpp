@@ -136,13 +136,34 @@ class QConv2dNhwcKernel final : public Kernel {
   int32_t in = -1, out = -1, scratch = -1;
   size_t scratch_bytes = 0;  // per task
   int64_t row_align = 1;
+  bool max_pool2 = false;  // absorbed the 2x2 max pool after it: `out` is the pooled image
   void run(const ExecContext& ctx) const override {
     const uint8_t* x = ctx.at<const uint8_t>(in);
     uint8_t* y = ctx.at<uint8_t>(out);
     auto* s = scratch >= 0 ? ctx.at<std::byte>(scratch) : nullptr;
-    run_row_tasks(ctx, params.total_rows(), row_align, [&](int64_t b, int64_t e, int64_t task) {
-      kernels::hwy::conv2d_qu8_qc8w_nhwc(packed, params, quant, x, y, b, e, s ? s + task * scratch_bytes : nullptr);
+    // Pooled rows are fewer than conv rows, so their tasks fit the scratch sized for the conv's.
+    const int64_t rows = max_pool2 ? params.batch * (params.out_h / 2) : params.total_rows();
+    run_row_tasks(ctx, rows, max_pool2 ? 1 : row_align, [&](int64_t b, int64_t e, int64_t task) {
+      std::byte* scratch_at = s ? s + task * scratch_bytes : nullptr;
+      if (max_pool2)
+        kernels::hwy::conv2d_qu8_qc8w_maxpool2_nhwc(packed, params, quant, x, y, b, e, scratch_at);
+      else
+        kernels::hwy::conv2d_qu8_qc8w_nhwc(packed, params, quant, x, y, b, e, scratch_at);
     });
+  }
+  // The max commutes with the requantization only while it is monotone: every multiplier > 0.
+  bool absorb_max_pool2(const MaxPool2& pool, const std::string& pool_label) override {
+    const auto& p = params;
+    if (max_pool2 || pool.in != out || pool.batch != p.batch || pool.channels != p.filter.out_channels ||
+        pool.in_h != p.out_h || pool.in_w != p.out_w || pool.out_h != p.out_h / 2 || pool.out_w != p.out_w / 2)
+      return false;
+    for (int64_t c = 0; c < p.filter.out_channels; ++c)
+      if (!(packed.multipliers[c] > 0.f)) return false;
+    if (!kernels::hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, p)) return false;
+    max_pool2 = true;
+    out = pool.out;
+    label += " + " + pool_label;
+    return true;
   }
 };
 
