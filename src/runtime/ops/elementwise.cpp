@@ -14,7 +14,7 @@ namespace {
 
 enum class UnaryKind {
   kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kAbs, kNeg, kExp, kLog, kSqrt,
-  kReciprocal, kFloor, kCeil
+  kReciprocal, kFloor, kCeil, kRound
 };
 
 class UnaryKernel final : public Kernel {
@@ -68,6 +68,8 @@ class UnaryKernel final : public Kernel {
       case UnaryKind::kReciprocal: for (size_t i = 0; i < m; ++i) y[i] = 1.f / x[i]; return;
       case UnaryKind::kFloor: for (size_t i = 0; i < m; ++i) y[i] = std::floor(x[i]); return;
       case UnaryKind::kCeil: for (size_t i = 0; i < m; ++i) y[i] = std::ceil(x[i]); return;
+      // ONNX Round: halves to even, which is nearbyint in the default rounding mode.
+      case UnaryKind::kRound: for (size_t i = 0; i < m; ++i) y[i] = std::nearbyint(x[i]); return;
     }
   }
 };
@@ -112,7 +114,16 @@ void compile_unary(Builder& b, UnaryKind kind) {
 
 // ---- binary
 
-enum class BinaryKind { kAdd, kSub, kMul, kDiv };
+enum class BinaryKind { kAdd, kSub, kMul, kDiv, kMin, kMax };
+
+// Min / Max with NaN propagating (a NaN in either operand gives NaN), as onnxruntime does.
+template <typename T>
+T min_or_max(bool is_max, T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) ? a : b;
+  }
+  return is_max ? (a < b ? b : a) : (b < a ? b : a);
+}
 
 template <typename T>
 T apply_binary(BinaryKind kind, T a, T b) {
@@ -125,6 +136,8 @@ T apply_binary(BinaryKind kind, T a, T b) {
         if (b == 0) return 0;  // undefined in ONNX; never trap
       }
       return static_cast<T>(a / b);
+    case BinaryKind::kMin: return min_or_max(false, a, b);
+    case BinaryKind::kMax: return min_or_max(true, a, b);
   }
   return a;
 }
@@ -223,6 +236,8 @@ class BinaryKernel final : public Kernel {
           case BinaryKind::kSub: kernels::hwy::sub_f32(x, y, z, static_cast<size_t>(n)); return;
           case BinaryKind::kMul: kernels::hwy::mul_f32(x, y, z, static_cast<size_t>(n)); return;
           case BinaryKind::kDiv: kernels::hwy::div_f32(x, y, z, static_cast<size_t>(n)); return;
+          case BinaryKind::kMin:
+          case BinaryKind::kMax: break;  // the loop below (not on a hot path of the models we serve)
         }
       }
     }
@@ -317,10 +332,23 @@ void compile_sqrt(Builder& b) { compile_unary(b, UnaryKind::kSqrt); }
 void compile_reciprocal(Builder& b) { compile_unary(b, UnaryKind::kReciprocal); }
 void compile_floor(Builder& b) { compile_unary(b, UnaryKind::kFloor); }
 void compile_ceil(Builder& b) { compile_unary(b, UnaryKind::kCeil); }
+void compile_round(Builder& b) { compile_unary(b, UnaryKind::kRound); }
 
 void compile_add(Builder& b) { compile_binary(b, BinaryKind::kAdd); }
 void compile_sub(Builder& b) { compile_binary(b, BinaryKind::kSub); }
 void compile_mul(Builder& b) { compile_binary(b, BinaryKind::kMul); }
 void compile_div(Builder& b) { compile_binary(b, BinaryKind::kDiv); }
+
+// Min / Max are variadic in ONNX: one input is the identity, two broadcast like Add.
+void compile_min_max(Builder& b, BinaryKind kind) {
+  if (b.num_inputs() == 1) {
+    b.output_view(0, 0, b.input(0).shape);
+    return;
+  }
+  if (b.num_inputs() != 2) b.unsupported(std::to_string(b.num_inputs()) + " inputs (1 or 2 supported)");
+  compile_binary(b, kind);
+}
+void compile_min(Builder& b) { compile_min_max(b, BinaryKind::kMin); }
+void compile_max(Builder& b) { compile_min_max(b, BinaryKind::kMax); }
 
 }  // namespace edgeq::runtime::detail
