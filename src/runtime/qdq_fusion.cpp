@@ -97,7 +97,7 @@ class QdqFusion final : public onnx::Pass {
   bool run(onnx::Model& model) override {
     auto& g = model.graph;
     std::set<size_t> dead;
-    bool moved = false;
+    bool moved = shift_int8_activations(g);
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (dead.count(i)) continue;
       const onnx::Node& n = g.nodes[i];
@@ -122,6 +122,37 @@ class QdqFusion final : public onnx::Pass {
   }
 
  private:
+  // int8 activations become uint8 ones: a per-tensor QuantizeLinear to int8 whose every reader is a
+  // DequantizeLinear with the same scale and zero point (and not a graph output) gets the zero point
+  // zp + 128 as uint8, and so do its readers. Exact: saturate(round(x / s) + zp + 128) over [0, 255] is
+  // the int8 code + 128, and DequantizeLinear subtracts the same 128 back, so every real value is
+  // unchanged. onnxruntime's quantize_static writes int8 activations by default; the integer kernels
+  // take uint8 (the int8 codes would run the plain loops, ~600x slower on cnn-m).
+  static bool shift_int8_activations(onnx::Graph& g) {
+    bool changed = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      auto q = as_qnode(g, i, "QuantizeLinear");
+      if (!q || !q->zero_t || q->zero_t->dtype() != DType::kI8 || q->zero_t->numel() != 1 || q->scale_t->numel() != 1) continue;
+      if (g.nodes[i].attr_int("saturate", 1) != 1) continue;
+      const std::string& v = g.nodes[i].outputs[0];
+      if (is_graph_output(g, v)) continue;
+      const auto readers = g.consumers(v);
+      bool all_dq = !readers.empty();
+      for (size_t r : readers) {
+        auto dq = as_qnode(g, r, "DequantizeLinear");
+        all_dq = all_dq && dq && dq->value == v && dq->scale_t->numel() == 1 && same_params(*q, *dq);
+      }
+      if (!all_dq) continue;
+      Tensor zp(DType::kU8, q->zero_t->shape());
+      zp.data<uint8_t>()[0] = static_cast<uint8_t>(q->zero_t->data<int8_t>()[0] + 128);
+      const std::string name = add_initializer(g, q->zero_point + ".u8", std::move(zp));
+      g.nodes[i].inputs[2] = name;
+      for (size_t r : readers) g.nodes[r].inputs[2] = name;
+      changed = true;
+    }
+    return changed;
+  }
+
   // An initializer name for `t` (a zero point or an int32 bias the group needs).
   static std::string add_initializer(onnx::Graph& g, const std::string& base, Tensor t) {
     const std::string n = unique_name(g, base);

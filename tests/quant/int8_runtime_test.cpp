@@ -98,6 +98,32 @@ TEST_F(Int8Runtime, FusedMaxPoolGivesTheUnfusedBits) {
   }
 }
 
+// int8 activations (onnxruntime's quantize_static default) run on the uint8 kernels: the codes shift
+// by 128 with their zero points, which changes no real value, so the int8-activation file gives the
+// very bits of the uint8 one (same ranges, zero points 128 apart) and compiles to the same kernels.
+TEST_F(Int8Runtime, Int8ActivationsRunTheUint8KernelsWithTheSameBits) {
+  QuantizeOptions o;
+  o.activation_type = DType::kI8;
+  const Batches calib = make_batches(4, 32, kSeed);
+  const onnx::Model s8 = quantize(make_cnn(), o, calib).model;
+  int s8_zero_points = 0;
+  for (const auto& n : s8.graph.nodes)
+    if (n.op_type == "QuantizeLinear" && n.inputs.size() > 2 && s8.graph.initializers.at(n.inputs[2]).dtype() == DType::kI8)
+      ++s8_zero_points;
+  ASSERT_GT(s8_zero_points, 0) << "the file must really have int8 activations";
+  runtime::Session a(*model_), b(s8);
+  const auto plan = b.plan_info({Shape{1, 1, 28, 28}});
+  std::string all;
+  for (const auto& l : plan.step_labels) all += "  " + l + "\n";
+  EXPECT_EQ(count_steps(plan, "QLinearConv", "[int8 nhwc 3x3"), 2) << all;
+  EXPECT_EQ(count_steps(plan, "[plain", ""), 0) << all;
+  for (const auto& batch : *holdout_) {
+    const Tensor x = a.run(batch)[0], y = b.run(batch)[0];
+    ASSERT_EQ(x.shape(), y.shape());
+    EXPECT_EQ(std::memcmp(x.raw(), y.raw(), x.nbytes()), 0);
+  }
+}
+
 TEST_F(Int8Runtime, TwoThreadsGiveTheSameBits) {
   runtime::Session one(*model_);
   runtime::SessionOptions o2;
