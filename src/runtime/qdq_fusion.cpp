@@ -97,7 +97,8 @@ class QdqFusion final : public onnx::Pass {
   bool run(onnx::Model& model) override {
     auto& g = model.graph;
     std::set<size_t> dead;
-    bool moved = shift_int8_activations(g);
+    const bool shifted = shift_int8_activations(g);  // zero points only: the order stays valid
+    bool moved = false;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (dead.count(i)) continue;
       const onnx::Node& n = g.nodes[i];
@@ -118,7 +119,7 @@ class QdqFusion final : public onnx::Pass {
     }
     erase_nodes(g, dead);
     if (moved) g.sort_topologically();
-    return moved || !dead.empty();
+    return shifted || moved || !dead.empty();
   }
 
  private:

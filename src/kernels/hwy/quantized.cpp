@@ -264,10 +264,9 @@ void CopyBandU8(const Conv2dParams& p, const Q8ConvPlan& plan, const uint8_t* in
 }
 
 // kQuads: output rows [oh_begin, oh_end) of image n from the u8 band image: tiles of up to
-// kConvQuadRows pixels x two panels
-// (one broadcast per two multiply-adds), each kernel row's run read in place as row_quads quads.
-// 6 x 2 keeps the 6 row pointers in general registers: 8 rows spill them, and the reloads cost as much
-// as the multiply-adds.
+// kConvQuadRows pixels x two panels (one broadcast per two multiply-adds, 16 accumulators), each kernel
+// row's run read in place as row_quads quads. On Zen 4, 8 x 2 beat 5, 6 and 7 rows; 8 x 1 panel
+// spilled the row pointers to vector registers and reloaded them every step.
 constexpr size_t kConvQuadRows = 8;
 
 // The pooled tiles out of line: inlined into ConvBandQuads with a long reduction, GCC keeps some of
@@ -385,40 +384,22 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
   HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for AVX3_DL only
 #endif
   HWY_ASSERT(!pool || plan.method == edgeq::kernels::hwy::kQ8MethodQuads);
-  if (pool) {  // pooled row pr = conv rows 2 pr, 2 pr + 1; bands of whole pairs (plan: band_rows >= 2)
-    const int64_t ph = p.out_h / 2, band_pairs = plan.band_rows / 2;
-    for (int64_t row = row_begin; row < row_end;) {
-      const int64_t n = row / ph, pr_begin = row % ph;
-      const int64_t pr_end = std::min(ph, pr_begin + (row_end - row));
-      row += pr_end - pr_begin;
-      for (int64_t b0 = pr_begin; b0 < pr_end; b0 += band_pairs) {
-        const int64_t b1 = std::min(pr_end, b0 + band_pairs);
-        const int64_t ih0 = 2 * b0 * p.stride_h - p.pad_top, rows = (2 * (b1 - b0) - 1) * p.stride_h + window_rows;
-#ifdef EDGEQ_Q8_QUADS
-        uint8_t* bytes = static_cast<uint8_t*>(scratch);
-        CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
-        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, 2 * b0, 2 * b1, true, output);
-#else
-        (void)n;
-        (void)ih0;
-        (void)rows;
-#endif
-      }
-    }
-    return;
-  }
+  // Work rows are output rows, or (pool) pooled rows of `unit` = 2 conv rows each; bands hold whole
+  // units (the plan gives kQuads at least 2 rows per band).
+  const int64_t unit = pool ? 2 : 1;
+  const int64_t image_rows = p.out_h / unit, band_units = plan.band_rows / unit;
   for (int64_t row = row_begin; row < row_end;) {
-    const int64_t n = row / p.out_h, oh_begin = row % p.out_h;
-    const int64_t oh_end = std::min(p.out_h, oh_begin + (row_end - row));
-    row += oh_end - oh_begin;
-    for (int64_t b0 = oh_begin; b0 < oh_end; b0 += plan.band_rows) {
-      const int64_t b1 = std::min(oh_end, b0 + plan.band_rows);
+    const int64_t n = row / image_rows, r0 = row % image_rows;
+    const int64_t r1 = std::min(image_rows, r0 + (row_end - row));
+    row += r1 - r0;
+    for (int64_t u0 = r0; u0 < r1; u0 += band_units) {
+      const int64_t b0 = unit * u0, b1 = unit * std::min(r1, u0 + band_units);  // conv rows
       const int64_t ih0 = b0 * p.stride_h - p.pad_top, rows = (b1 - b0 - 1) * p.stride_h + window_rows;
 #ifdef EDGEQ_Q8_QUADS
       if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
         uint8_t* bytes = static_cast<uint8_t*>(scratch);
         CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
-        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, false, output);
+        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, pool, output);
         continue;
       }
 #endif
