@@ -2,11 +2,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+RT_BUILD   ?= build-rt
 JOBS       ?= $(shell nproc)
-CMAKE_GEN  := -G Ninja
+# ccache (scripts/setup installs it): the core-only build below compiles the same objects as the release
+# build, so it costs a cache lookup per file instead of a second compile.
+CMAKE_GEN  := -G Ninja $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 EDGEQ      := $(BUILD)/bin/edgeq
 
-.PHONY: all setup build asan test test-release test-asan demo fuzz clean
+.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only demo fuzz clean
 
 all: build
 
@@ -28,12 +31,22 @@ asan: setup
 test-asan: asan
 	cd $(ASAN_BUILD) && ctest -L sanitize --no-tests=error --output-on-failure -j $(JOBS)
 
+# The runtime core alone (-DEDGEQ_RT_ONLY=ON: configures without protobuf, libonnx, LibTorch, spdlog,
+# CLI11 or nlohmann-json) and the minimal program on it; the test checks what they link (readelf -d).
+rt-only: setup
+	cmake -S . -B $(RT_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DEDGEQ_RT_ONLY=ON
+	cmake --build $(RT_BUILD) -j $(JOBS)
+
+test-rt-only: rt-only
+	cd $(RT_BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+
 test-release: build
 	cd $(BUILD) && ctest -LE fuzz --no-tests=error --output-on-failure -j $(JOBS)
 
 # Sanitizer run first, the full release run last (its summary line closes the output).
 test: setup
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-rt-only
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
@@ -48,4 +61,4 @@ fuzz: setup
 	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RT_BUILD) out

@@ -1,7 +1,10 @@
 // edgeq onnx: ONNX model I/O and the graph IR the runtime and the quantizer share.
-// Owns: load (libonnx protobuf parse, external data, ONNX checker, ONNX shape inference) and atomic
-// save; the IR (Model, Graph, Node, Attribute, ValueInfo) with topological order; the pass framework
+// Owns, in the runtime core (edgeq_rt, no protobuf): the IR (Model, Graph, Node, Attribute, ValueInfo)
+// with topological order; read_model, edgeq's own decoder of the ONNX protobuf wire format into the
+// IR (external data confined to the model's folder, every length checked); the pass framework
 // (dead-code elimination, constant folding); model analysis for `edgeq inspect` (summarize).
+// Owns, in the tooling (edgeq_onnx, libonnx + protobuf): load_model = read_model plus the ONNX checker
+// and ONNX shape inference; serialization and atomic save.
 // The IR holds no protobuf types, so code above this module never includes libonnx.
 #pragma once
 
@@ -68,6 +71,9 @@ struct ValueInfo {
   Shape shape;                     // -1 where the dim is unknown or symbolic
   std::vector<std::string> dim_params;  // symbolic names ("batch"), "" where none; same length as shape
   std::string doc_string;
+  // A TypeProto that is not a tensor type (sequence, optional, map, sparse tensor), serialized as read:
+  // the runtime does not use it, the tooling writes it back unchanged.
+  std::string other_type;
 };
 
 struct Graph {
@@ -110,15 +116,35 @@ struct Model {
   void set_meta(const std::string& key, const std::string& value);
 };
 
+// ---------------------------------------------------------------------------------------------
+// The reader (runtime core). Checks what the runtime relies on instead of the ONNX checker: an
+// ir_version and opsets it knows, names present, one producer per value, an acyclic graph whose
+// values are all defined, tensor data matching its shape, external data inside the model's folder
+// (symbolic links resolved). Errors start with the path (or name) and name the problem; hostile
+// bytes give an Error, never a crash, and memory stays within a small multiple of the input's size.
+struct ReadOptions {
+  bool allow_unknown_domains = false;  // domains other than ai.onnx, ai.onnx.ml, com.microsoft
+};
+// Maps PATH (mmap; read() where mapping fails) and decodes it; external data next to the model.
+Model read_model(const std::string& path, const ReadOptions& options = {});
+// Decodes SIZE bytes at DATA; `name` stands for the path in messages; external data is read from
+// `base_dir` and refused when it is empty (a model from memory has no folder).
+Model read_model_from_buffer(const void* data, size_t size, const std::string& name, const std::string& base_dir = "",
+                             const ReadOptions& options = {});
+// Raw ONNX TensorProto bytes (the *.pb files of the backend test layout) -> Tensor.
+Tensor parse_tensor_proto(const std::string& bytes, const std::string& name_for_errors, std::string* tensor_name = nullptr);
+
+// ---------------------------------------------------------------------------------------------
+// The tooling (edgeq_onnx: libonnx + protobuf).
 struct LoadOptions {
   bool run_checker = true;          // onnx::checker::check_model
   bool infer_shapes = true;         // onnx::shape_inference::InferShapes, fills Graph::value_info
   bool allow_unknown_domains = false;  // domains other than ai.onnx, ai.onnx.ml, com.microsoft
 };
 
-// Loads PATH: parses the protobuf, reads external data next to the model (refusing paths that leave
-// its directory), runs the checker and shape inference, converts to the IR. Every failure is an
-// Error whose message starts with the path and names the problem (node, field, value).
+// Loads PATH: read_model, then the ONNX checker and shape inference on the model (converted to
+// protobuf for them). Every failure is an Error whose message starts with the path and names the
+// problem (node, field, value).
 Model load_model(const std::string& path, const LoadOptions& options = {});
 // Same for bytes in memory; `name` stands for the path in messages, `base_dir` resolves external data.
 Model load_model_from_bytes(const std::string& bytes, const std::string& name, const std::string& base_dir = "",
@@ -133,8 +159,7 @@ void infer_shapes(Model& model);
 // Checks, then writes atomically (temp file + rename).
 void save_model(const Model& model, const std::string& path);
 
-// Tensor <-> raw ONNX TensorProto bytes (the *.pb files of the backend test layout).
-Tensor parse_tensor_proto(const std::string& bytes, const std::string& name_for_errors, std::string* tensor_name = nullptr);
+// Tensor -> raw ONNX TensorProto bytes (the *.pb files of the backend test layout).
 std::string serialize_tensor_proto(const Tensor& t, const std::string& tensor_name);
 
 // ---------------------------------------------------------------------------------------------

@@ -78,8 +78,12 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
-// Loads the file with edgeq::onnx::load_model and builds a Session.
+// Reads the file with edgeq::onnx::read_model (the core's reader: no protobuf, no ONNX checker; the
+// reader and the Session check what running needs) and builds a Session.
 Session load_session(const std::string& path, const SessionOptions& options = {});
+// The same for a model in memory (`name` stands for the path in messages; no external data).
+Session load_session_from_buffer(const void* data, size_t size, const SessionOptions& options = {},
+                                 const std::string& name = "model");
 
 // The ONNX operators (ai.onnx domain) the runtime implements, sorted.
 std::vector<std::string> supported_ops();

@@ -1,115 +1,8 @@
-// TensorProto / ValueInfoProto / ModelProto <-> edgeq IR.
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-
+// edgeq IR -> TensorProto / ValueInfoProto / ModelProto (the writer), and ValueInfoProto -> IR for shape
+// inference's results. Files are read by the core's reader (reader.cpp), not through protobuf.
 #include "onnx/proto.h"
 
 namespace edgeq::onnx::detail {
-namespace {
-
-[[noreturn]] void fail(ErrorCode code, const std::string& where, const std::string& what) {
-  throw Error(code, where + ": " + what);
-}
-
-template <typename Dst, typename Src>
-void copy_cast(const Src& src, Tensor& t) {
-  Dst* out = t.data<Dst>();
-  for (int i = 0; i < src.size(); ++i) out[i] = static_cast<Dst>(src.Get(i));
-}
-
-std::string read_external(const ::onnx::TensorProto& p, const std::string& where, const std::string& base_dir,
-                          size_t expected) {
-  std::string location;
-  int64_t offset = 0, length = -1;
-  for (const auto& kv : p.external_data()) {
-    try {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
-    } catch (const std::exception&) {
-      fail(ErrorCode::kInvalidModel, where, "external data field '" + kv.key() + "' is not a number: '" + kv.value() + "'");
-    }
-  }
-  if (location.empty()) fail(ErrorCode::kInvalidModel, where, "external data without a location");
-  std::filesystem::path rel(location);
-  if (rel.is_absolute()) fail(ErrorCode::kInvalidModel, where, "external data location '" + location + "' is absolute");
-  for (const auto& part : rel)
-    if (part == "..") fail(ErrorCode::kInvalidModel, where, "external data location '" + location + "' leaves the model's directory");
-  if (offset < 0) fail(ErrorCode::kInvalidModel, where, "external data offset is negative");
-  if (length >= 0 && static_cast<size_t>(length) != expected)
-    fail(ErrorCode::kInvalidModel, where, "external data length " + std::to_string(length) + " != " + std::to_string(expected) + " bytes the shape needs");
-  std::filesystem::path file = std::filesystem::path(base_dir.empty() ? "." : base_dir) / rel;
-  std::error_code ec;
-  auto size = std::filesystem::file_size(file, ec);
-  if (ec) fail(ErrorCode::kNotFound, where, "external data file '" + file.string() + "' not found");
-  if (static_cast<uint64_t>(offset) + expected > size)
-    fail(ErrorCode::kInvalidModel, where, "external data file '" + file.string() + "' has " + std::to_string(size) +
-                                              " bytes, needs " + std::to_string(offset + expected));
-  std::ifstream in(file, std::ios::binary);
-  in.seekg(offset);
-  std::string bytes(expected, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(expected));
-  if (!in) fail(ErrorCode::kIo, where, "cannot read external data file '" + file.string() + "'");
-  return bytes;
-}
-
-}  // namespace
-
-Tensor tensor_from_proto(const ::onnx::TensorProto& p, const std::string& where, const std::string& base_dir) {
-  int32_t dt = p.data_type();
-  if (!dtype_known(dt)) fail(ErrorCode::kUnsupported, where, "data type " + std::to_string(dt) + " is not supported");
-  DType dtype = static_cast<DType>(dt);
-  if (dtype == DType::kString) fail(ErrorCode::kUnsupported, where, "string tensors are not supported");
-  if (p.has_segment()) fail(ErrorCode::kUnsupported, where, "segmented tensors are not supported");
-  Shape shape(p.dims().begin(), p.dims().end());
-  for (int64_t d : shape)
-    if (d < 0) fail(ErrorCode::kInvalidModel, where, "negative dimension in " + shape_str(shape));
-  int64_t n;
-  try {
-    n = shape_numel(shape);
-  } catch (const Error& e) {
-    fail(ErrorCode::kInvalidModel, where, e.what());
-  }
-  size_t es = dtype_size(dtype);
-  if (static_cast<uint64_t>(n) > (uint64_t{1} << 36) / es)
-    fail(ErrorCode::kInvalidModel, where, "shape " + shape_str(shape) + " is too large");
-  size_t expected = static_cast<size_t>(n) * es;
-
-  if (p.data_location() == ::onnx::TensorProto::EXTERNAL) {
-    std::string bytes = read_external(p, where, base_dir, expected);
-    Tensor t(dtype, shape);
-    if (expected) std::memcpy(t.raw(), bytes.data(), expected);
-    return t;
-  }
-  Tensor t(dtype, shape);
-  if (p.has_raw_data()) {
-    if (p.raw_data().size() != expected)
-      fail(ErrorCode::kInvalidModel, where, "raw_data has " + std::to_string(p.raw_data().size()) + " bytes, shape " +
-                                                shape_str(shape) + " of " + dtype_name(dtype) + " needs " + std::to_string(expected));
-    if (expected) std::memcpy(t.raw(), p.raw_data().data(), expected);
-    return t;
-  }
-  auto check_count = [&](int count) {
-    if (count != n)
-      fail(ErrorCode::kInvalidModel, where, "has " + std::to_string(count) + " values, shape " + shape_str(shape) + " needs " + std::to_string(n));
-  };
-  switch (dtype) {
-    case DType::kF32: check_count(p.float_data_size()); copy_cast<float>(p.float_data(), t); break;
-    case DType::kF64: check_count(p.double_data_size()); copy_cast<double>(p.double_data(), t); break;
-    case DType::kI64: check_count(p.int64_data_size()); copy_cast<int64_t>(p.int64_data(), t); break;
-    case DType::kU32: check_count(p.uint64_data_size()); copy_cast<uint32_t>(p.uint64_data(), t); break;
-    case DType::kU64: check_count(p.uint64_data_size()); copy_cast<uint64_t>(p.uint64_data(), t); break;
-    case DType::kI32: check_count(p.int32_data_size()); copy_cast<int32_t>(p.int32_data(), t); break;
-    case DType::kI16: check_count(p.int32_data_size()); copy_cast<int16_t>(p.int32_data(), t); break;
-    case DType::kU16: case DType::kF16: case DType::kBF16:
-      check_count(p.int32_data_size()); copy_cast<uint16_t>(p.int32_data(), t); break;
-    case DType::kI8: check_count(p.int32_data_size()); copy_cast<int8_t>(p.int32_data(), t); break;
-    case DType::kU8: case DType::kBool: check_count(p.int32_data_size()); copy_cast<uint8_t>(p.int32_data(), t); break;
-    default: fail(ErrorCode::kUnsupported, where, std::string("data type ") + dtype_name(dtype));
-  }
-  return t;
-}
 
 void tensor_to_proto(const Tensor& t, const std::string& name, ::onnx::TensorProto* p) {
   p->Clear();
@@ -134,6 +27,8 @@ ValueInfo value_info_from_proto(const ::onnx::ValueInfoProto& p) {
         v.dim_params.push_back(d.has_dim_param() ? d.dim_param() : "");
       }
     }
+  } else if (p.has_type() && p.type().value_case() != ::onnx::TypeProto::VALUE_NOT_SET) {
+    v.other_type = p.type().SerializeAsString();
   }
   return v;
 }
@@ -142,6 +37,11 @@ void value_info_to_proto(const ValueInfo& v, ::onnx::ValueInfoProto* p) {
   p->Clear();
   p->set_name(v.name);
   if (!v.doc_string.empty()) p->set_doc_string(v.doc_string);
+  if (!v.other_type.empty()) {
+    // Bytes the reader took from a model file; protobuf re-checks them (nesting depth included).
+    if (!p->mutable_type()->ParseFromString(v.other_type)) p->clear_type();
+    return;
+  }
   if (v.dtype == DType::kUndefined && !v.has_shape) return;
   auto* tt = p->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(static_cast<int32_t>(v.dtype));
@@ -155,29 +55,6 @@ void value_info_to_proto(const ValueInfo& v, ::onnx::ValueInfoProto* p) {
 }
 
 namespace {
-
-Attribute attr_from_proto(const ::onnx::AttributeProto& a, const std::string& where, const std::string& base_dir) {
-  Attribute r;
-  r.name = a.name();
-  using AP = ::onnx::AttributeProto;
-  switch (a.type()) {
-    case AP::FLOAT: r.kind = Attribute::Kind::kFloat; r.f = a.f(); break;
-    case AP::INT: r.kind = Attribute::Kind::kInt; r.i = a.i(); break;
-    case AP::STRING: r.kind = Attribute::Kind::kString; r.s = a.s(); break;
-    case AP::TENSOR:
-      r.kind = Attribute::Kind::kTensor;
-      if (a.t().data_type() == ::onnx::TensorProto::STRING) r.s = a.t().SerializeAsString();  // kept opaque
-      else r.t = tensor_from_proto(a.t(), where + " attribute '" + a.name() + "'", base_dir);
-      break;
-    case AP::GRAPH: r.kind = Attribute::Kind::kGraph; r.s = a.g().SerializeAsString(); break;
-    case AP::FLOATS: r.kind = Attribute::Kind::kFloats; r.floats.assign(a.floats().begin(), a.floats().end()); break;
-    case AP::INTS: r.kind = Attribute::Kind::kInts; r.ints.assign(a.ints().begin(), a.ints().end()); break;
-    case AP::STRINGS: r.kind = Attribute::Kind::kStrings; r.strings.assign(a.strings().begin(), a.strings().end()); break;
-    default:
-      throw Error(ErrorCode::kUnsupported, where + ": attribute '" + a.name() + "' has unsupported type " + std::to_string(a.type()));
-  }
-  return r;
-}
 
 void attr_to_proto(const Attribute& r, ::onnx::AttributeProto* a) {
   using AP = ::onnx::AttributeProto;
@@ -199,52 +76,6 @@ void attr_to_proto(const Attribute& r, ::onnx::AttributeProto* a) {
 }
 
 }  // namespace
-
-Model model_from_proto(const ::onnx::ModelProto& m, const std::string& where, const std::string& base_dir) {
-  Model model;
-  model.ir_version = m.ir_version();
-  for (const auto& op : m.opset_import()) {
-    std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
-    model.opset_imports[d] = op.version();
-  }
-  model.producer_name = m.producer_name();
-  model.producer_version = m.producer_version();
-  model.domain = m.domain();
-  model.model_version = m.model_version();
-  model.doc_string = m.doc_string();
-  for (const auto& kv : m.metadata_props()) model.metadata.emplace_back(kv.key(), kv.value());
-
-  const auto& g = m.graph();
-  Graph& graph = model.graph;
-  graph.name = g.name();
-  graph.doc_string = g.doc_string();
-  for (const auto& init : g.initializer()) {
-    if (graph.initializers.count(init.name()))
-      throw Error(ErrorCode::kInvalidModel, where + ": initializer '" + init.name() + "' is defined twice");
-    graph.initializers[init.name()] = tensor_from_proto(init, where + ": initializer '" + init.name() + "'", base_dir);
-  }
-  if (g.sparse_initializer_size() > 0)
-    throw Error(ErrorCode::kUnsupported, where + ": sparse initializers are not supported");
-  for (const auto& in : g.input())
-    if (!graph.initializers.count(in.name())) graph.inputs.push_back(value_info_from_proto(in));
-  for (const auto& out : g.output()) graph.outputs.push_back(value_info_from_proto(out));
-  for (const auto& vi : g.value_info()) graph.value_info[vi.name()] = value_info_from_proto(vi);
-  graph.nodes.reserve(g.node_size());
-  for (int i = 0; i < g.node_size(); ++i) {
-    const auto& np = g.node(i);
-    Node n;
-    n.name = np.name();
-    n.op_type = np.op_type();
-    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
-    n.inputs.assign(np.input().begin(), np.input().end());
-    n.outputs.assign(np.output().begin(), np.output().end());
-    n.doc_string = np.doc_string();
-    std::string node_where = where + ": node " + std::to_string(i) + " (" + n.op_type + (n.name.empty() ? "" : " '" + n.name + "'") + ")";
-    for (const auto& a : np.attribute()) n.attrs.push_back(attr_from_proto(a, node_where, base_dir));
-    graph.nodes.push_back(std::move(n));
-  }
-  return model;
-}
 
 void model_to_proto(const Model& model, ::onnx::ModelProto* m) {
   m->Clear();
@@ -272,7 +103,7 @@ void model_to_proto(const Model& model, ::onnx::ModelProto* m) {
   if (model.ir_version < 4) {
     // Before IR 4 every initializer had to be listed as a graph input too.
     for (const auto& [name, t] : graph.initializers) {
-      ValueInfo vi{name, t.dtype(), true, t.shape(), {}, {}};
+      ValueInfo vi{name, t.dtype(), true, t.shape(), {}, {}, {}};
       value_info_to_proto(vi, g->add_input());
     }
   }
@@ -289,30 +120,6 @@ void model_to_proto(const Model& model, ::onnx::ModelProto* m) {
     if (!n.doc_string.empty()) np->set_doc_string(n.doc_string);
     for (const auto& a : n.attrs) attr_to_proto(a, np->add_attribute());
   }
-}
-
-namespace {
-void inline_tensor(::onnx::TensorProto* t, const std::string& where, const std::string& base_dir) {
-  if (t->data_location() != ::onnx::TensorProto::EXTERNAL) return;
-  Tensor v = tensor_from_proto(*t, where + ": tensor '" + t->name() + "'", base_dir);
-  std::string name = t->name();
-  tensor_to_proto(v, name, t);
-}
-
-void inline_graph(::onnx::GraphProto* g, const std::string& where, const std::string& base_dir, int depth) {
-  if (depth > 32) throw Error(ErrorCode::kInvalidModel, where + ": subgraphs nested deeper than 32 levels");
-  for (auto& t : *g->mutable_initializer()) inline_tensor(&t, where, base_dir);
-  for (auto& n : *g->mutable_node())
-    for (auto& a : *n.mutable_attribute()) {
-      if (a.has_t()) inline_tensor(a.mutable_t(), where, base_dir);
-      if (a.has_g()) inline_graph(a.mutable_g(), where, base_dir, depth + 1);
-      for (auto& sg : *a.mutable_graphs()) inline_graph(&sg, where, base_dir, depth + 1);
-    }
-}
-}  // namespace
-
-void inline_external_data(::onnx::ModelProto* m, const std::string& where, const std::string& base_dir) {
-  inline_graph(m->mutable_graph(), where, base_dir, 0);
 }
 
 }  // namespace edgeq::onnx::detail

@@ -93,6 +93,9 @@ class Builder {
 using CompileFn = void (*)(Builder&);
 // The operator table (built from ops.inc). nullptr when the op is unknown.
 CompileFn find_op(const std::string& op_type, const std::string& domain);
+// Why NODE's input or output count does not fit its operator (ops.inc), or "" when it does (or the
+// operator is unknown). Checked before any graph pass indexes a node's inputs.
+std::string arity_problem(const onnx::Node& node);
 
 // Helpers shared by the operators.
 int64_t normalize_axis(int64_t axis, int64_t rank, const Builder& b);

@@ -10,8 +10,8 @@
 namespace edgeq::runtime {
 namespace detail {
 
-#define EDGEQ_OP(name, stem) void compile_##stem(Builder&);
-#define EDGEQ_MS_OP(name, stem) void compile_##stem(Builder&);
+#define EDGEQ_OP(name, stem, ...) void compile_##stem(Builder&);
+#define EDGEQ_MS_OP(name, stem, ...) void compile_##stem(Builder&);
 #include "runtime/ops.inc"
 #undef EDGEQ_OP
 #undef EDGEQ_MS_OP
@@ -21,22 +21,43 @@ struct OpEntry {
   const char* name;
   CompileFn fn;
   bool microsoft;  // domain com.microsoft (else ai.onnx)
+  uint8_t min_inputs, max_inputs, min_outputs, max_outputs;
 };
 constexpr OpEntry kOps[] = {
-#define EDGEQ_OP(name, stem) {#name, &compile_##stem, false},
-#define EDGEQ_MS_OP(name, stem) {#name, &compile_##stem, true},
+#define EDGEQ_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, false, in_lo, in_hi, out_lo, out_hi},
+#define EDGEQ_MS_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, true, in_lo, in_hi, out_lo, out_hi},
 #include "runtime/ops.inc"
 #undef EDGEQ_OP
 #undef EDGEQ_MS_OP
 };
-}  // namespace
 
-CompileFn find_op(const std::string& op_type, const std::string& domain) {
+const OpEntry* find_entry(const std::string& op_type, const std::string& domain) {
   const bool microsoft = domain == "com.microsoft";
   if (!domain.empty() && domain != "ai.onnx" && !microsoft) return nullptr;
   for (const auto& e : kOps)
-    if (op_type == e.name && e.microsoft == microsoft) return e.fn;
+    if (op_type == e.name && e.microsoft == microsoft) return &e;
   return nullptr;
+}
+}  // namespace
+
+CompileFn find_op(const std::string& op_type, const std::string& domain) {
+  const OpEntry* e = find_entry(op_type, domain);
+  return e ? e->fn : nullptr;
+}
+
+std::string arity_problem(const onnx::Node& node) {
+  const OpEntry* e = find_entry(node.op_type, node.domain);
+  if (!e) return "";
+  auto count = [](size_t n, unsigned lo, unsigned hi, const char* what) -> std::string {
+    if (n >= lo && n <= hi) return "";
+    const std::string range = lo == hi ? std::to_string(lo) : hi == 255 ? "at least " + std::to_string(lo)
+                                                                         : std::to_string(lo) + " to " + std::to_string(hi);
+    return std::to_string(n) + " " + what + ", the operator takes " + range;
+  };
+  std::string p = count(node.inputs.size(), e->min_inputs, e->max_inputs, "inputs");
+  if (p.empty()) p = count(node.outputs.size(), e->min_outputs, e->max_outputs, "outputs");
+  if (p.empty() && !node.outputs.empty() && node.outputs[0].empty()) p = "its first output has no name";
+  return p;
 }
 
 }  // namespace detail

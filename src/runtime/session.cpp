@@ -234,6 +234,10 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
     for (const auto& n : model.graph.nodes)
       if (!detail::find_op(n.op_type, n.domain))
         problems.push_back(n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")") + ": operator not implemented");
+    if (problems.empty())  // the passes index inputs by position: counts are checked first
+      for (const auto& n : model.graph.nodes)
+        if (std::string p = detail::arity_problem(n); !p.empty())
+          throw Error(ErrorCode::kInvalidModel, (model.source_path.empty() ? std::string("model") : model.source_path) + ": " + n.label() + ": " + p);
     if (!problems.empty()) {
       std::ostringstream msg;
       msg << (model.source_path.empty() ? std::string("model") : model.source_path) << ": " << problems.size() << " unsupported node(s):";
@@ -368,7 +372,11 @@ PlanInfo Session::plan_info(const std::vector<Shape>& input_shapes) const {
 }
 
 Session load_session(const std::string& path, const SessionOptions& options) {
-  return Session(onnx::load_model(path), options);
+  return Session(onnx::read_model(path), options);
+}
+
+Session load_session_from_buffer(const void* data, size_t size, const SessionOptions& options, const std::string& name) {
+  return Session(onnx::read_model_from_buffer(data, size, name), options);
 }
 
 std::optional<std::vector<Tensor>> evaluate_node(const onnx::Node& node, const std::vector<Tensor>& inputs, int64_t opset) {

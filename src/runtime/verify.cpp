@@ -80,7 +80,7 @@ VerifyResult verify_test_dir(const std::string& dir, const VerifyOptions& option
   try {
     const fs::path root(dir);
     if (!fs::exists(root / "model.onnx")) throw Error(ErrorCode::kNotFound, dir + ": no model.onnx");
-    onnx::Model model = onnx::load_model((root / "model.onnx").string());
+    onnx::Model model = onnx::read_model((root / "model.onnx").string());
     SessionOptions so;
     so.threads = options.threads;
     so.channels_last = options.channels_last;

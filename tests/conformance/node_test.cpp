@@ -59,11 +59,9 @@ Tally run_all(int threads, bool channels_last) {
     bool all_supported = true;
     std::set<std::string> ops;
     try {
-      edgeq::onnx::LoadOptions lo;
-      lo.run_checker = false;
-      lo.infer_shapes = false;
-      lo.allow_unknown_domains = true;
-      const auto model = edgeq::onnx::load_model((dir / "model.onnx").string(), lo);
+      edgeq::onnx::ReadOptions ro;
+      ro.allow_unknown_domains = true;
+      const auto model = edgeq::onnx::read_model((dir / "model.onnx").string(), ro);
       for (const auto& n : model.graph.nodes) {
         if (!n.domain.empty() || !supported.count(n.op_type)) all_supported = false;
         ops.insert(n.op_type);

@@ -1,0 +1,22 @@
+# runtime: Session (graph passes, operator table from ops.inc, plans), verify. Part of edgeq_rt.
+set(_dir ${CMAKE_CURRENT_LIST_DIR})
+target_sources(edgeq_rt_objects PRIVATE
+  ${_dir}/session.cpp
+  ${_dir}/plan.cpp
+  ${_dir}/builder.cpp
+  ${_dir}/passes.cpp
+  ${_dir}/qdq_fusion.cpp
+  ${_dir}/ops_table.cpp
+  ${_dir}/ops/layout.cpp
+  ${_dir}/ops/window.cpp
+  ${_dir}/ops/elementwise.cpp
+  ${_dir}/ops/conv.cpp
+  ${_dir}/ops/gemm.cpp
+  ${_dir}/ops/pool.cpp
+  ${_dir}/ops/norm.cpp
+  ${_dir}/ops/shape_ops.cpp
+  ${_dir}/ops/movement.cpp
+  ${_dir}/ops/resize.cpp
+  ${_dir}/ops/quantize.cpp
+  ${_dir}/ops/qlinear.cpp
+  ${_dir}/verify.cpp)
