@@ -110,6 +110,7 @@ struct PackedConv2dF32 {
   Conv2dFilter filter;
   int32_t method = 0;                 // family-internal algorithm tag (e.g. hwy depthwise vs panel)
   std::shared_ptr<std::byte> storage; // owns weights and bias
+  size_t storage_bytes = 0;           // bytes `storage` holds (0 for a view)
   const float* weights = nullptr;
   const float* bias = nullptr;        // padded copy; zeros when no bias was given
   size_t weight_floats = 0;
@@ -134,6 +135,7 @@ struct PackedGemmF32 {
   Family family = Family::kRef;
   int64_t k = 0, n = 0;
   std::shared_ptr<std::byte> storage;  // may be null for a view packed into caller memory
+  size_t storage_bytes = 0;            // bytes `storage` holds (0 for a view)
   const float* weights = nullptr;      // ref: [K, N] row-major; hwy: [N/16 panels][K][16], zero-padded
   const float* bias = nullptr;         // [N] (ref) or [round_up(N, 16)] (hwy); zeros when no bias
 };
@@ -195,6 +197,7 @@ struct PackedConv2dQ8 {
   Family family = Family::kRef;
   Conv2dFilter filter;
   std::shared_ptr<std::byte> storage;
+  size_t storage_bytes = 0;  // bytes `storage` holds
   // ref: OIHW. hwy: [group][panel][kh][row_pairs][16][2], a kernel row's (kw, ci) run padded to even.
   const int16_t* weights = nullptr;
   const int32_t* bias = nullptr;
@@ -217,6 +220,7 @@ struct PackedGemmQ8 {
   Family family = Family::kRef;
   int64_t k = 0, n = 0, k_padded = 0;
   std::shared_ptr<std::byte> storage;
+  size_t storage_bytes = 0;  // bytes `storage` holds
   const int16_t* weights = nullptr;    // ref: [K, N] int16
   const int8_t* weights_s8 = nullptr;  // hwy: int8 [N/16 panels][K/2][16][2] (read as int8: half the bytes)
   const int32_t* bias = nullptr;

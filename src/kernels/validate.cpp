@@ -111,7 +111,8 @@ Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
   const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
   const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
   Q8Buffers b;
-  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  b.bytes = w_bytes + b_bytes + m_bytes;
+  b.storage = aligned_alloc_shared(b.bytes);
   std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
   b.weights = b.storage.get();
   b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);

@@ -108,6 +108,7 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   packed.family = Family::kHwy;
   packed.filter = f;
   packed.storage = b.storage;
+  packed.storage_bytes = b.bytes;
   packed.weights = w;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;
@@ -162,6 +163,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
   packed.n = n;
   packed.k_padded = k_padded;
   packed.storage = b.storage;
+  packed.storage_bytes = b.bytes;
   packed.weights_s8 = w;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;

@@ -35,6 +35,7 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   packed.family = Family::kRef;
   packed.filter = f;
   packed.storage = s.buffers.storage;
+  packed.storage_bytes = s.buffers.bytes;
   packed.weights = s.weights;
   packed.bias = s.buffers.bias;
   packed.multipliers = s.buffers.multipliers;
@@ -94,6 +95,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout l
   packed.n = n;
   packed.k_padded = k;
   packed.storage = s.buffers.storage;
+  packed.storage_bytes = s.buffers.bytes;
   packed.weights = s.weights;
   packed.bias = s.buffers.bias;
   packed.multipliers = s.buffers.multipliers;
