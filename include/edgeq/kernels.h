@@ -214,6 +214,10 @@ struct PackedConv2dQ8 {
   const int8_t* quad_weights = nullptr;
   const int32_t* col_sums = nullptr;
   int64_t row_quads = 0;  // ceil(kernel_w * cin / 4)
+  // hwy: how every call runs, decided once at pack time from the filter, the stride / dilation and the
+  // dispatcher's target (src/kernels/hwy/q8_plan.h, kQ8Method*); only that method's layout is packed
+  // (weights, winograd_weights or quad_weights; the others stay null).
+  int32_t method = 0;
 };
 
 struct PackedGemmQ8 {
@@ -226,7 +230,8 @@ struct PackedGemmQ8 {
   const int32_t* bias = nullptr;
   const float* multipliers = nullptr;
   // hwy, packed while the dispatcher runs AVX3_DL: [N/16 panels][k_quads][16][4] for vpdpbusd (u8 A
-  // read as is) and the column sums of B (the A zero point's correction), as in PackedConv2dQ8.
+  // read as is) and the column sums of B (the A zero point's correction), as in PackedConv2dQ8; then
+  // the pairs (weights_s8) are not packed, as no kernel of that target reads them.
   const int8_t* quad_weights = nullptr;
   const int32_t* col_sums = nullptr;
   int64_t k_quads = 0;  // ceil(K / 4)
@@ -269,7 +274,9 @@ struct PackedGemmQ8 {
                                 int64_t n_begin, int64_t n_end);                                          \
                                                                                                           \
   /* int8 conv2d NHWC, u8 in/out. params.activation is ignored (fold it into output_min/max). */        \
-  PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& filter, const int8_t* weight_oihw,             \
+  /* conv: the filter and the stride / dilation it will run with (hwy decides the method from them, */ \
+  /* once, and packs only the layout it reads; the input size is not read: one pack serves every shape). */\
+  PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weight_oihw,               \
                                       const int32_t* bias, const float* multipliers);                     \
   size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params);         \
   /* As conv2d_f32_row_alignment: splitting rows at multiples of this avoids duplicated work. */         \

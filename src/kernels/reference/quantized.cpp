@@ -19,8 +19,9 @@ Q8Storage alloc_q8(size_t weight_count, size_t channels) {
 }
 }  // namespace
 
-PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weight_oihw, const int32_t* bias,
                                     const float* multipliers) {
+  const Conv2dFilter& f = conv.filter;  // one method, one layout: the stride does not matter
   detail::check_filter(f);
   if (weight_oihw == nullptr || multipliers == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");

@@ -224,10 +224,12 @@ bool try_qconv_nhwc(Builder& b, const Window& win, int64_t groups, const kernels
   f.groups = groups;
   auto k = std::make_unique<QConv2dNhwcKernel>();
   const Tensor* bias = b.has_input(8) ? b.constant(8) : nullptr;
-  k->packed = b.packed<kernels::PackedConv2dQ8>("conv2d_qu8", {w, bias, b.constant(1), b.constant(4), b.constant(6)}, [&] {
-    return kernels::hwy::pack_conv2d_qu8_qc8w(f, w->data<int8_t>(), bias ? bias->data<int32_t>() : nullptr, mult.data());
-  });
   k->params = conv2d_params(win, f, x.shape[0], kernels::Activation::none());
+  // The pack decides the method (target, layout, tile) from the node's stride and dilation, once per
+  // session: every plan's kernel runs the one stored in k->packed.method.
+  k->packed = b.packed<kernels::PackedConv2dQ8>("conv2d_qu8", {w, bias, b.constant(1), b.constant(4), b.constant(6)}, [&] {
+    return kernels::hwy::pack_conv2d_qu8_qc8w(k->params, w->data<int8_t>(), bias ? bias->data<int32_t>() : nullptr, mult.data());
+  });
   k->quant.input_zero_point = xz;
   k->quant.output_zero_point = yz;
   activation_range<uint8_t>(act, ys, yz, &k->quant.output_min, &k->quant.output_max);
