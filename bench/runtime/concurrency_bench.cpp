@@ -18,29 +18,15 @@
 
 #include "edgeq/quant.h"
 #include "edgeq/runtime.h"
+#include "quant/fixtures.h"
 
 namespace {
 
 using namespace edgeq;
 
-Tensor random_tensor(Shape shape, float lo, float hi, uint32_t seed) {
-  Tensor t(DType::kF32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-  return t;
-}
-
-onnx::ValueInfo value(const std::string& name, Shape shape) {
-  onnx::ValueInfo v;
-  v.name = name;
-  v.dtype = DType::kF32;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  v.dim_params.assign(v.shape.size(), "");
-  v.dim_params[0] = "batch";
-  return v;
-}
+// The quantizer tests' helpers: uniform random tensors and value infos with an open batch dim.
+using quant::test_fixtures::value;
+Tensor random_tensor(Shape shape, float lo, float hi, uint32_t seed) { return quant::test_fixtures::uniform(std::move(shape), lo, hi, seed); }
 
 onnx::Model cnn_m() {
   onnx::Model m;
@@ -160,6 +146,8 @@ int main(int argc, char** argv) {
       o.threads = threads;
       o.spin_us = spin_us;
       runtime::Session s(model, o);
+      if (threads == 1)
+        std::printf("packed weights: %zu bytes (every batch size's plan reads these)\n", s.plan_info({Shape{1, 1, 28, 28}}).packed_bytes);
       for (int callers : {1, 2, 8}) {
         const Figures f = measure(s, callers, runs);
         std::printf("%-22s %8d %10.1f %10.1f %10.0f\n", (std::to_string(threads) + " thread(s)").c_str(), callers, f.p50_us,
