@@ -322,7 +322,7 @@ std::string target_name();
 // Every target compiled into this binary, best first.
 std::vector<std::string> compiled_target_names();
 // True when the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 kernels then use vpdpbusd on u8 inputs
-// (exact int32 sums of u8 x s8 quads), and the int8 packs add the quad layout they read.
+// (exact int32 sums of u8 x s8 quads), and an int8 pack that runs them holds the quad layout only.
 bool dispatches_vnni();
 // int8 conv2d followed by a 2x2, stride-2, unpadded max pool (floor: out_h / 2 x out_w / 2 outputs per
 // image), in one pass: the max of the four int32 sums is requantized once. Exact, i.e. the bytes of
