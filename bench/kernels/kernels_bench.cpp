@@ -110,7 +110,7 @@ void BM_Conv3x3Q8(benchmark::State& state) {
   std::vector<int8_t> weight(static_cast<size_t>(cout * cin * 9));
   for (size_t i = 0; i < weight.size(); ++i) weight[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
   std::vector<float> mult(static_cast<size_t>(cout), 1e-4f);
-  const PackedConv2dQ8 packed = hwy::pack_conv2d_qu8_qc8w(p.filter, weight.data(), nullptr, mult.data());
+  const PackedConv2dQ8 packed = hwy::pack_conv2d_qu8_qc8w(p, weight.data(), nullptr, mult.data());
   std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p));
   std::vector<uint8_t> output(static_cast<size_t>(n * h * w * cout));
   QuantU8Params q;

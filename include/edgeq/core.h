@@ -138,23 +138,27 @@ const char* version();  // edgeq's version string, written into every model it s
 
 // ---------------------------------------------------------------------------------------------
 // ThreadPool: intra-op parallelism for the runtime. `threads` counts the caller too, so a pool of
-// 2 starts one worker. Workers spin briefly after a job before sleeping, because batch-1 operators
-// last microseconds and a condition-variable wake-up alone costs about as much.
-// parallel_for may be called from several threads at once (concurrent Session::run calls): the
-// first caller gets the workers, a caller that finds the pool busy runs its whole range itself,
-// which is correct and keeps runs independent (no run waits for another run's operator).
+// 2 starts one worker. Workers spin for at most spin_us microseconds after a job before sleeping,
+// because batch-1 operators last microseconds and a condition-variable wake-up alone costs about as
+// much; 0 = sleep at once (idle CPU cost nil, every step pays the wake-up).
+// parallel_for may be called from several threads at once (concurrent Session::run calls, sessions
+// sharing one pool): the first caller gets the workers, a caller that finds the pool busy runs its
+// whole range itself, which is correct and keeps runs independent (no run waits for another run's
+// operator; nested calls from inside a job run serially, so they cannot deadlock).
 namespace edgeq_detail {
 struct ThreadPoolState;
 }
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  static constexpr int kDefaultSpinMicros = 100;
+  explicit ThreadPool(int threads, int spin_us = kDefaultSpinMicros);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
+  int spin_us() const { return spin_us_; }
 
   // Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel; returns when all are done.
   // Exceptions thrown by fn are rethrown on the caller (the first one).
@@ -173,6 +177,7 @@ class ThreadPool {
  private:
   void run_ranges(int64_t n, void (*fn)(void*, int64_t, int64_t), void* ctx);
   int threads_;
+  int spin_us_;
   std::unique_ptr<edgeq_detail::ThreadPoolState> state_;
 };
 

@@ -110,6 +110,7 @@ struct PackedConv2dF32 {
   Conv2dFilter filter;
   int32_t method = 0;                 // family-internal algorithm tag (e.g. hwy depthwise vs panel)
   std::shared_ptr<std::byte> storage; // owns weights and bias
+  size_t storage_bytes = 0;           // bytes `storage` holds (0 for a view)
   const float* weights = nullptr;
   const float* bias = nullptr;        // padded copy; zeros when no bias was given
   size_t weight_floats = 0;
@@ -134,6 +135,7 @@ struct PackedGemmF32 {
   Family family = Family::kRef;
   int64_t k = 0, n = 0;
   std::shared_ptr<std::byte> storage;  // may be null for a view packed into caller memory
+  size_t storage_bytes = 0;            // bytes `storage` holds (0 for a view)
   const float* weights = nullptr;      // ref: [K, N] row-major; hwy: [N/16 panels][K][16], zero-padded
   const float* bias = nullptr;         // [N] (ref) or [round_up(N, 16)] (hwy); zeros when no bias
 };
@@ -195,6 +197,7 @@ struct PackedConv2dQ8 {
   Family family = Family::kRef;
   Conv2dFilter filter;
   std::shared_ptr<std::byte> storage;
+  size_t storage_bytes = 0;  // bytes `storage` holds
   // ref: OIHW. hwy: [group][panel][kh][row_pairs][16][2], a kernel row's (kw, ci) run padded to even.
   const int16_t* weights = nullptr;
   const int32_t* bias = nullptr;
@@ -211,18 +214,24 @@ struct PackedConv2dQ8 {
   const int8_t* quad_weights = nullptr;
   const int32_t* col_sums = nullptr;
   int64_t row_quads = 0;  // ceil(kernel_w * cin / 4)
+  // hwy: how every call runs, decided once at pack time from the filter, the stride / dilation and the
+  // dispatcher's target (src/kernels/hwy/q8_plan.h, kQ8Method*); only that method's layout is packed
+  // (weights, winograd_weights or quad_weights; the others stay null).
+  int32_t method = 0;
 };
 
 struct PackedGemmQ8 {
   Family family = Family::kRef;
   int64_t k = 0, n = 0, k_padded = 0;
   std::shared_ptr<std::byte> storage;
+  size_t storage_bytes = 0;  // bytes `storage` holds
   const int16_t* weights = nullptr;    // ref: [K, N] int16
   const int8_t* weights_s8 = nullptr;  // hwy: int8 [N/16 panels][K/2][16][2] (read as int8: half the bytes)
   const int32_t* bias = nullptr;
   const float* multipliers = nullptr;
   // hwy, packed while the dispatcher runs AVX3_DL: [N/16 panels][k_quads][16][4] for vpdpbusd (u8 A
-  // read as is) and the column sums of B (the A zero point's correction), as in PackedConv2dQ8.
+  // read as is) and the column sums of B (the A zero point's correction), as in PackedConv2dQ8; then
+  // the pairs (weights_s8) are not packed, as no kernel of that target reads them.
   const int8_t* quad_weights = nullptr;
   const int32_t* col_sums = nullptr;
   int64_t k_quads = 0;  // ceil(K / 4)
@@ -265,7 +274,9 @@ struct PackedGemmQ8 {
                                 int64_t n_begin, int64_t n_end);                                          \
                                                                                                           \
   /* int8 conv2d NHWC, u8 in/out. params.activation is ignored (fold it into output_min/max). */        \
-  PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& filter, const int8_t* weight_oihw,             \
+  /* conv: the filter and the stride / dilation it will run with (hwy decides the method from them, */ \
+  /* once, and packs only the layout it reads; the input size is not read: one pack serves every shape). */\
+  PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weight_oihw,               \
                                       const int32_t* bias, const float* multipliers);                     \
   size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params);         \
   /* As conv2d_f32_row_alignment: splitting rows at multiples of this avoids duplicated work. */         \
@@ -311,7 +322,7 @@ std::string target_name();
 // Every target compiled into this binary, best first.
 std::vector<std::string> compiled_target_names();
 // True when the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 kernels then use vpdpbusd on u8 inputs
-// (exact int32 sums of u8 x s8 quads), and the int8 packs add the quad layout they read.
+// (exact int32 sums of u8 x s8 quads), and an int8 pack that runs them holds the quad layout only.
 bool dispatches_vnni();
 // int8 conv2d followed by a 2x2, stride-2, unpadded max pool (floor: out_h / 2 x out_w / 2 outputs per
 // image), in one pass: the max of the four int32 sums is requantized once. Exact, i.e. the bytes of

@@ -5,9 +5,21 @@
 //
 // Pipeline at construction: optimize (constant folding, BatchNormalization folded into Conv,
 // Conv/Gemm + Relu/Clip fusion, dead-node removal) -> per input shape: infer shapes, choose layouts
-// (NHWC inside conv stacks, NCHW at the graph boundary), pack weights, plan the arena -> immutable.
-// run() is safe from many threads at once; a new input shape (another batch size) compiles a new
-// plan once, cached.
+// (NHWC inside conv stacks, NCHW at the graph boundary), plan the arena -> immutable. Weights are
+// packed once per node, when the first plan is compiled, and shared by the plans of every input shape
+// (XNNPACK's create / reshape split): a new batch size compiles geometry and an arena only, outside the
+// lock of the plan cache, which keeps the max_cached_plans most recently used plans and never evicts
+// the one compiled at construction.
+//
+// Threads and concurrent callers. run() is safe from many threads at once; each call gets its own
+// arena (activation memory), so callers never wait for each other's memory. A thread pool (the
+// session's own, or one shared by several sessions through SessionOptions::thread_pool, like
+// pthreadpool in XNNPACK) serves ONE parallel region at a time: the caller that finds it idle splits
+// its step across the workers; a caller that finds it busy (another run() of this or another session
+// sharing it) runs that step whole on its own thread instead of waiting. So N concurrent callers on P
+// threads keep every core busy without oversubscribing, no call waits for another's step, and results
+// are bit-identical to serial runs (the kernels are exact whatever the split). Measured in
+// docs/performance.md (bench/runtime/concurrency_bench: p50/p99 at 1, 2 and 8 callers).
 #pragma once
 
 #include <map>
@@ -23,6 +35,14 @@ namespace edgeq::runtime {
 
 struct SessionOptions {
   int threads = 1;  // intra-op threads including the caller; <= 0 means all hardware threads
+  // A pool shared with other sessions; when set, `threads` is ignored and the pool's size counts.
+  std::shared_ptr<ThreadPool> thread_pool;
+  // The session's own pool: how long an idle worker spins for the next step before it sleeps (see
+  // ThreadPool). Longer costs CPU between runs; shorter costs a wake-up (~5-50 us) on the next step.
+  int spin_us = ThreadPool::kDefaultSpinMicros;
+  // Plans kept for distinct input shapes (batch sizes); the least recently used goes first, never the
+  // plan compiled at construction. At least 1.
+  size_t max_cached_plans = 16;
   // Shapes for inputs whose dims the model leaves open (batch, ...); the first plan is compiled for
   // these at construction so that every unsupported node is reported there. Unknown dims default to 1.
   std::map<std::string, Shape> input_shapes;
@@ -41,7 +61,8 @@ struct IoInfo {
 struct PlanInfo {
   size_t steps = 0;          // kernel calls per run
   size_t arena_bytes = 0;    // activations + scratch, one arena per concurrent run
-  size_t constant_bytes = 0; // packed weights and folded constants
+  size_t constant_bytes = 0; // folded constants the plan holds
+  size_t packed_bytes = 0;   // packed weights its kernels read: shared with the session's other plans
   std::vector<std::string> step_labels;  // "Conv 'conv1' [nhwc, relu]" ...
 };
 
@@ -65,6 +86,15 @@ class Session {
   // The plan compiled for these input shapes (compiling it if needed).
   PlanInfo plan_info(const std::vector<Shape>& input_shapes) const;
   int threads() const;
+
+  // The plan cache: plans held now, plans compiled so far, and the packed weights of the whole session
+  // (each node's once, however many plans read them).
+  struct CacheStats {
+    size_t cached_plans = 0;
+    size_t plans_compiled = 0;
+    size_t packed_bytes = 0;
+  };
+  CacheStats cache_stats() const;
 
   // Per-step wall time over `runs` runs of these inputs (mean microseconds), for finding hot spots.
   struct StepTime {

@@ -1,9 +1,10 @@
 // ThreadPool: a fixed set of workers that split one range at a time with the caller.
 // Work is cut into one chunk per thread and chunks are claimed with an atomic counter, so a worker
-// that wakes late costs nothing: the caller takes its chunk. Workers spin (with a pause) for a
-// short while after each job, then sleep on a condition variable.
+// that wakes late costs nothing: the caller takes its chunk. Workers spin (with a pause) for at most
+// spin_us after each job, then sleep on a condition variable.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -41,6 +42,7 @@ struct ThreadPoolState {
   std::exception_ptr error;
 
   std::vector<std::thread> workers;
+  std::chrono::microseconds spin{0};
 
   void run_chunks() {
     for (;;) {
@@ -61,12 +63,17 @@ struct ThreadPoolState {
   void worker_loop() {
     uint64_t seen = generation.load(std::memory_order_acquire);
     for (;;) {
-      // Spin ~50-100 us before sleeping: consecutive operators of one run arrive that fast.
+      // Spin up to `spin` before sleeping: consecutive operators of one run arrive within microseconds.
+      // The clock is read every 64 pauses (a pause is ~10-140 cycles, CPU-dependent: a count alone
+      // would not bound the time).
+      const auto spin_until = std::chrono::steady_clock::now() + spin;
+      bool spinning = spin.count() > 0;
       int spins = 0;
       uint64_t g;
       while ((g = generation.load(std::memory_order_acquire)) == seen && !stop.load(std::memory_order_relaxed)) {
-        if (++spins < 20000) {
+        if (spinning) {
           EDGEQ_CPU_RELAX();
+          if (++spins % 64 == 0) spinning = std::chrono::steady_clock::now() < spin_until;
           continue;
         }
         std::unique_lock<std::mutex> lock(sleep_mutex);
@@ -90,8 +97,9 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int threads)
-    : threads_(std::max(1, threads)), state_(std::make_unique<edgeq_detail::ThreadPoolState>()) {
+ThreadPool::ThreadPool(int threads, int spin_us)
+    : threads_(std::max(1, threads)), spin_us_(std::max(0, spin_us)), state_(std::make_unique<edgeq_detail::ThreadPoolState>()) {
+  state_->spin = std::chrono::microseconds(spin_us_);
   for (int i = 1; i < threads_; ++i) state_->workers.emplace_back([s = state_.get()] { s->worker_loop(); });
 }
 

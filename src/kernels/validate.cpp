@@ -80,7 +80,8 @@ void check_conv2d(const PackedConv2dF32& packed, const Conv2dParams& p, Family f
 
 void check_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, Family family, int64_t row_begin,
                      int64_t row_end) {
-  check_conv_common(packed.family, packed.weights != nullptr, packed.filter, p, family, row_begin, row_end);
+  check_conv_common(packed.family, packed.weights != nullptr || packed.winograd_weights != nullptr || packed.quad_weights != nullptr,
+                    packed.filter, p, family, row_begin, row_end);
 }
 
 void check_gemm(const PackedGemmF32& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& r) {
@@ -88,7 +89,7 @@ void check_gemm(const PackedGemmF32& packed, Family family, int64_t lda, int64_t
 }
 
 void check_gemm_q8(const PackedGemmQ8& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& r) {
-  check_gemm_common(packed.family, packed.weights != nullptr || packed.weights_s8 != nullptr, packed.k, packed.n, family,
+  check_gemm_common(packed.family, packed.weights != nullptr || packed.weights_s8 != nullptr || packed.quad_weights != nullptr, packed.k, packed.n, family,
                     lda, ldc, r);
 }
 
@@ -111,7 +112,8 @@ Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
   const size_t b_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(int32_t)), 64));
   const size_t m_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(channels * sizeof(float)), 64));
   Q8Buffers b;
-  b.storage = aligned_alloc_shared(w_bytes + b_bytes + m_bytes);
+  b.bytes = w_bytes + b_bytes + m_bytes;
+  b.storage = aligned_alloc_shared(b.bytes);
   std::memset(b.storage.get(), 0, w_bytes + b_bytes + m_bytes);
   b.weights = b.storage.get();
   b.bias = reinterpret_cast<int32_t*>(b.storage.get() + w_bytes);

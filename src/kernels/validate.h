@@ -22,6 +22,7 @@ inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // then int32 bias and float multipliers for `channels` (each part starting on a 64-byte boundary).
 struct Q8Buffers {
   std::shared_ptr<std::byte> storage;
+  size_t bytes;  // all of storage
   std::byte* weights;
   int32_t* bias;
   float* multipliers;

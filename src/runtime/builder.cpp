@@ -275,6 +275,11 @@ void Builder::compile_node(const onnx::Node& node) {
       invalid("input '" + node.inputs[i] + "' is not produced by any node, input or initializer");
   const size_t first_kernel = plan_.kernels.size();
   const size_t first_slot = plan_.slots.size();
+  const size_t first_pack = plan_.packs.size();
+  bool all_constant = !is_random_op(node.op_type);
+  for (size_t i = 0; i < node.inputs.size() && all_constant; ++i)
+    if (!node.inputs[i].empty() && !find(node.inputs[i])->is_constant()) all_constant = false;
+  node_folds_ = all_constant;
   std::vector<int32_t> touched;
   g_touched = &touched;
   try {
@@ -282,6 +287,7 @@ void Builder::compile_node(const onnx::Node& node) {
   } catch (...) {
     g_touched = nullptr;
     plan_.kernels.resize(first_kernel);
+    plan_.packs.resize(first_pack);
     throw;
   }
   g_touched = nullptr;
@@ -290,10 +296,10 @@ void Builder::compile_node(const onnx::Node& node) {
     const int32_t a = static_cast<int32_t>(first_kernel), z = static_cast<int32_t>(plan_.kernels.size() - 1);
     for (int32_t s : touched) plan_.slots[s].use_span(a, z);
   }
-  bool all_constant = !is_random_op(node.op_type);
-  for (size_t i = 0; i < node.inputs.size() && all_constant; ++i)
-    if (!node.inputs[i].empty() && !find(node.inputs[i])->is_constant()) all_constant = false;
-  if (all_constant && plan_.kernels.size() > first_kernel) fold(first_kernel, first_slot);
+  if (all_constant && plan_.kernels.size() > first_kernel) {
+    fold(first_kernel, first_slot);
+    plan_.packs.resize(first_pack);  // the folded kernels are gone, and their packs with them
+  }
   node_ = nullptr;
 }
 

@@ -5,6 +5,7 @@
 // kernels it emitted, and its outputs become constants.
 #pragma once
 
+#include <any>
 #include <functional>
 #include <map>
 #include <set>
@@ -36,6 +37,8 @@ class Builder {
       : plan_(plan), opset_(opset), threads_(threads), channels_last_(channels_last) {}
 
   // ---- for the compiler
+  // Where packed weights are shared across the session's plans; none (evaluate_node): pack every time.
+  void set_pack_cache(PackCache* cache) { pack_cache_ = cache; }
   // Graph inputs an operator needed as constants (Reshape's shape fed by an input, say); the session
   // then keys its plan by their values and compiles again.
   std::set<std::string> wanted_inputs;
@@ -72,6 +75,30 @@ class Builder {
   int32_t input_flat_nhwc(size_t i);
   void output_constant(size_t i, Tensor t);
   int32_t scratch(size_t bytes);  // lives for this node's kernels only
+  // Constant weights packed once per session: the value an earlier plan packed for this node from the
+  // same constants (`sources`), else pack() now. `what` names the packing and every parameter it reads
+  // besides the sources (so two packings of one node differ). Packed: a kernels Packed* value.
+  template <typename Packed, typename Pack>
+  Packed packed(const std::string& what, const std::vector<const Tensor*>& sources, Pack&& pack) {
+    std::vector<Tensor> src;
+    for (const Tensor* t : sources)
+      if (t) src.push_back(*t);
+    auto make = [&](PackEntry& e) {
+      Packed p = pack();
+      e.bytes = p.storage_bytes;
+      e.value = std::move(p);
+    };
+    std::shared_ptr<const PackEntry> entry;
+    if (pack_cache_ && !node_folds_) {
+      entry = pack_cache_->find_or_add(node_, what, std::move(src), make);
+    } else {
+      auto own = std::make_shared<PackEntry>();
+      make(*own);
+      entry = std::move(own);
+    }
+    plan_.packs.push_back(entry);
+    return std::any_cast<const Packed&>(entry->value);
+  }
   void emit(std::unique_ptr<Kernel> k);
   [[noreturn]] void unsupported(const std::string& reason) const;
   [[noreturn]] void invalid(const std::string& reason) const;
@@ -86,6 +113,8 @@ class Builder {
   int threads_;
   bool channels_last_;
   const onnx::Node* node_ = nullptr;
+  PackCache* pack_cache_ = nullptr;
+  bool node_folds_ = false;  // every input is constant: the node's kernels run once, here (fold)
   std::map<std::string, Value> values_;
   std::vector<std::string> node_input_names_;
 };

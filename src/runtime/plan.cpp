@@ -85,6 +85,17 @@ size_t Plan::constant_bytes() const {
   return total;
 }
 
+size_t Plan::packed_bytes() const {
+  std::vector<const PackEntry*> seen;
+  size_t total = 0;
+  for (const auto& e : packs) {
+    if (std::find(seen.begin(), seen.end(), e.get()) != seen.end()) continue;
+    seen.push_back(e.get());
+    total += e->bytes;
+  }
+  return total;
+}
+
 std::unique_ptr<ArenaInstance> Plan::acquire() const {
   {
     std::lock_guard<std::mutex> lock(pool_mutex);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "edgeq/core.h"
+#include "runtime/pack_cache.h"
 
 namespace edgeq::runtime::detail {
 
@@ -95,6 +96,8 @@ struct Plan {
   std::vector<int32_t> alias_order;  // alias slots in an order where the target resolves first
   std::vector<OutputBinding> outputs;
   size_t arena_bytes = 0;
+  // The packed weights its kernels read: shared with the session's other plans (PackCache).
+  std::vector<std::shared_ptr<const PackEntry>> packs;
 
   // Free arena instances. run() pops one (or builds one when all are busy: a new concurrent caller)
   // and pushes it back afterwards, so concurrent runs never share activation memory, and a steady
@@ -116,6 +119,7 @@ struct Plan {
   // Assigns arena offsets by lifetime (greedy, largest first, lowest fitting offset).
   void plan_memory();
   size_t constant_bytes() const;
+  size_t packed_bytes() const;  // of `packs`, each entry once
 };
 
 }  // namespace edgeq::runtime::detail

@@ -4,6 +4,7 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/session.cpp
   ${_dir}/plan.cpp
   ${_dir}/builder.cpp
+  ${_dir}/pack_cache.cpp
   ${_dir}/passes.cpp
   ${_dir}/qdq_fusion.cpp
   ${_dir}/ops_table.cpp

@@ -4,8 +4,11 @@
 // memory + resolved pointer table) from the plan's free list, or builds a new one when every
 // instance is in use by another thread, and returns it afterwards; so concurrent runs never share
 // memory and a steady workload allocates only its output tensors after the first runs. The plan
-// cache is guarded by a mutex; compiling happens under it (rare: once per new shape).
+// cache is guarded by a mutex held for lookups and inserts only: a new shape compiles unlocked
+// (double-checked insert: a thread that lost the race uses the plan inserted first), so runs of
+// cached shapes never wait for a compile. Packed weights live in the PackCache, shared by every plan.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -34,19 +37,26 @@ struct Session::Impl {
   int threads = 1;
   int64_t opset = 0;
   std::vector<IoInfo> inputs, outputs;
-  std::unique_ptr<ThreadPool> pool;
+  std::shared_ptr<ThreadPool> pool;  // own or shared; null when single-threaded
+  mutable detail::PackCache packs;
 
   struct CachedPlan {
     std::vector<Shape> shapes;
     std::vector<Tensor> key_values;  // per input: the value when value-keyed, else empty
     std::shared_ptr<const Plan> plan;
+    uint64_t last_use = 0;  // use_clock at the latest lookup
+    bool pinned = false;    // compiled at construction (the hot batch-1 plan): never evicted
   };
   mutable std::mutex cache_mutex;
   mutable std::vector<CachedPlan> cache;
+  mutable uint64_t use_clock = 0;
+  mutable std::atomic<size_t> plans_compiled{0};
   // Inputs that operators need as constants (shape arguments given as graph inputs, as the ONNX node
   // tests do): plans are keyed by their values. Discovered while compiling; guarded by cache_mutex.
   mutable std::vector<bool> value_keyed;
-  static constexpr size_t kMaxCachedPlans = 32;
+
+  // The cached plan for these inputs (marked used), or null. Under cache_mutex.
+  std::shared_ptr<const Plan> lookup(const std::vector<Tensor>& in) const;
 
   // nullptr when some operator needs the value of an input that is not keyed yet (see wanted).
   std::shared_ptr<const Plan> compile(const std::vector<Shape>& shapes, const std::vector<Tensor>& key_values,
@@ -60,6 +70,7 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
                                                    std::set<std::string>* wanted) const {
   auto plan = std::make_shared<Plan>();
   Builder b(*plan, opset, threads, options.channels_last);
+  b.set_pack_cache(&packs);
   const auto& g = model.graph;
   for (const auto& [name, t] : g.initializers) {
     Value v;
@@ -132,31 +143,55 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
   return plan;
 }
 
-std::shared_ptr<const Plan> Session::Impl::plan_for(const std::vector<Tensor>& in) const {
-  std::lock_guard<std::mutex> lock(cache_mutex);
-  for (const auto& c : cache) {
+std::shared_ptr<const Plan> Session::Impl::lookup(const std::vector<Tensor>& in) const {
+  for (auto& c : cache) {
     bool match = true;
     for (size_t i = 0; i < in.size() && match; ++i) {
       if (c.shapes[i] != in[i].shape()) match = false;
       else if (!c.key_values[i].empty() && !same_values(c.key_values[i], in[i])) match = false;
     }
-    if (match) return c.plan;
+    if (match) {
+      c.last_use = ++use_clock;
+      return c.plan;
+    }
   }
+  return nullptr;
+}
+
+std::shared_ptr<const Plan> Session::Impl::plan_for(const std::vector<Tensor>& in) const {
+  std::vector<bool> keyed;
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (auto plan = lookup(in)) return plan;
+    keyed = value_keyed;
+  }
+  // Compile unlocked: runs of cached shapes go on meanwhile; weights come packed from `packs`.
   CachedPlan entry;
   entry.shapes.reserve(in.size());
   for (const auto& t : in) entry.shapes.push_back(t.shape());
   for (int attempt = 0;; ++attempt) {
     entry.key_values.clear();
-    for (size_t i = 0; i < in.size(); ++i) entry.key_values.push_back(value_keyed[i] ? in[i].clone() : Tensor());
+    for (size_t i = 0; i < in.size(); ++i) entry.key_values.push_back(keyed[i] ? in[i].clone() : Tensor());
     std::set<std::string> wanted;
     entry.plan = compile(entry.shapes, entry.key_values, &wanted);
     if (entry.plan) break;
     bool progress = false;
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (wanted.count(inputs[i].name) && !value_keyed[i]) value_keyed[i] = progress = true;
+      if (wanted.count(inputs[i].name) && !keyed[i]) keyed[i] = progress = true;
     if (!progress || attempt > 8) throw Error(ErrorCode::kInternal, "plan compilation did not settle on its constant inputs");
   }
-  if (cache.size() >= kMaxCachedPlans) cache.erase(cache.begin());
+  ++plans_compiled;
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  for (size_t i = 0; i < keyed.size(); ++i)
+    if (keyed[i]) value_keyed[i] = true;
+  if (auto theirs = lookup(in)) return theirs;  // another thread inserted this shape first
+  if (cache.size() >= std::max<size_t>(options.max_cached_plans, 1)) {
+    auto victim = cache.end();
+    for (auto it = cache.begin(); it != cache.end(); ++it)
+      if (!it->pinned && (victim == cache.end() || it->last_use < victim->last_use)) victim = it;
+    if (victim != cache.end()) cache.erase(victim);
+  }
+  entry.last_use = ++use_clock;
   cache.push_back(entry);
   return entry.plan;
 }
@@ -267,7 +302,12 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
   im.model = std::move(model);
   for (const auto& vi : im.model.graph.inputs) im.inputs.push_back({vi.name, vi.dtype, vi.has_shape ? vi.shape : Shape{}});
   for (const auto& vi : im.model.graph.outputs) im.outputs.push_back({vi.name, vi.dtype, vi.has_shape ? vi.shape : Shape{}});
-  if (im.threads > 1) im.pool = std::make_unique<ThreadPool>(im.threads);
+  if (options.thread_pool) {
+    im.pool = options.thread_pool;
+    im.threads = im.pool->size();
+  } else if (im.threads > 1) {
+    im.pool = std::make_shared<ThreadPool>(im.threads, options.spin_us);
+  }
 
   // Compile the first plan now, so unsupported attributes/dtypes surface here and not in run().
   // When an operator needs an input's value (a shape given as an input), that plan waits for run().
@@ -308,6 +348,8 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
     entry.shapes = shapes;
     entry.key_values.resize(shapes.size());
     entry.plan = first;
+    entry.pinned = true;
+    ++im.plans_compiled;
     im.cache.push_back(std::move(entry));
     for (size_t i = 0; i < im.outputs.size(); ++i)
       if (im.outputs[i].dtype == DType::kUndefined) {
@@ -328,6 +370,17 @@ const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const onnx::Model& Session::optimized_model() const { return impl_->model; }
 int Session::threads() const { return impl_->threads; }
+
+Session::CacheStats Session::cache_stats() const {
+  CacheStats stats;
+  {
+    std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+    stats.cached_plans = impl_->cache.size();
+  }
+  stats.plans_compiled = impl_->plans_compiled.load();
+  stats.packed_bytes = impl_->packs.bytes();
+  return stats;
+}
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const { return impl_->run(inputs); }
 
@@ -367,6 +420,7 @@ PlanInfo Session::plan_info(const std::vector<Shape>& input_shapes) const {
   info.steps = plan->kernels.size();
   info.arena_bytes = plan->arena_bytes;
   info.constant_bytes = plan->constant_bytes();
+  info.packed_bytes = plan->packed_bytes();
   for (const auto& k : plan->kernels) info.step_labels.push_back(k->label);
   return info;
 }

@@ -93,7 +93,7 @@ QConvOperands make_qconv(const QConvCase& c, uint32_t seed, Operands operands) {
 // The reference conv's output bytes.
 std::vector<uint8_t> ref_qconv(const QConvOperands& o) {
   std::vector<uint8_t> want(static_cast<size_t>(o.p.total_rows() * o.p.out_w * o.p.filter.out_channels));
-  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), o.bias.data(), o.mult.data());
   ref::conv2d_qu8_qc8w_nhwc(ref_packed, o.p, o.q, o.input.data(), want.data(), 0, o.p.total_rows(), nullptr);
   return want;
 }
@@ -122,7 +122,7 @@ void check_qconv(const QConvCase& c, uint32_t seed, int splits, Operands operand
                std::to_string(static_cast<int>(operands)));
   const QConvOperands o = make_qconv(c, seed, operands);
   const std::vector<uint8_t> want = ref_qconv(o);
-  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), o.bias.data(), o.mult.data());
   GuardedBytes got(want.size());
   check_split_output(want, o.p.total_rows(), splits, hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p), got,
                      [&](int64_t b, int64_t e, std::byte* scratch) {
@@ -146,7 +146,7 @@ void check_qconv_pool(const QConvCase& c, uint32_t seed, int splits, Operands op
   pp.kernel_h = pp.kernel_w = pp.stride_h = pp.stride_w = 2;
   std::vector<uint8_t> want(static_cast<size_t>(pp.total_rows() * pp.out_w * c.cout));
   ref::max_pool2d_u8_nhwc(pp, conv.data(), want.data(), 0, pp.total_rows());
-  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), o.bias.data(), o.mult.data());
   ASSERT_TRUE(hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, o.p));
   GuardedBytes got(want.size());
   check_split_output(want, pp.total_rows(), splits, hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p), got,
@@ -268,7 +268,7 @@ TEST(QuantizedHwy, ConvMaxPoolMatchesConvThenPool) {
     const bool vnni = hwy::dispatches_vnni();
     for (size_t i = 0; i < direct.size() && !testing::Test::HasFailure(); ++i) {
       const QConvOperands o = make_qconv(direct[i], 1, Operands::kRandom);
-      const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p.filter, o.weight.data(), o.bias.data(), o.mult.data());
+      const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), o.bias.data(), o.mult.data());
       ASSERT_EQ(hwy::conv2d_qu8_qc8w_maxpool2_supported(packed, o.p), vnni) << direct[i].str();
       if (vnni) {
         check_qconv_pool(direct[i], test::kSeed + 520 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
@@ -281,7 +281,7 @@ TEST(QuantizedHwy, ConvMaxPoolMatchesConvThenPool) {
       }
     }
     const QConvOperands g = make_qconv(grouped, 1, Operands::kRandom);
-    const auto gp = hwy::pack_conv2d_qu8_qc8w(g.p.filter, g.weight.data(), g.bias.data(), g.mult.data());
+    const auto gp = hwy::pack_conv2d_qu8_qc8w(g.p, g.weight.data(), g.bias.data(), g.mult.data());
     EXPECT_FALSE(hwy::conv2d_qu8_qc8w_maxpool2_supported(gp, g.p));  // grouped: no quads, no Winograd
   });
 }
@@ -295,14 +295,14 @@ TEST(QuantizedHwy, RowAlignmentNamesWinogradTiles) {
   std::vector<float> mult(64, 1e-3f);
   test::for_each_target([&](const std::string&) {
     // AVX3_DL runs the direct VNNI quad kernel instead of Winograd (one output row is one unit).
-    const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
+    const auto packed = hwy::pack_conv2d_qu8_qc8w(p, w.data(), nullptr, mult.data());
     EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), hwy::dispatches_vnni() ? 1 : 2);
   });
-  const auto packed = hwy::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
   p.stride_h = p.stride_w = 2;
   p.out_h = p.out_w = 7;
+  const auto packed = hwy::pack_conv2d_qu8_qc8w(p, w.data(), nullptr, mult.data());
   EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), 1);
-  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p.filter, w.data(), nullptr, mult.data());
+  const auto ref_packed = ref::pack_conv2d_qu8_qc8w(p, w.data(), nullptr, mult.data());
   EXPECT_EQ(ref::conv2d_qu8_qc8w_row_alignment(ref_packed, p), 1);
 }
 
@@ -384,22 +384,70 @@ TEST(QuantizedHwy, QuadLayoutIsPackedForTheVnniTargetOnly) {
     const bool vnni = hwy::dispatches_vnni();
     EXPECT_EQ(vnni, name == "AVX3_DL");
     saw_vnni |= vnni;
-    const auto conv = hwy::pack_conv2d_qu8_qc8w({64, 32, 3, 3, 1}, w.data(), nullptr, mult.data());
+    Conv2dParams cp;
+    cp.filter = {64, 32, 3, 3, 1};
+    const auto conv = hwy::pack_conv2d_qu8_qc8w(cp, w.data(), nullptr, mult.data());
     EXPECT_EQ(conv.quad_weights != nullptr, vnni);
     if (vnni) {
       EXPECT_EQ(conv.row_quads, 24);             // 3 x 32 bytes per kernel row
       EXPECT_EQ(conv.col_sums[5], 3 * 32 * 9);  // every weight 3
     }
-    const auto grouped = hwy::pack_conv2d_qu8_qc8w({64, 32, 3, 3, 2}, w.data(), nullptr, mult.data());
+    Conv2dParams gp;
+    gp.filter = {64, 32, 3, 3, 2};
+    const auto grouped = hwy::pack_conv2d_qu8_qc8w(gp, w.data(), nullptr, mult.data());
     EXPECT_EQ(grouped.quad_weights, nullptr);
     const auto gemm = hwy::pack_gemm_qu8_qc8w(w.data(), 1030, 17, BLayout::kKN, nullptr, mult.data());
     EXPECT_EQ(gemm.quad_weights != nullptr, vnni);
+    EXPECT_EQ(gemm.weights_s8 == nullptr, vnni);  // one layout: the one this target's kernel reads
     if (vnni) {
       EXPECT_EQ(gemm.k_quads, 258);
       EXPECT_EQ(gemm.col_sums[16], 3 * 1030);
     }
   });
   std::cout << (saw_vnni ? "AVX3_DL ran: quad kernels tested\n" : "no AVX3_DL on this CPU: quad kernels not run\n");
+}
+
+// One method per conv, decided at pack time from the filter, the stride / dilation and the target, and
+// only its layout packed: the packed bytes are exactly that layout + bias + multipliers.
+TEST(QuantizedHwy, ConvPacksOnlyTheLayoutOfItsMethod) {
+  auto r64 = [](int64_t v) { return static_cast<size_t>((v + 63) / 64 * 64); };
+  std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 1);
+  std::vector<float> mult(64, 1e-3f);
+  const size_t epilogue = 2 * r64(64 * 4);  // int32 bias + float multipliers, 4 panels of 16
+  test::for_each_target([&](const std::string& name) {
+    const bool vnni = hwy::dispatches_vnni();
+    for (int64_t stride : {1, 2}) {
+      Conv2dParams p;
+      p.filter = {64, 32, 3, 3, 1};
+      p.stride_h = p.stride_w = stride;
+      const auto packed = hwy::pack_conv2d_qu8_qc8w(p, w.data(), nullptr, mult.data());
+      SCOPED_TRACE(name + " stride " + std::to_string(stride));
+      if (vnni) {  // quads: [4 panels][3 rows][24 quads][16][4] + column sums
+        EXPECT_NE(packed.quad_weights, nullptr);
+        EXPECT_EQ(packed.weights, nullptr);
+        EXPECT_EQ(packed.winograd_weights, nullptr);
+        EXPECT_EQ(packed.storage_bytes, r64(4 * 3 * 24 * 16 * 4) + r64(4 * 16 * 4) + epilogue);
+      } else if (stride == 1) {  // Winograd: int16 [16][4 panels][32 / 2][16][2]
+        EXPECT_NE(packed.winograd_weights, nullptr);
+        EXPECT_EQ(packed.weights, nullptr);
+        EXPECT_EQ(packed.quad_weights, nullptr);
+        EXPECT_EQ(packed.storage_bytes, r64(16 * 4 * 32 * 16 * 2) + epilogue);
+      } else {  // rows: int16 [4 panels][3 rows][48 pairs][16][2], 2 bytes each
+        EXPECT_NE(packed.weights, nullptr);
+        EXPECT_EQ(packed.winograd_weights, nullptr);
+        EXPECT_EQ(packed.quad_weights, nullptr);
+        EXPECT_EQ(packed.storage_bytes, r64(4 * 3 * 48 * 16 * 2 * 2) + epilogue);
+      }
+      // A call with another stride than packed for is refused, not run on a layout that is not there.
+      Conv2dParams other = p;
+      other.stride_h = other.stride_w = 3 - stride;
+      other.in_h = other.in_w = 8;
+      other.out_h = other.out_w = (8 - 3) / other.stride_h + 1;
+      if (!vnni) {
+        EXPECT_THROW(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, other), Error);
+      }
+    }
+  });
 }
 
 TEST(QuantizedHwy, ExtremeOperandsDoNotSaturate) {

@@ -142,6 +142,18 @@ TEST_F(Int8Runtime, TwoThreadsGiveTheSameBits) {
   }
 }
 
+// Pack once on the int8 path: batch 64 compiles a plan over the QLinearConv / QGemm weights batch 1
+// packed at construction (the session's packed bytes stay those of one plan).
+TEST_F(Int8Runtime, BatchSizesShareTheInt8PackedWeights) {
+  runtime::Session s(*model_);
+  const size_t packed = s.plan_info({Shape{1, 1, 28, 28}}).packed_bytes;
+  EXPECT_GT(packed, 784u * 64u);  // fc1's int8 weights at least
+  s.run((*holdout_)[0]);
+  EXPECT_EQ(s.plan_info({Shape{64, 1, 28, 28}}).packed_bytes, packed);
+  EXPECT_EQ(s.cache_stats().packed_bytes, packed);
+  EXPECT_EQ(s.cache_stats().plans_compiled, 2u);
+}
+
 TEST_F(Int8Runtime, CloseToTheFloatSimulationOfTheSameFile) {
   runtime::Session s(*model_);
   LogitAgreement ag;

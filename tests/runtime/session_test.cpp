@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -126,6 +127,106 @@ TEST(Session, ConcurrentRunsGiveTheSameAnswers) {
       for (int rep = 0; rep < 50; ++rep) {
         const size_t k = static_cast<size_t>(t + rep) % inputs.size();
         if (max_abs_diff(s.run({inputs[k]})[0], expected[k]) != 0.f) ++mismatches;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// Image i of a batch, as a batch of one.
+Tensor image(const Tensor& batch, int64_t i) {
+  Shape one = batch.shape();
+  one[0] = 1;
+  Tensor t(batch.dtype(), one);
+  std::memcpy(t.raw(), static_cast<const std::byte*>(batch.raw()) + static_cast<size_t>(i) * t.nbytes(), t.nbytes());
+  return t;
+}
+
+// Pack once: a second and third batch size compile plans that read the very packed weights of the
+// first (the session's packed bytes do not grow), and each image of a batch gets the bits batch 1 gives.
+TEST(Session, PlansOfEveryBatchSizeShareThePackedWeights) {
+  Session s(residual_cnn());
+  const size_t packed = s.plan_info({Shape{1, 3, 20, 18}}).packed_bytes;
+  EXPECT_GT(packed, 4u * (8 * 3 * 9 + 5 * 16 * 9));  // the conv and gemm weights, at least
+  EXPECT_EQ(s.cache_stats().packed_bytes, packed);
+  EXPECT_EQ(s.cache_stats().plans_compiled, 1u);
+  for (int64_t n : {3, 8}) {
+    const Tensor x = random_tensor({n, 3, 20, 18}, 40 + static_cast<uint32_t>(n));
+    const Tensor y = s.run({x})[0];
+    EXPECT_EQ(s.plan_info({x.shape()}).packed_bytes, packed) << "batch " << n;
+    EXPECT_EQ(s.cache_stats().packed_bytes, packed) << "batch " << n << " packed its weights again";
+    for (int64_t i = 0; i < n; ++i) {
+      const Tensor yi = s.run({image(x, i)})[0];
+      EXPECT_EQ(std::memcmp(yi.raw(), image(y, i).raw(), yi.nbytes()), 0) << "batch " << n << " image " << i;
+    }
+  }
+  EXPECT_EQ(s.cache_stats().plans_compiled, 3u);
+}
+
+// The plan cache keeps the most recently used plans and never evicts the one compiled at construction.
+TEST(Session, PlanCacheEvictsTheLeastRecentlyUsedButNeverTheFirstPlan) {
+  SessionOptions o;
+  o.max_cached_plans = 2;
+  Session s(residual_cnn(), o);
+  auto run = [&](int64_t n) { s.run({random_tensor({n, 3, 20, 18}, 7)}); };
+  for (int64_t n : {2, 3, 4}) run(n);
+  EXPECT_EQ(s.cache_stats().plans_compiled, 4u);
+  EXPECT_EQ(s.cache_stats().cached_plans, 2u);
+  run(1);  // the construction-time plan is still there
+  run(4);  // and so is the most recent one
+  EXPECT_EQ(s.cache_stats().plans_compiled, 4u);
+  run(2);  // evicted long ago
+  EXPECT_EQ(s.cache_stats().plans_compiled, 5u);
+}
+
+// 8 callers at once, on new and cached batch sizes (compiles race with runs and with each other), give
+// the bits of serial runs; one plan per shape survives however many threads compiled it.
+TEST(Session, EightConcurrentCallersGiveTheSerialBits) {
+  SessionOptions two;
+  two.threads = 2;
+  Session serial(residual_cnn());
+  Session s(residual_cnn(), two);
+  std::vector<Tensor> inputs, expected;
+  for (uint32_t i = 0; i < 8; ++i) {
+    inputs.push_back(random_tensor({1 + i % 4, 3, 20, 18}, 200 + i));
+    expected.push_back(serial.run({inputs.back()})[0]);
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep) {
+        const size_t k = static_cast<size_t>(t + rep) % inputs.size();
+        const Tensor y = s.run({inputs[k]})[0];
+        if (std::memcmp(y.raw(), expected[k].raw(), y.nbytes()) != 0) ++mismatches;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(s.cache_stats().cached_plans, 4u);
+  EXPECT_EQ(s.cache_stats().packed_bytes, serial.cache_stats().packed_bytes);
+}
+
+// Two sessions on one shared pool, each run from its own threads at once: no deadlock (the test ends),
+// the pool's size is the sessions' thread count, and the bits are those of a single-threaded session.
+TEST(Session, SessionsSharingOnePoolRunConcurrently) {
+  SessionOptions shared;
+  shared.thread_pool = std::make_shared<edgeq::ThreadPool>(2, 50);
+  shared.threads = 7;  // ignored: the pool decides
+  Session a(residual_cnn(), shared), b(residual_cnn(-1, 5), shared);
+  EXPECT_EQ(a.threads(), 2);
+  EXPECT_EQ(b.threads(), 2);
+  Session a1(residual_cnn()), b1(residual_cnn(-1, 5));
+  const Tensor xa = random_tensor({2, 3, 20, 18}, 301), xb = random_tensor({3, 5, 20, 18}, 302);
+  const Tensor ya = a1.run({xa})[0], yb = b1.run({xb})[0];
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 30; ++rep) {
+        const bool use_a = (t + rep) % 2 == 0;
+        const Tensor y = (use_a ? a : b).run({use_a ? xa : xb})[0];
+        if (std::memcmp(y.raw(), (use_a ? ya : yb).raw(), y.nbytes()) != 0) ++mismatches;
       }
     });
   for (auto& t : threads) t.join();

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -54,6 +56,31 @@ TEST(ThreadPool, ConcurrentCallersEachGetTheirWholeRange) {
     });
   for (auto& c : callers) c.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Spinning after a job is bounded by spin_us: over 300 ms idle, a pool spinning at most 20 ms burns
+// about 20 ms of CPU (not 300), and one that does not spin burns none; both still split every range.
+TEST(ThreadPool, SpinningAfterAJobIsBounded) {
+  for (int spin_us : {0, 20000}) {
+    edgeq::ThreadPool pool(2, spin_us);
+    EXPECT_EQ(pool.spin_us(), spin_us);
+    std::atomic<int64_t> sum{0};
+    pool.parallel_for(1000, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) sum += i; });
+    EXPECT_EQ(sum.load(), 1000 * 999 / 2);
+    const double before = process_cpu_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const double burnt = process_cpu_ms() - before;
+    EXPECT_LT(burnt, spin_us / 1000.0 + 60.0) << "spin_us " << spin_us;
+    sum = 0;
+    pool.parallel_for(1000, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) sum += i; });
+    EXPECT_EQ(sum.load(), 1000 * 999 / 2) << "after sleeping";
+  }
 }
 
 }  // namespace

@@ -43,9 +43,10 @@ void pack_winograd_f23(const float* weight_oihw, int64_t cout, int64_t cin, floa
   }
 }
 
-float* alloc_floats(std::shared_ptr<std::byte>& storage, size_t floats) {
-  storage = aligned_alloc_shared(std::max<size_t>(floats, 1) * sizeof(float));
-  float* p = reinterpret_cast<float*>(storage.get());
+float* alloc_floats(PackedConv2dF32& packed, size_t floats) {
+  packed.storage_bytes = std::max<size_t>(floats, 1) * sizeof(float);
+  packed.storage = aligned_alloc_shared(packed.storage_bytes);
+  float* p = reinterpret_cast<float*>(packed.storage.get());
   std::memset(p, 0, floats * sizeof(float));
   return p;
 }
@@ -64,7 +65,7 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
     packed.method = kConvMethodDepthwise;
     const int64_t c16 = round_up(f.out_channels, kPanel);
     packed.weight_floats = static_cast<size_t>(taps * c16);
-    float* w = alloc_floats(packed.storage, packed.weight_floats + static_cast<size_t>(c16));
+    float* w = alloc_floats(packed, packed.weight_floats + static_cast<size_t>(c16));
     float* b = w + packed.weight_floats;
     for (int64_t c = 0; c < f.out_channels; ++c) {
       for (int64_t t = 0; t < taps; ++t) w[t * c16 + c] = weight_oihw[c * taps + t];
@@ -82,7 +83,7 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
   const size_t bias_floats = static_cast<size_t>(f.groups * panels * kPanel);
   const bool winograd = f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kWinogradMinInChannels;
   const size_t winograd_floats = winograd ? static_cast<size_t>(16 * panels * cin_g * kPanel) : 0;
-  float* w = alloc_floats(packed.storage, packed.weight_floats + bias_floats + winograd_floats);
+  float* w = alloc_floats(packed, packed.weight_floats + bias_floats + winograd_floats);
   float* b = w + packed.weight_floats;
   if (winograd) {
     float* u = b + bias_floats;  // bias_floats is a multiple of 16: stays 64-byte aligned
@@ -135,9 +136,11 @@ PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t 
 
 PackedGemmF32 pack_gemm_f32(const float* b, int64_t k, int64_t n, BLayout layout, const float* bias, float alpha) {
   if (k < 1 || n < 1) throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack needs K, N >= 1");
-  auto storage = aligned_alloc_shared(packed_gemm_f32_floats(k, n) * sizeof(float));
+  const size_t bytes = packed_gemm_f32_floats(k, n) * sizeof(float);
+  auto storage = aligned_alloc_shared(bytes);
   PackedGemmF32 packed = pack_gemm_f32_into(reinterpret_cast<float*>(storage.get()), b, k, n, layout, bias, alpha);
   packed.storage = std::move(storage);
+  packed.storage_bytes = bytes;
   return packed;
 }
 

@@ -10,6 +10,8 @@
 //             AVX512-VNNI vpdpbusd (4 u8 x s8 products summed into int32), plus each channel's weight
 //             sum; packed only while the dispatcher runs AVX3_DL (dispatches_vnni()), the one target
 //             that reads them.
+// A conv packs only the layout of its method (choose_conv2d_q8_method, decided once here and stored
+// in PackedConv2dQ8::method); a gemm packs the quads on AVX3_DL and the pairs elsewhere.
 #include <algorithm>
 #include <utility>
 #include <cstdint>
@@ -69,37 +71,50 @@ void pack_winograd_q8(const int8_t* weight_oihw, int64_t cout, int64_t cin, int6
 }
 }  // namespace
 
-PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+int32_t choose_conv2d_q8_method(const Conv2dFilter& f, const Conv2dParams& p, bool vnni) {
+  if (vnni && f.groups == 1 && p.dilation_w == 1) return kQ8MethodQuads;
+  if (winograd_filter(f) && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1)
+    return kQ8MethodWinograd;
+  return f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col;
+}
+
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weight_oihw, const int32_t* bias,
                                     const float* multipliers) {
+  const Conv2dFilter& f = conv.filter;
   detail::check_filter(f);
   if (weight_oihw == nullptr || multipliers == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
+  const int32_t method = choose_conv2d_q8_method(f, conv, dispatches_vnni());
   const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
   const int64_t row_pairs = (f.kernel_w * cin_g + 1) / 2;
   const int64_t k_padded = f.kernel_h * 2 * row_pairs;
   const int64_t panels = (cout_g + kPanel - 1) / kPanel;
   const int64_t panel_count = f.groups * panels;
-  const size_t weight_count = static_cast<size_t>(panel_count * k_padded * kPanel);
-  const bool winograd = winograd_filter(f);
+  // Only the layout `method` reads.
+  const bool direct = method == kQ8MethodRows || method == kQ8MethodIm2col;
+  const bool winograd = method == kQ8MethodWinograd;
+  const bool quads = method == kQ8MethodQuads;
+  const size_t weight_count = direct ? static_cast<size_t>(panel_count * k_padded * kPanel) : 0;
   const int64_t cin16 = winograd ? round_up(f.in_channels, kQ8WinogradChannelAlign) : 0;
   const size_t winograd_count = static_cast<size_t>(16 * panels * cin16 * kPanel);
   const size_t direct_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(weight_count * 2), 64));
   const size_t winograd_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(winograd_count * 2), 64));
-  const bool quads = f.groups == 1 && dispatches_vnni();
   const int64_t row_quads = (f.kernel_w * cin_g + 3) / 4;
   const size_t quads_bytes = quads ? quad_bytes(panels, f.kernel_h * row_quads) : 0;
   Q8Buffers b = alloc_q8(direct_bytes + winograd_bytes + quads_bytes, static_cast<size_t>(panel_count * kPanel));
-  int16_t* w = reinterpret_cast<int16_t*>(b.weights);
+  int16_t* w = direct ? reinterpret_cast<int16_t*>(b.weights) : nullptr;
   for (int64_t g = 0; g < f.groups; ++g) {
     for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
       const int64_t co = g * cout_g + co_g;
       const int64_t panel = g * panels + co_g / kPanel, lane = co_g % kPanel;
-      int16_t* dst = w + panel * k_padded * kPanel;
-      for (int64_t kh = 0; kh < f.kernel_h; ++kh)
-        for (int64_t kw = 0; kw < f.kernel_w; ++kw)
-          for (int64_t ci = 0; ci < cin_g; ++ci)
-            dst[pair_index(kh * 2 * row_pairs + kw * cin_g + ci, lane)] =
-                weight_oihw[((co * cin_g + ci) * f.kernel_h + kh) * f.kernel_w + kw];
+      if (direct) {
+        int16_t* dst = w + panel * k_padded * kPanel;
+        for (int64_t kh = 0; kh < f.kernel_h; ++kh)
+          for (int64_t kw = 0; kw < f.kernel_w; ++kw)
+            for (int64_t ci = 0; ci < cin_g; ++ci)
+              dst[pair_index(kh * 2 * row_pairs + kw * cin_g + ci, lane)] =
+                  weight_oihw[((co * cin_g + ci) * f.kernel_h + kh) * f.kernel_w + kw];
+      }
       b.bias[panel * kPanel + lane] = bias ? bias[co] : 0;
       b.multipliers[panel * kPanel + lane] = multipliers[co];
     }
@@ -107,7 +122,9 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   PackedConv2dQ8 packed;
   packed.family = Family::kHwy;
   packed.filter = f;
+  packed.method = method;
   packed.storage = b.storage;
+  packed.storage_bytes = b.bytes;
   packed.weights = w;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;
@@ -146,13 +163,16 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
   const int64_t n16 = round_up(n, kPanel);
   const bool quads = dispatches_vnni();
   const int64_t k_quads = (k + 3) / 4;
-  const size_t pairs_bytes = static_cast<size_t>(round_up(n16 * k_padded, 64));
+  // AVX3_DL reads the quads only: the pairs are packed for the other targets.
+  const size_t pairs_bytes = quads ? 0 : static_cast<size_t>(round_up(n16 * k_padded, 64));
   Q8Buffers b = alloc_q8(pairs_bytes + (quads ? quad_bytes(n16 / kPanel, k_quads) : 0), static_cast<size_t>(n16));
-  int8_t* w = reinterpret_cast<int8_t*>(b.weights);
+  int8_t* w = quads ? nullptr : reinterpret_cast<int8_t*>(b.weights);
   for (int64_t j = 0; j < n; ++j) {
-    int8_t* dst = w + (j / kPanel) * k_padded * kPanel;
-    for (int64_t kk = 0; kk < k; ++kk)
-      dst[pair_index(kk, j % kPanel)] = detail::gemm_b_at(src, layout, k, n, kk, j);
+    if (!quads) {
+      int8_t* dst = w + (j / kPanel) * k_padded * kPanel;
+      for (int64_t kk = 0; kk < k; ++kk)
+        dst[pair_index(kk, j % kPanel)] = detail::gemm_b_at(src, layout, k, n, kk, j);
+    }
     b.bias[j] = bias ? bias[j] : 0;
     b.multipliers[j] = multipliers[j];
   }
@@ -162,6 +182,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
   packed.n = n;
   packed.k_padded = k_padded;
   packed.storage = b.storage;
+  packed.storage_bytes = b.bytes;
   packed.weights_s8 = w;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;
@@ -192,16 +213,16 @@ constexpr size_t kSlackBytes = 64;  // the overread past a band image (odd runs:
 size_t aligned_bytes(int64_t bytes) { return static_cast<size_t>(round_up(bytes, 64)); }
 }  // namespace
 
-Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, bool vnni) {
+Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
   const Conv2dFilter& f = packed.filter;
   Q8ConvPlan plan;
-  // VNNI quads before Winograd: on Zen 4 the direct quad kernel runs cnn-m's conv2 (14x14, 32 -> 64) in
-  // 17.9 us and conv3 (7x7, 64 -> 128) in 16.6 us, Winograd's int16 pairs in 20.7 and 24.9 us
-  // (bench/kernels BM_Conv3x3Q8): the same multiply-adds per output at twice the products each.
-  const bool quads = vnni && packed.quad_weights != nullptr && p.dilation_w == 1;
-  if (!quads && packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
-      p.dilation_w == 1) {
-    plan.method = kQ8MethodWinograd;
+  plan.method = packed.method;
+  // The choice this call would make on the target it was packed for must be the packed one.
+  if (choose_conv2d_q8_method(f, p, packed.method == kQ8MethodQuads) != packed.method || (packed.method == kQ8MethodQuads && !dispatches_vnni()))
+    throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d was packed for another stride / dilation or target than " +
+                                                 target_name() + " (pack with the conv's params on the target that runs it)");
+  const bool quads = packed.method == kQ8MethodQuads;
+  if (packed.method == kQ8MethodWinograd) {
     const int64_t tiles_w = (p.out_w + 1) / 2, tiles_h = (p.out_h + 1) / 2;
     plan.image_w = 2 * tiles_w + 2;
     plan.image_c = packed.winograd_cin;
@@ -214,7 +235,6 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, b
                       aligned_bytes(16 * kQ8MaxTileRows * kPanel * 4);
     return plan;
   }
-  plan.method = quads ? kQ8MethodQuads : (f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col);
   plan.image_w = (p.out_w - 1) * p.stride_w + (f.kernel_w - 1) * p.dilation_w + 1;
   plan.image_c = f.in_channels;
   const int64_t row_bytes = plan.image_w * plan.image_c * (quads ? 1 : 2);

@@ -57,7 +57,15 @@ struct Q8ConvPlan {
   size_t scratch_bytes() const { return image_bytes + work_bytes + 64; }  // + 64 to align the caller's pointer
 };
 
-// vnni: whether the call runs on AVX3_DL (dispatches_vnni()); kQuads needs it and packed.quad_weights.
-Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, bool vnni);
+// The one place that decides an int8 conv's method: from the filter, the conv's stride / dilation and
+// whether the dispatcher runs AVX3_DL (vnni). VNNI quads before Winograd: on Zen 4 the direct quad
+// kernel runs cnn-m's conv2 (14x14, 32 -> 64) in 17.9 us and conv3 (7x7, 64 -> 128) in 16.6 us,
+// Winograd's int16 pairs in 20.7 and 24.9 us (bench/kernels BM_Conv3x3Q8): the same multiply-adds per
+// output at twice the products each.
+int32_t choose_conv2d_q8_method(const Conv2dFilter& filter, const Conv2dParams& conv, bool vnni);
+
+// The call's geometry for the method packed.method (chosen at pack time). Throws kInvalidArgument when
+// the call cannot run it: another stride / dilation than packed for, or kQuads off AVX3_DL.
+Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params);
 
 }  // namespace edgeq::kernels::hwy

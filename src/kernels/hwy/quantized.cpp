@@ -600,14 +600,13 @@ void* align64(void* p) {
 }
 }  // namespace
 
-// Enough for either plan, so a call is safe whichever target the dispatcher runs by then.
+// The packed method's plan (decided at pack time: one method, one scratch layout).
 size_t conv2d_qu8_qc8w_scratch_bytes(const PackedConv2dQ8& packed, const Conv2dParams& params) {
-  return std::max(plan_conv2d_q8(packed, params, false).scratch_bytes(),
-                  plan_conv2d_q8(packed, params, true).scratch_bytes());
+  return plan_conv2d_q8(packed, params).scratch_bytes();
 }
 
-int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2dParams& params) {
-  return plan_conv2d_q8(packed, params, dispatches_vnni()).method == kQ8MethodWinograd ? 2 : 1;
+int64_t conv2d_qu8_qc8w_row_alignment(const PackedConv2dQ8& packed, const Conv2dParams&) {
+  return packed.method == kQ8MethodWinograd ? 2 : 1;
 }
 
 namespace {
@@ -616,7 +615,7 @@ void run_conv_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, const
                  uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch, bool pool) {
   detail::check_conv2d_q8(packed, params, Family::kHwy, row_begin, row_end);
   detail::check_quant(quant);
-  const Q8ConvPlan plan = plan_conv2d_q8(packed, params, dispatches_vnni());
+  const Q8ConvPlan plan = plan_conv2d_q8(packed, params);
   if (pool) {
     if (plan.method != kQ8MethodWinograd && plan.method != kQ8MethodQuads)
       throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d cannot fuse the max pool on target " + target_name() +
@@ -644,7 +643,7 @@ void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& para
 
 bool conv2d_qu8_qc8w_maxpool2_supported(const PackedConv2dQ8& packed, const Conv2dParams& params) {
   if (packed.family != Family::kHwy) return false;
-  const int32_t method = plan_conv2d_q8(packed, params, dispatches_vnni()).method;
+  const int32_t method = plan_conv2d_q8(packed, params).method;
   return method == kQ8MethodWinograd || method == kQ8MethodQuads;
 }
 
@@ -665,6 +664,8 @@ bool check_gemm_call(const PackedGemmQ8& packed, const QuantU8Params& quant, int
                      const GemmRange& range, const void* scratch) {
   detail::check_gemm_q8(packed, Family::kHwy, lda, ldc, range);
   detail::check_quant(quant);
+  if ((packed.quad_weights != nullptr) != (packed.weights_s8 == nullptr) || (packed.quad_weights != nullptr && !dispatches_vnni()))
+    throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 gemm was packed for another target than " + target_name());
   if (range.n_begin % kPanelChannels != 0 && range.n_begin != range.n_end)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm column range must start at a multiple of 16, got " +
                                                  std::to_string(range.n_begin));

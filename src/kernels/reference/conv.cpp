@@ -16,7 +16,8 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_
   PackedConv2dF32 packed;
   packed.family = Family::kRef;
   packed.filter = filter;
-  packed.storage = aligned_alloc_shared((weight_floats + bias_floats) * sizeof(float));
+  packed.storage_bytes = (weight_floats + bias_floats) * sizeof(float);
+  packed.storage = aligned_alloc_shared(packed.storage_bytes);
   float* w = reinterpret_cast<float*>(packed.storage.get());
   float* b = w + weight_floats;
   std::memcpy(w, weight_oihw, weight_floats * sizeof(float));

@@ -26,10 +26,12 @@ PackedGemmF32 pack_gemm_f32_into(float* dst, const float* b, int64_t k, int64_t 
 
 PackedGemmF32 pack_gemm_f32(const float* b, int64_t k, int64_t n, BLayout layout, const float* bias, float alpha) {
   if (k < 1 || n < 1) throw Error(ErrorCode::kInvalidArgument, "kernels: gemm pack needs K, N >= 1");
-  auto storage = aligned_alloc_shared(packed_gemm_f32_floats(k, n) * sizeof(float));
+  const size_t bytes = packed_gemm_f32_floats(k, n) * sizeof(float);
+  auto storage = aligned_alloc_shared(bytes);
   PackedGemmF32 packed =
       pack_gemm_f32_into(reinterpret_cast<float*>(storage.get()), b, k, n, layout, bias, alpha);
   packed.storage = std::move(storage);
+  packed.storage_bytes = bytes;
   return packed;
 }
 

@@ -19,8 +19,9 @@ Q8Storage alloc_q8(size_t weight_count, size_t channels) {
 }
 }  // namespace
 
-PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weight_oihw, const int32_t* bias,
                                     const float* multipliers) {
+  const Conv2dFilter& f = conv.filter;  // one method, one layout: the stride does not matter
   detail::check_filter(f);
   if (weight_oihw == nullptr || multipliers == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
@@ -35,6 +36,7 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dFilter& f, const int8_t* weight_
   packed.family = Family::kRef;
   packed.filter = f;
   packed.storage = s.buffers.storage;
+  packed.storage_bytes = s.buffers.bytes;
   packed.weights = s.weights;
   packed.bias = s.buffers.bias;
   packed.multipliers = s.buffers.multipliers;
@@ -94,6 +96,7 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* b, int64_t k, int64_t n, BLayout l
   packed.n = n;
   packed.k_padded = k;
   packed.storage = s.buffers.storage;
+  packed.storage_bytes = s.buffers.bytes;
   packed.weights = s.weights;
   packed.bias = s.buffers.bias;
   packed.multipliers = s.buffers.multipliers;

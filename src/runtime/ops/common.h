@@ -56,6 +56,11 @@ void run_row_tasks(const ExecContext& ctx, int64_t rows, int64_t align, Fn&& fn)
 // Row-major strides of a shape (in elements).
 std::vector<int64_t> strides_of(const Shape& s);
 
+// What permute_flat_nhwc_rows reads of flat_dims (C, H, W; not the batch): part of a pack's key.
+inline std::string flat_nhwc_key(const Shape& flat_dims) {
+  return " nhwc-permuted " + std::to_string(flat_dims[1]) + "x" + std::to_string(flat_dims[2]) + "x" + std::to_string(flat_dims[3]);
+}
+
 // B of a Gemm whose A is a flattened channels-last value (Layout::kFlatNHWC, from [N, C, H, W] =
 // flat_dims): A's K index is h*W*C + w*C + c instead of c*H*W + h*W + w, so B's K rows are permuted
 // once here instead of A every run. trans_b: B is [N, K] (else [K, N]).

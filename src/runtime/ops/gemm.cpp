@@ -116,14 +116,18 @@ void compile_gemm(Builder& b) {
     }
     auto kern = std::make_unique<PackedGemmKernel>();
     const bool flat_nhwc = va.layout == Layout::kFlatNHWC;
-    const float* bdata = bconst->data<float>();
-    std::vector<float> permuted;
-    if (flat_nhwc) {
-      permuted = permute_flat_nhwc_rows(bdata, k, n, tb, va.flat_dims);
-      bdata = permuted.data();
-    }
-    kern->packed = kernels::hwy::pack_gemm_f32(bdata, k, n, tb ? kernels::BLayout::kNK : kernels::BLayout::kKN,
-                                             bias.data(), alpha);
+    const std::string what = "gemm_f32 " + std::to_string(k) + "x" + std::to_string(n) + (tb ? " nk" : " kn") + " alpha " +
+                             std::to_string(alpha) + " beta " + std::to_string(beta) +
+                             (flat_nhwc ? flat_nhwc_key(va.flat_dims) : "");
+    kern->packed = b.packed<kernels::PackedGemmF32>(what, {bconst, cconst}, [&] {
+      const float* bdata = bconst->data<float>();
+      std::vector<float> permuted;
+      if (flat_nhwc) {
+        permuted = permute_flat_nhwc_rows(bdata, k, n, tb, va.flat_dims);
+        bdata = permuted.data();
+      }
+      return kernels::hwy::pack_gemm_f32(bdata, k, n, tb ? kernels::BLayout::kNK : kernels::BLayout::kKN, bias.data(), alpha);
+    });
     kern->act = act;
     kern->m = m;
     kern->k = k;
@@ -223,7 +227,9 @@ void compile_matmul(Builder& b) {
   const Tensor* bconst = b.constant(1);
   if (bconst && g.b_is_matrix) {  // A's leading dims fold into M: one packed GEMM
     auto kern = std::make_unique<PackedGemmKernel>();
-    kern->packed = kernels::hwy::pack_gemm_f32(bconst->data<float>(), g.k, g.n, kernels::BLayout::kKN, nullptr, 1.f);
+    kern->packed = b.packed<kernels::PackedGemmF32>("matmul_f32 " + std::to_string(g.k) + "x" + std::to_string(g.n), {bconst}, [&] {
+      return kernels::hwy::pack_gemm_f32(bconst->data<float>(), g.k, g.n, kernels::BLayout::kKN, nullptr, 1.f);
+    });
     kern->m = g.a_rows;
     kern->k = g.k;
     kern->n = g.n;

@@ -223,9 +223,13 @@ bool try_qconv_nhwc(Builder& b, const Window& win, int64_t groups, const kernels
   f.kernel_w = w->shape()[3];
   f.groups = groups;
   auto k = std::make_unique<QConv2dNhwcKernel>();
-  k->packed = kernels::hwy::pack_conv2d_qu8_qc8w(f, w->data<int8_t>(), b.has_input(8) ? b.constant(8)->data<int32_t>() : nullptr,
-                                                 mult.data());
+  const Tensor* bias = b.has_input(8) ? b.constant(8) : nullptr;
   k->params = conv2d_params(win, f, x.shape[0], kernels::Activation::none());
+  // The pack decides the method (target, layout, tile) from the node's stride and dilation, once per
+  // session: every plan's kernel runs the one stored in k->packed.method.
+  k->packed = b.packed<kernels::PackedConv2dQ8>("conv2d_qu8", {w, bias, b.constant(1), b.constant(4), b.constant(6)}, [&] {
+    return kernels::hwy::pack_conv2d_qu8_qc8w(k->params, w->data<int8_t>(), bias ? bias->data<int32_t>() : nullptr, mult.data());
+  });
   k->quant.input_zero_point = xz;
   k->quant.output_zero_point = yz;
   activation_range<uint8_t>(act, ys, yz, &k->quant.output_min, &k->quant.output_max);
@@ -448,19 +452,27 @@ class GemmPackedKernel final : public Kernel {
 
 // Packs constant s8 B (permuted for a flattened NHWC A) and wires A, C and the scratch; the caller sets
 // the quantization and the label, then emits.
+// `sources`: the constants bias and mult were computed from (keys of the session's pack cache).
 template <typename Out>
 std::unique_ptr<GemmPackedKernel<Out>> make_gemm_packed(Builder& b, const Tensor& w, int64_t m, int64_t k, int64_t n, bool trans_b,
-                                                        const int32_t* bias, const float* mult, bool* flat_nhwc) {
+                                                        const int32_t* bias, const float* mult, const std::vector<const Tensor*>& sources,
+                                                        bool* flat_nhwc) {
   const Value& a = b.input(0);
   *flat_nhwc = a.layout == Layout::kFlatNHWC;
-  const int8_t* wdata = w.data<int8_t>();
-  std::vector<int8_t> permuted;
-  if (*flat_nhwc) {
-    permuted = permute_flat_nhwc_rows(wdata, k, n, trans_b, a.flat_dims);
-    wdata = permuted.data();
-  }
+  std::vector<const Tensor*> keys = sources;
+  keys.push_back(&w);
+  const std::string what = "gemm_qu8 " + std::to_string(k) + "x" + std::to_string(n) + (trans_b ? " nk" : " kn") +
+                           (*flat_nhwc ? flat_nhwc_key(a.flat_dims) : "");
   auto kern = std::make_unique<GemmPackedKernel<Out>>();
-  kern->packed = kernels::hwy::pack_gemm_qu8_qc8w(wdata, k, n, trans_b ? kernels::BLayout::kNK : kernels::BLayout::kKN, bias, mult);
+  kern->packed = b.packed<kernels::PackedGemmQ8>(what, keys, [&] {
+    const int8_t* wdata = w.data<int8_t>();
+    std::vector<int8_t> permuted;
+    if (*flat_nhwc) {
+      permuted = permute_flat_nhwc_rows(wdata, k, n, trans_b, a.flat_dims);
+      wdata = permuted.data();
+    }
+    return kernels::hwy::pack_gemm_qu8_qc8w(wdata, k, n, trans_b ? kernels::BLayout::kNK : kernels::BLayout::kKN, bias, mult);
+  });
   kern->m = m;
   kern->k = k;
   kern->n = n;
@@ -487,8 +499,9 @@ bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a,
   std::vector<float> mult(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) mult[j] = as * bs[bs.size() == 1 ? 0 : j] / ys;
   bool flat_nhwc = false;
-  auto kern = make_gemm_packed<uint8_t>(b, *w, m, k, n, trans_b, b.has_input(6) ? b.constant(6)->data<int32_t>() : nullptr,
-                                        mult.data(), &flat_nhwc);
+  const Tensor* bias = b.has_input(6) ? b.constant(6) : nullptr;
+  auto kern = make_gemm_packed<uint8_t>(b, *w, m, k, n, trans_b, bias ? bias->data<int32_t>() : nullptr, mult.data(),
+                                        {bias, b.constant(1), b.constant(4), b.constant(7)}, &flat_nhwc);
   kern->quant.input_zero_point = az;
   kern->quant.output_zero_point = yz;
   const kernels::Activation act = fused_activation(b.node());
@@ -515,7 +528,7 @@ bool try_matmul_integer_packed(Builder& b, const MatMulGeometry& g) {
   if (b.has_input(2) && numel(b.input(2).shape) != 1) return false;
   bool flat_nhwc = false;
   const std::vector<float> ones(static_cast<size_t>(g.n), 1.f);  // multipliers: unused by the int32 form
-  auto kern = make_gemm_packed<int32_t>(b, *w, g.m, g.k, g.n, false, nullptr, ones.data(), &flat_nhwc);
+  auto kern = make_gemm_packed<int32_t>(b, *w, g.m, g.k, g.n, false, nullptr, ones.data(), {}, &flat_nhwc);
   if (b.has_input(2)) {
     if (const Tensor* z = b.constant(2)) {
       kern->quant.input_zero_point = static_cast<int32_t>(tensor_to_f32(*z)[0]);
