@@ -116,8 +116,8 @@ TEST(CliSplit, TrainBadFlagOrValueExitsOneWithOneLine) {
 // export is a skipped model with the reason, not a failure.
 TEST(CliSplit, BenchPeerPrintsThePeersJson) {
   TempDir dir;
-  onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");
-  onnx::save_model(testing::tiny_cnn_s(5, 3, /*arch_metadata=*/false), dir / "foreign.onnx");
+  onnx::save_model(bench::testing::tiny_cnn_s(5), dir / "tiny.onnx");
+  onnx::save_model(bench::testing::tiny_cnn_s(5, 3, /*arch_metadata=*/false), dir / "foreign.onnx");
   const auto ok = test::run_command(torch_binary() + " bench-peer " + (dir / "tiny.onnx") +
                                     " --warmup 1 --runs 4 --rounds 2 --batch-runs 2 --batches 1,3 2>/dev/null");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
@@ -158,7 +158,7 @@ TEST(CliSplit, WithoutTheSiblingTrainSaysHowToGetItAndBenchSkipsTheRow) {
   const auto help = test::run_command(dir / "edgeq" + " --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("train"), std::string::npos) << help.output;
-  onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");
+  onnx::save_model(bench::testing::tiny_cnn_s(5), dir / "tiny.onnx");
   const auto bench = test::run_command(dir / "edgeq" + " bench " + (dir / "tiny.onnx") +
                                        " --threads 1 --warmup 1 --runs 3 --rounds 1 --throughput-batch 0 --peers torch --quiet --json " +
                                        (dir / "r.json") + " 2>&1");

@@ -138,8 +138,8 @@ void run_bench_peer(const PeerArgs& a) {
 }
 
 void setup_bench_peer(CLI::App& app) {
-  // No description: hidden from --help; edgeq bench is the way in.
-  auto* cmd = app.add_subcommand("bench-peer", "");
+  // Hidden from --help (no group); edgeq bench is the way in.
+  auto* cmd = app.add_subcommand("bench-peer", "LibTorch peer of edgeq bench (machine-facing)")->group("");
   auto a = std::make_shared<PeerArgs>();
   cmd->add_option("model", a->model, "edgeq fp32 ONNX export")->required();
   cmd->add_option("--threads", a->threads)->check(CLI::PositiveNumber);
