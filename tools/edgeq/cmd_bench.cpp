@@ -486,7 +486,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--runs", a->runs, "Timed calls per round at the latency batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch-runs", a->batch_runs, "Timed calls per round at the throughput batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--rounds", a->rounds, "Rounds (round-to-round spread)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch in process + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
+  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch via edgeq-torch + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "Dataset SPEC for top-1 (fashion-mnist, sign-mnist:F.csv, folder:DIR; default split test)");
   cmd->add_option("--limit", a->limit, "Use only the first N dataset images (0 = the full set)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", a->json, "Write the report as JSON to this file");
