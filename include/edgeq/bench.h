@@ -328,4 +328,38 @@ class TorchPeer {
   std::string torch_version_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// LibTorch peer: the "libtorch-eager" row, PyTorch eager without Python. edgeq-torch (the LibTorch
+// build of the CLI, beside the edgeq binary) runs its hidden verb `bench-peer` on one file: it rebuilds
+// the LibTorch module an edgeq fp32 export was trained as (train::Network::from_onnx), times it with
+// this module's measure() on the protocol flags every peer takes, evaluates it on the evaluation set
+// and prints the peers' JSON (render_peer_json). A subprocess, so that edgeq itself never loads
+// LibTorch; its start-up is outside the timing, as it is for the other peers. No no-op: a C++ call
+// has no binding to subtract. Other files come back as skipped results with the reason.
+struct LibTorchPeerOptions : OrtPeerOptions {
+  std::string program;  // edgeq-torch's path; "" = not built in this installation
+};
+
+class LibTorchPeer {
+ public:
+  explicit LibTorchPeer(LibTorchPeerOptions options);
+  std::string unavailable_reason() const;  // "" when options.program is executable
+  std::string torch_version() const { return torch_version_; }  // after a successful run
+  // Never throws for a missing program or a failing run: status "skipped: <reason>".
+  OrtModelResult run(const std::string& model_path);
+
+ private:
+  LibTorchPeerOptions options_;
+  std::string torch_version_;
+};
+
+// The JSON the subprocess peers print, as parsed by them all: {"<version_key>": version,
+// "protocol": {"threads"}, "models": [{path, engine, status, session_ms, peak_rss_bytes, batches, eval}]}
+// (the model's threads go to the protocol object; no-op figures are not written). What a C++ peer
+// (edgeq-torch bench-peer) prints; parsing it gives the results back.
+std::string render_peer_json(const std::vector<OrtModelResult>& results, const std::string& version_key,
+                             const std::string& version);
+// A measure() result as a peer reports it.
+OrtBatchResult batch_result(const Measurement& m);
+
 }  // namespace edgeq::bench

@@ -1,5 +1,6 @@
 #include "bench/sidecar.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -147,3 +148,68 @@ std::vector<OrtModelResult> parse_peer_json(const std::string& json_text, const 
 }
 
 }  // namespace edgeq::bench::detail
+
+namespace edgeq::bench {
+namespace {
+
+nlohmann::json batch_json(const OrtBatchResult& b) {
+  const int64_t rounds = std::max<int64_t>(1, static_cast<int64_t>(b.round_p50_ns.size()));
+  nlohmann::json round_p50 = nlohmann::json::array();
+  for (double ns : b.round_p50_ns) round_p50.push_back(ns / 1e6);
+  return {{"batch", b.batch},
+          {"status", "ok"},
+          {"runs", b.stats.count / rounds},
+          {"rounds", rounds},
+          {"p50_ms", b.stats.p50_ns / 1e6},
+          {"p95_ms", b.stats.p95_ns / 1e6},
+          {"p99_ms", b.stats.p99_ns / 1e6},
+          {"mean_ms", b.stats.mean_ns / 1e6},
+          {"min_ms", b.stats.min_ns / 1e6},
+          {"max_ms", b.stats.max_ns / 1e6},
+          {"stddev_ms", b.stats.stddev_ns / 1e6},
+          {"round_p50_ms", round_p50},
+          {"spread", b.spread},
+          {"throughput_items_per_s", b.throughput_items_per_s}};
+}
+
+nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+
+nlohmann::json eval_json(const PeerEval& e) {
+  if (e.status != "ok") return {{"status", e.status}};
+  return {{"status", e.status}, {"samples", e.samples}, {"total", e.total}, {"top1", optional_json(e.top1)},
+          {"agreement", optional_json(e.agreement)}, {"max_logit_diff", optional_json(e.max_logit_diff)}, {"ms", e.ms}};
+}
+
+}  // namespace
+
+OrtBatchResult batch_result(const Measurement& m) {
+  OrtBatchResult b;
+  b.batch = m.batch;
+  b.stats = m.overall;
+  b.round_p50_ns = m.round_p50_ns;
+  b.spread = m.spread;
+  b.throughput_items_per_s = m.throughput_items_per_s;
+  return b;
+}
+
+std::string render_peer_json(const std::vector<OrtModelResult>& results, const std::string& version_key,
+                             const std::string& version) {
+  nlohmann::json models = nlohmann::json::array();
+  int threads = 0;
+  for (const OrtModelResult& r : results) {
+    threads = std::max(threads, r.threads);
+    nlohmann::json m = {{"path", r.path}, {"engine", r.engine}, {"status", r.status}};
+    if (r.status == "ok") {
+      m["session_ms"] = r.session_ms;
+      m["peak_rss_bytes"] = r.peak_rss_bytes;
+      nlohmann::json batches = nlohmann::json::array();
+      for (const OrtBatchResult& b : r.batches) batches.push_back(batch_json(b));
+      m["batches"] = std::move(batches);
+      if (r.eval) m["eval"] = eval_json(*r.eval);
+    }
+    models.push_back(std::move(m));
+  }
+  return nlohmann::json{{version_key, version}, {"protocol", {{"threads", threads}}}, {"models", std::move(models)}}.dump() + "\n";
+}
+
+}  // namespace edgeq::bench

@@ -113,10 +113,10 @@ TEST(BenchCli, PeerRowsCarryAgreementAgainstEdgeqsLogitsOfTheFirstModel) {
   EXPECT_EQ(ort_rows, 2) << rows.dump(1);
 }
 
-// --peers torch runs the LibTorch module in process (engine libtorch-eager) on the same inputs and
-// evaluation set: its logits match edgeq's on the same file, follow the shifted bias on the other, and
+// --peers torch runs the LibTorch module in edgeq-torch bench-peer (engine libtorch-eager) on the same
+// inputs and evaluation set: its logits match edgeq's on the same file, follow the shifted bias on the other, and
 // a file without the "arch" metadata is a skipped row saying so.
-TEST(BenchCli, LibTorchPeerRunsInProcessOnTheSameInputs) {
+TEST(BenchCli, LibTorchPeerRunsOnTheSameInputs) {
   Dir dir;
   onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");
   onnx::Model other = testing::tiny_cnn_s(5);
@@ -148,12 +148,12 @@ TEST(BenchCli, LibTorchPeerRunsInProcessOnTheSameInputs) {
     const double expected = row.at("model") == "tiny" ? 0.0 : 0.25;
     EXPECT_NEAR(row.at("max_logit_diff").get<double>(), expected, 1e-4);
 #else
-    EXPECT_EQ(status, "skipped: this edgeq was built without LibTorch (EDGEQ_WITH_TORCH=OFF)");
+    EXPECT_EQ(status, "skipped: edgeq-torch (LibTorch) is not built in this installation (configure with -DEDGEQ_WITH_TORCH=ON)");
 #endif
   }
   EXPECT_EQ(libtorch_rows, 3);
 #if EDGEQ_WITH_TORCH
-  EXPECT_TRUE(j.at("versions").contains("libtorch (in process)")) << j.at("versions").dump();
+  EXPECT_TRUE(j.at("versions").contains("libtorch (edgeq-torch)")) << j.at("versions").dump();
 #endif
 }
 

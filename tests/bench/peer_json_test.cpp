@@ -101,5 +101,72 @@ TEST(BenchPeerJson, MalformedOutputNamesThePeer) {
   }
 }
 
+// What a C++ peer prints (edgeq-torch bench-peer) parses back to the same figures, evaluation and
+// skipped models included.
+TEST(BenchPeerJson, RenderedJsonParsesBackToTheSameResults) {
+  Measurement m;
+  m.batch = 8;
+  m.overall.count = 20;
+  m.overall.p50_ns = 3e5;
+  m.overall.p95_ns = 4e5;
+  m.overall.p99_ns = 5e5;
+  m.overall.mean_ns = 3.2e5;
+  m.overall.min_ns = 2e5;
+  m.overall.max_ns = 6e5;
+  m.overall.stddev_ns = 5e4;
+  m.round_p50_ns = {3e5, 3.1e5};
+  m.spread = 0.03;
+  m.throughput_items_per_s = 25000;
+  OrtModelResult ok;
+  ok.path = "a.onnx";
+  ok.engine = "libtorch-eager";
+  ok.threads = 2;
+  ok.session_ms = 12.5;
+  ok.peak_rss_bytes = 123456789;
+  ok.batches = {batch_result(m)};
+  PeerEval e;
+  e.samples = 64;
+  e.total = 100;
+  e.top1 = 0.75;
+  e.max_logit_diff = 0.125;
+  e.ms = 9;
+  ok.eval = e;
+  OrtModelResult skipped;
+  skipped.path = "b.onnx";
+  skipped.engine = "libtorch-eager";
+  skipped.threads = 2;
+  skipped.status = "skipped: no 'arch' metadata";
+  std::string version;
+  const auto back = detail::parse_peer_json(render_peer_json({ok, skipped}, "torch_version", "2.0.1"), "test", "x",
+                                            "torch_version", &version);
+  EXPECT_EQ(version, "2.0.1");
+  ASSERT_EQ(back.size(), 2u);
+  const OrtModelResult& r = back[0];
+  EXPECT_EQ(r.path, "a.onnx");
+  EXPECT_EQ(r.engine, "libtorch-eager");
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.threads, 2);
+  EXPECT_DOUBLE_EQ(r.session_ms, 12.5);
+  EXPECT_EQ(r.peak_rss_bytes, 123456789);
+  EXPECT_FALSE(r.noop_p50_ns.has_value()) << "a C++ call has no binding overhead to subtract";
+  const OrtBatchResult* b = r.batch(8);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->stats.count, 20);
+  EXPECT_DOUBLE_EQ(b->stats.p50_ns, 3e5);
+  EXPECT_DOUBLE_EQ(b->stats.p99_ns, 5e5);
+  EXPECT_DOUBLE_EQ(b->stats.stddev_ns, 5e4);
+  EXPECT_EQ(b->round_p50_ns, (std::vector<double>{3e5, 3.1e5}));
+  EXPECT_DOUBLE_EQ(b->spread, 0.03);
+  EXPECT_DOUBLE_EQ(b->throughput_items_per_s, 25000);
+  ASSERT_TRUE(r.eval.has_value());
+  EXPECT_EQ(r.eval->samples, 64);
+  EXPECT_EQ(r.eval->total, 100);
+  EXPECT_DOUBLE_EQ(*r.eval->top1, 0.75);
+  EXPECT_FALSE(r.eval->agreement.has_value());
+  EXPECT_DOUBLE_EQ(*r.eval->max_logit_diff, 0.125);
+  EXPECT_EQ(back[1].status, "skipped: no 'arch' metadata");
+  EXPECT_EQ(back[1].path, "b.onnx");
+}
+
 }  // namespace
 }  // namespace edgeq::bench

@@ -30,7 +30,7 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
     std::string engine = row.value("engine", ""), precision = row.value("precision", ""), status = row.value("status", "");
     bool has_p50 = row.contains("p50_ms") && row["p50_ms"].is_number() && row["p50_ms"].get<double>() > 0;
     if (engine == "edgeq" && precision == "fp32") edgeq_fp32 = has_p50 && status == "ok";
-    if (engine == "libtorch-eager" && precision == "fp32") libtorch_fp32 = has_p50 && status == "ok";  // PyTorch, in process
+    if (engine == "libtorch-eager" && precision == "fp32") libtorch_fp32 = has_p50 && status == "ok";  // PyTorch via edgeq-torch
     if (precision == "fp32" && row.value("top1", nlohmann::json()).is_number()) {
       if (engine == "edgeq") edgeq_top1 = row["top1"].get<double>();
       if (engine == "onnxruntime-node") ort_top1 = row["top1"].get<double>();
@@ -45,7 +45,7 @@ TEST(DemoCli, ShortDemoWritesReportWithEveryRowAndSkippedPeer) {
     if (engine == "onnxruntime-web") web_skipped |= status.rfind("skipped", 0) == 0;
   }
   EXPECT_TRUE(edgeq_fp32);
-  EXPECT_TRUE(libtorch_fp32) << "the demo trains with LibTorch, so its in-process PyTorch row must run";
+  EXPECT_TRUE(libtorch_fp32) << "the demo trains with LibTorch, so its LibTorch row (edgeq-torch bench-peer) must run";
   if (test::run_command("node --version >/dev/null 2>&1").exit_code == 0) {
     EXPECT_TRUE(ort_fp32);
     EXPECT_TRUE(ort_static);

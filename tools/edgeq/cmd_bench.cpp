@@ -3,9 +3,10 @@
 // DESIGN.md's measurement protocol in one command: edgeq's Session on every model and thread count,
 // then every peer on the same input tensor in the same run, and one table with the ratio edgeq /
 // best peer per row. A peer that cannot run is a "skipped: <reason>" row, never dropped.
-// Peers: torch = PyTorch eager twice, the LibTorch module in this process (libtorch-eager) and Debian's
-// python3-torch in a sidecar (pytorch-eager, torchscript); ort = onnxruntime-node; ort-web =
-// onnxruntime-web's WASM backend in headless Chromium.
+// Peers, each a subprocess: torch = PyTorch eager twice, the LibTorch module in edgeq-torch bench-peer
+// (libtorch-eager; skipped when this installation has no edgeq-torch) and Debian's python3-torch
+// (pytorch-eager, torchscript); ort = onnxruntime-node; ort-web = onnxruntime-web's WASM backend in
+// headless Chromium.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,7 +15,6 @@
 #include <iostream>
 #include <map>
 #include <numeric>
-#include <random>
 #include <set>
 #include <sstream>
 
@@ -24,9 +24,7 @@
 #include "edgeq/bench.h"
 #include "edgeq/data.h"
 #include "edgeq/runtime.h"
-#if EDGEQ_WITH_TORCH
-#include "edgeq/train.h"
-#endif
+#include "engine_eval.h"
 
 namespace edgeq::cli {
 namespace {
@@ -127,62 +125,16 @@ EvalSet make_eval_set(const Shape& sample, int64_t random_count, const data::Dat
     set.description = ds->name + " (" + std::to_string(ds->size()) + " images)";
     return set;
   }
-  Shape shape = {random_count};
-  shape.insert(shape.end(), sample.begin(), sample.end());
-  set.samples = Tensor(DType::kF32, shape);
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  for (int64_t i = 0; i < set.samples.numel(); ++i) set.samples.data<float>()[i] = uniform(rng);
+  set.samples = uniform_samples(sample, random_count, 1);
   set.description = std::to_string(random_count) + " seeded uniform [0,1) samples, no labels";
   return set;
 }
 
-// Samples start, start + 1, ... start + count - 1 of `samples`, wrapping past its end.
-Tensor slice_samples(const Tensor& samples, int64_t start, int64_t count) {
-  Shape shape = samples.shape();
-  const int64_t per = samples.numel() / shape[0];
-  shape[0] = count;
-  Tensor t(DType::kF32, shape);
-  for (int64_t i = 0; i < count; ++i)
-    std::copy_n(samples.data<float>() + ((start + i) % samples.shape()[0]) * per, per, t.data<float>() + i * per);
-  return t;
-}
-
-// run's output on all of `samples`, in batches of 64 (as the peers evaluate), [n, classes].
-std::vector<float> logits_on(const std::function<Tensor(const Tensor&)>& run, const Tensor& samples, int64_t* classes) {
-  std::vector<float> logits;
-  const int64_t n = samples.shape()[0];
-  for (int64_t start = 0; start < n; start += 64) {
-    const Tensor out = run(slice_samples(samples, start, std::min<int64_t>(64, n - start)));
-    if (out.rank() != 2) throw Error(ErrorCode::kUnsupported, "bench: the first output is " + shape_str(out.shape()) + ", not [batch, classes]");
-    *classes = out.shape()[1];
-    logits.insert(logits.end(), out.data<float>(), out.data<float>() + out.numel());
-  }
-  return logits;
-}
-
-double top1_of(const std::vector<float>& logits, int64_t classes, const std::vector<int64_t>& labels) {
-  int64_t correct = 0;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    const float* row = logits.data() + static_cast<int64_t>(i) * classes;
-    correct += (std::max_element(row, row + classes) - row) == labels[i];
-  }
-  return static_cast<double>(correct) / static_cast<double>(labels.size());
-}
-
+// Agreement and max logit difference of v's logits against the reference file's (the first model's).
 void compare_with_reference(Variant& v, const Variant& ref) {
-  if (v.classes != ref.classes || v.logits.size() != ref.logits.size()) return;
-  int64_t agree = 0;
-  double max_diff = 0;
-  const int64_t n = static_cast<int64_t>(v.logits.size()) / v.classes;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* a = v.logits.data() + i * v.classes;
-    const float* b = ref.logits.data() + i * v.classes;
-    agree += (std::max_element(a, a + v.classes) - a) == (std::max_element(b, b + v.classes) - b);
-    for (int64_t c = 0; c < v.classes; ++c) max_diff = std::max(max_diff, static_cast<double>(std::fabs(a[c] - b[c])));
-  }
-  v.agreement = static_cast<double>(agree) / static_cast<double>(n);
-  v.max_logit_diff = max_diff;
+  const LogitScores scores = score_logits(v.logits, v.classes, {}, v.classes == ref.classes ? ref.logits : std::vector<float>());
+  v.agreement = scores.agreement;
+  v.max_logit_diff = scores.max_logit_diff;
 }
 
 // "m.onnx: 22 unsupported node(s):\n  - QuantizeLinear 'q': operator not implemented\n..." -> its first
@@ -196,84 +148,11 @@ std::string short_reason(const std::string& message) {
   return second.empty() || start == std::string::npos ? first : first + " " + second.substr(start) + (ss.peek() != EOF ? ", ..." : "");
 }
 
-// What every in-process engine's row is measured on: the same inputs, protocol and evaluation set.
-struct RowInputs {
-  const BenchArgs& args;
-  const bench::ProtocolOptions& protocol;
-  const Tensor& batch_input;
-  const Tensor& throughput_input;
-  const EvalSet& eval_set;
-  const Variant& reference;  // the first model: agreement and logit difference are against its logits
-};
-
-// Batch-1 latency (and batch-64 throughput) of `call_on(input)`'s callable into `row`, pinned to the
-// first `threads` CPUs as edgeq's own rows are.
-void measure_into(bench::Row& row, const RowInputs& in, int threads,
-                  const std::function<std::function<void()>(const Tensor&)>& call_on) {
-  bench::ProtocolOptions po = in.protocol;
-  po.threads = threads;
-  po.cpus = bench::cpus_for_threads(threads);
-  const bench::ScopedAffinity pin(po.cpus);
-  const bench::Measurement b1 = bench::measure(call_on(in.batch_input), po);
-  std::optional<bench::Measurement> b64;
-  if (in.args.throughput_batch > 0) {
-    bench::ProtocolOptions pt = po;
-    pt.runs = in.args.batch_runs;
-    pt.batch = in.args.throughput_batch;
-    b64 = bench::measure(call_on(in.throughput_input), pt);
-  }
-  bench::fill_latency(row, b1, b64 ? &*b64 : nullptr);
-}
-
-// PyTorch eager in process: the LibTorch module the file was trained as (train::Network::from_onnx),
-// on OpenBLAS, timed by edgeq's own protocol on the same inputs, evaluated on the same set. No per-call
-// overhead to subtract: a C++ call, no binding. Files that are not an edgeq fp32 export are skipped
-// with the reason.
-bench::Row libtorch_row(const Variant& v, int threads, const RowInputs& in) {
-  const std::string engine = "libtorch-eager";
-#if EDGEQ_WITH_TORCH
-  if (v.precision != "fp32")
-    return bench::Row::skipped(v.name, engine, v.precision, "LibTorch eager runs the fp32 architecture; this file is " + v.precision);
-  const std::string path = v.path;
-  const bench::ChildPhase phase = bench::run_phase_in_child([path, threads] {
-    Timer timer;
-    train::set_inference_threads(threads);
-    const train::Network net = train::Network::from_onnx(onnx::load_model(path));
-    net.bind_forward(Tensor(DType::kF32, {1, net.channels(), net.height(), net.width()}))();  // LibTorch allocates lazily
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6f", timer.elapsed_ms());
-    return std::string(buf);
-  });
-  if (!phase.ok) return bench::Row::skipped(v.name, engine, v.precision, short_reason(phase.output));
-  train::set_inference_threads(threads);
-  const train::Network net = train::Network::from_onnx(onnx::load_model(path));
-  bench::Row row;
-  row.model = v.name;
-  row.engine = engine;
-  row.precision = v.precision;
-  row.threads = threads;
-  measure_into(row, in, threads, [&](const Tensor& x) -> std::function<void()> {
-    auto forward = net.bind_forward(x);
-    return [forward] { forward(); };
-  });
-  Variant eval = v;
-  eval.logits = logits_on([&](const Tensor& x) { return net.forward(x); }, in.eval_set.samples, &eval.classes);
-  if (!in.eval_set.labels.empty()) row.top1 = top1_of(eval.logits, eval.classes, in.eval_set.labels);
-  compare_with_reference(eval, in.reference);
-  row.agreement = eval.agreement;
-  row.max_logit_diff = eval.max_logit_diff;
-  row.session_ms = std::stod(phase.output);
-  row.peak_rss_bytes = phase.peak_rss_bytes;
-  return row;
-#else
-  (void)threads;
-  (void)in;
-  return bench::Row::skipped(v.name, engine, v.precision, "this edgeq was built without LibTorch (EDGEQ_WITH_TORCH=OFF)");
-#endif
-}
-
-void add_peer_row(bench::Report& report, const bench::OrtModelResult& r, const Variant& v) {
+// The row of a peer's result; its throughput is the one at the run's throughput batch, as edgeq's own.
+void add_peer_row(bench::Report& report, const bench::OrtModelResult& r, const Variant& v, int64_t throughput_batch) {
   bench::Row row = r.to_row(v.name, v.precision);
+  if (const bench::OrtBatchResult* b = r.batch(throughput_batch); b && throughput_batch > 1)
+    row.throughput_b64 = b->throughput_items_per_s;
   row.size_bytes = v.size_bytes;
   report.rows.push_back(std::move(row));
 }
@@ -332,6 +211,26 @@ const std::vector<PeerDriver>& peer_drivers() {
        }},
   };
   return drivers;
+}
+
+// PyTorch eager without Python: edgeq-torch bench-peer, when this installation has it (a sibling of
+// this binary). Only edgeq's fp32 exports are LibTorch modules; other files are skipped here, without
+// paying LibTorch's start-up to learn it.
+bench::OrtModelResult libtorch_result(const Variant& v, const bench::OrtPeerOptions& common, Versions* versions) {
+  if (v.precision != "fp32") {
+    bench::OrtModelResult r;
+    r.path = v.path;
+    r.engine = "libtorch-eager";
+    r.threads = common.threads;
+    r.status = "skipped: LibTorch eager runs the fp32 architecture; this file is " + v.precision;
+    return r;
+  }
+  bench::LibTorchPeerOptions options = options_of<bench::LibTorchPeerOptions>(common);
+  options.program = sibling_executable(kTorchProgram);
+  bench::LibTorchPeer peer(options);
+  bench::OrtModelResult r = peer.run(v.path);
+  *versions = {{"libtorch (edgeq-torch)", peer.torch_version()}};
+  return r;
 }
 
 void run_bench(const BenchArgs& a) {
@@ -438,14 +337,13 @@ void run_bench(const BenchArgs& a) {
     so.threads = thread_counts.back();
     const runtime::Session session = runtime::load_session(v.path, so);
     progress(a, "accuracy of " + v.name + " on " + eval_set.description);
-    v.logits = logits_on([&](const Tensor& x) { return session.run({x})[0]; }, eval_set.samples, &v.classes);
-    if (!eval_set.labels.empty()) v.top1 = top1_of(v.logits, v.classes, eval_set.labels);
+    v.logits = logits_on([&](const Tensor& x) { return session.run({x})[0]; }, eval_set.samples, 64, &v.classes);
+    v.top1 = score_logits(v.logits, v.classes, eval_set.labels, {}).top1;
     if (m > 0 && variants[0].edgeq_skip.empty()) compare_with_reference(v, variants[0]);
   }
   const bench::EvalFiles eval_files = bench::write_eval_set(work.string(), eval_set.samples, eval_set.labels, variants[0].logits);
   const Tensor batch_input = slice_samples(inputs, 0, a.batch);
   const Tensor throughput_input = slice_samples(inputs, 0, std::max<int64_t>(a.throughput_batch, 1));
-  const RowInputs row_inputs{a, protocol, batch_input, throughput_input, eval_set, variants[0]};
   for (size_t m = 0; m < variants.size(); ++m) {
     const Variant& v = variants[m];
     for (int threads : thread_counts) {
@@ -459,17 +357,26 @@ void run_bench(const BenchArgs& a) {
       progress(a, "edgeq " + v.name + ", " + std::to_string(threads) + " thread(s)");
       runtime::SessionOptions so;
       so.threads = threads;
-      // Loaded while pinned (measure_into pins again, the same CPUs): the session's pool inherits the mask.
-      const bench::ScopedAffinity pin(bench::cpus_for_threads(threads));
+      bench::ProtocolOptions po = protocol;
+      po.threads = threads;
+      po.cpus = bench::cpus_for_threads(threads);
+      // Loaded while pinned (measure pins again, the same CPUs): the session's pool inherits the mask.
+      const bench::ScopedAffinity pin(po.cpus);
       const runtime::Session session = runtime::load_session(v.path, so);
       bench::Row row;
       row.model = v.name;
       row.engine = "edgeq";
       row.precision = v.precision;
       row.threads = threads;
-      measure_into(row, row_inputs, threads, [&](const Tensor& x) -> std::function<void()> {
-        return [&session, &x] { session.run({x}); };
-      });
+      const bench::Measurement b1 = bench::measure([&] { session.run({batch_input}); }, po);
+      std::optional<bench::Measurement> bt;
+      if (a.throughput_batch > 0) {
+        bench::ProtocolOptions pt = po;
+        pt.runs = a.batch_runs;
+        pt.batch = a.throughput_batch;
+        bt = bench::measure([&] { session.run({throughput_input}); }, pt);
+      }
+      bench::fill_latency(row, b1, bt ? &*bt : nullptr);
       row.size_bytes = v.size_bytes;
       row.top1 = v.top1;
       row.agreement = m == 0 ? std::optional<double>(1.0) : v.agreement;
@@ -502,22 +409,22 @@ void run_bench(const BenchArgs& a) {
   for (int threads : thread_counts) {
     const bench::OrtPeerOptions options = peer_options(threads);
     for (const Variant& v : variants) {
+      auto add_results = [&](const std::vector<bench::OrtModelResult>& results, const Versions& found) {
+        for (const auto& r : results) add_peer_row(report, r, v, a.throughput_batch);
+        for (const auto& [runtime, ver] : found) set_version(report.versions, runtime, ver);
+      };
       if (peers.count("torch")) {
-        progress(a, "libtorch (in process) " + v.name + ", " + std::to_string(threads) + " thread(s)");
-        bench::Row row = libtorch_row(v, threads, row_inputs);
-        row.threads = threads;
-        row.size_bytes = v.size_bytes;
-        report.rows.push_back(std::move(row));
-#if EDGEQ_WITH_TORCH
-        set_version(report.versions, "libtorch (in process)", train::torch_version());
-#endif
+        progress(a, "libtorch (edgeq-torch) " + v.name + ", " + std::to_string(threads) + " thread(s)");
+        Versions found;
+        const bench::OrtModelResult r = libtorch_result(v, options, &found);
+        add_results({r}, found);
       }
       for (const PeerDriver& driver : peer_drivers()) {
         if (!peers.count(driver.key)) continue;
         progress(a, driver.label + " " + v.name + ", " + std::to_string(threads) + " thread(s)");
         Versions found;
-        for (const auto& r : driver.run(options, v.path, &found)) add_peer_row(report, r, v);
-        for (const auto& [runtime, ver] : found) set_version(report.versions, runtime, ver);
+        const std::vector<bench::OrtModelResult> results = driver.run(options, v.path, &found);
+        add_results(results, found);
       }
     }
   }
@@ -579,7 +486,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--runs", a->runs, "Timed calls per round at the latency batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch-runs", a->batch_runs, "Timed calls per round at the throughput batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--rounds", a->rounds, "Rounds (round-to-round spread)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch in process + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
+  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch via edgeq-torch + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "Dataset SPEC for top-1 (fashion-mnist, sign-mnist:F.csv, folder:DIR; default split test)");
   cmd->add_option("--limit", a->limit, "Use only the first N dataset images (0 = the full set)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", a->json, "Write the report as JSON to this file");

@@ -40,13 +40,6 @@ std::string quote(const std::string& s) {
   return r + "'";
 }
 
-std::string self_exe() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error(ErrorCode::kIo, "demo: cannot find the edgeq binary (/proc/self/exe)");
-  return p.string();
-}
-
 struct StepResult {
   std::string output;
   double seconds = 0;
@@ -54,7 +47,7 @@ struct StepResult {
 
 // Runs `edgeq ARGS...`, streaming its output to stderr as progress and keeping it.
 StepResult run_step(const std::string& label, const std::vector<std::string>& args, const std::string& log_dir) {
-  std::string cmd = quote(self_exe());
+  std::string cmd = quote(self_executable());
   for (const auto& a : args) cmd += " " + quote(a);
   std::cerr << "\n== demo: " << label << "\n   $ edgeq";
   for (const auto& a : args) std::cerr << " " << a;

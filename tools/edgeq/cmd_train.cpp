@@ -1,6 +1,7 @@
 // edgeq train --dataset SPEC --arch NAME [--epochs N --seed S ...] --out DIR: trains with LibTorch and
 // writes DIR/model.onnx (opset 17, metadata) and DIR/train.json. Progress goes to stderr: a redrawn
 // bar on a terminal, one plain line per quarter epoch otherwise; the summary (or --json) to stdout.
+// A verb of edgeq-torch: users run it as `edgeq train`, which execs edgeq-torch (cmd_train_forward.cpp).
 #include <unistd.h>
 
 #include <cstdio>
@@ -64,7 +65,7 @@ class ProgressPrinter {
 };
 
 void setup_train(CLI::App& app) {
-  auto* cmd = app.add_subcommand("train", "Train a reference CNN with LibTorch and export DIR/model.onnx + train.json");
+  auto* cmd = app.add_subcommand("train", kTrainSummary);
   auto a = std::make_shared<TrainArgs>();
   train::TrainConfig& c = a->config;
   cmd->add_option("--dataset", c.dataset, "Training data: fashion-mnist[:train], sign-mnist:FILE.csv, folder:DIR")->required();
