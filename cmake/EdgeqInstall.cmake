@@ -1,0 +1,42 @@
+# cmake --install BUILD --prefix P: what embedders need, relocatable (nothing records P):
+#   P/include/edgeq/*.h
+#   P/lib/libedgeq_rt.a        the runtime core (C++ API), needs only libstdc++, Highway and pthreads
+#   P/lib/libedgeq_c.a         the C API on top of libedgeq_rt.a
+#   P/lib/libedgeq_rt.so.M.m   core + C API in one shared library (SONAME libedgeq_rt.so.M.m: 0.x minors break ABI)
+#   P/lib/cmake/edgeq/         find_package(edgeq CONFIG): edgeq::rt, edgeq::c, edgeq::rt_shared
+#   P/lib/pkgconfig/edgeq-rt.pc
+#   P/lib/python3/dist-packages/edgeq/   the Python module (Debian layout)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+if(NOT TARGET edgeq_rt_objects)
+  message(STATUS "edgeq: no edgeq_rt_objects target, install rules skipped")
+  return()
+endif()
+set(EDGEQ_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+
+add_library(edgeq_rt_shared SHARED $<TARGET_OBJECTS:edgeq_rt_objects> $<TARGET_OBJECTS:edgeq_c_objects>)
+edgeq_rt_usage(edgeq_rt_shared)
+set_target_properties(edgeq_rt_shared PROPERTIES OUTPUT_NAME edgeq_rt VERSION ${PROJECT_VERSION} SOVERSION ${EDGEQ_SOVERSION}
+                                                 EXPORT_NAME rt_shared)
+target_link_options(edgeq_rt_shared PRIVATE -Wl,--no-undefined)
+set_target_properties(edgeq_rt PROPERTIES EXPORT_NAME rt)
+set_target_properties(edgeq_c PROPERTIES EXPORT_NAME c)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/edgeq DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS edgeq_rt edgeq_c edgeq_rt_shared EXPORT edgeqRtTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+set(EDGEQ_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/edgeq)
+install(EXPORT edgeqRtTargets NAMESPACE edgeq:: DESTINATION ${EDGEQ_CMAKE_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/edgeqConfig.cmake.in ${PROJECT_BINARY_DIR}/edgeqConfig.cmake
+                              INSTALL_DESTINATION ${EDGEQ_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/edgeqConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/edgeqConfig.cmake ${PROJECT_BINARY_DIR}/edgeqConfigVersion.cmake DESTINATION ${EDGEQ_CMAKE_DIR})
+configure_file(${PROJECT_SOURCE_DIR}/cmake/edgeq-rt.pc.in ${PROJECT_BINARY_DIR}/edgeq-rt.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/edgeq-rt.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+if(TARGET edgeq_python)
+  set(EDGEQ_PYTHON_INSTALL_DIR lib/python3/dist-packages/edgeq)
+  install(TARGETS edgeq_python LIBRARY DESTINATION ${EDGEQ_PYTHON_INSTALL_DIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/python/edgeq/__init__.py DESTINATION ${EDGEQ_PYTHON_INSTALL_DIR})
+endif()
