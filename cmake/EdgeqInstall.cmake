@@ -8,17 +8,10 @@
 #   P/lib/python3/dist-packages/edgeq/   the Python module (Debian layout)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
-if(NOT TARGET edgeq_rt_objects)
-  message(STATUS "edgeq: no edgeq_rt_objects target, install rules skipped")
+if(NOT TARGET edgeq_rt_shared)
+  message(STATUS "edgeq: no edgeq_rt_shared (needs edgeq_rt_objects), install rules skipped")
   return()
 endif()
-set(EDGEQ_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
-
-add_library(edgeq_rt_shared SHARED $<TARGET_OBJECTS:edgeq_rt_objects> $<TARGET_OBJECTS:edgeq_c_objects>)
-edgeq_rt_usage(edgeq_rt_shared)
-set_target_properties(edgeq_rt_shared PROPERTIES OUTPUT_NAME edgeq_rt VERSION ${PROJECT_VERSION} SOVERSION ${EDGEQ_SOVERSION}
-                                                 EXPORT_NAME rt_shared)
-target_link_options(edgeq_rt_shared PRIVATE -Wl,--no-undefined)
 set_target_properties(edgeq_rt PROPERTIES EXPORT_NAME rt)
 set_target_properties(edgeq_c PROPERTIES EXPORT_NAME c)
 
