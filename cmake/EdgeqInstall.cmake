@@ -33,3 +33,20 @@ if(TARGET edgeq_python)
   install(TARGETS edgeq_python LIBRARY DESTINATION ${EDGEQ_PYTHON_INSTALL_DIR})
   install(FILES ${PROJECT_SOURCE_DIR}/python/edgeq/__init__.py DESTINATION ${EDGEQ_PYTHON_INSTALL_DIR})
 endif()
+
+# The tooling, edgeq::edgeq (find_package(edgeq CONFIG COMPONENTS tooling)): the static module libraries
+# over edgeq::rt (libonnx checker/writer, data, quant, bench; not train, which needs LibTorch). Its
+# dependencies (protobuf, libonnx, zlib) are looked for only when the component is asked for, so a
+# consumer of edgeq::rt never needs them.
+set(EDGEQ_TOOLING_LIBS "")
+foreach(m quant bench data onnx)  # archive order: a library before the ones it uses
+  if(TARGET edgeq_${m})
+    install(TARGETS edgeq_${m} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    list(APPEND EDGEQ_TOOLING_LIBS $<TARGET_FILE_NAME:edgeq_${m}>)
+  endif()
+endforeach()
+if(EDGEQ_TOOLING_LIBS)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/edgeqTooling.cmake.in ${PROJECT_BINARY_DIR}/edgeqTooling.cmake.gen @ONLY)
+  file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/edgeqTooling.cmake INPUT ${PROJECT_BINARY_DIR}/edgeqTooling.cmake.gen)
+  install(FILES ${PROJECT_BINARY_DIR}/edgeqTooling.cmake DESTINATION ${EDGEQ_CMAKE_DIR})
+endif()

@@ -132,6 +132,28 @@ class InstalledTree(unittest.TestCase):
         self.check_prints_expected([exe])
         self.check_no_heavy_needed(exe)
 
+    def test_tooling_component(self):
+        # edgeq::edgeq: the libonnx loader (checker + shape inference) and the runtime in one consumer.
+        src = os.path.join(WORK, "tooling-src")
+        os.makedirs(src, exist_ok=True)
+        with open(os.path.join(src, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.16)\nproject(tooling_consumer CXX)\nset(CMAKE_CXX_STANDARD 20)\n"
+                    "find_package(edgeq CONFIG REQUIRED COMPONENTS tooling)\n"
+                    "add_executable(checked_run main.cpp)\ntarget_link_libraries(checked_run PRIVATE edgeq::edgeq)\n")
+        with open(os.path.join(src, "main.cpp"), "w") as f:
+            f.write("#include <edgeq/onnx.h>\n#include <edgeq/runtime.h>\n#include <cstdio>\n"
+                    "int main(int, char** argv) {\n"
+                    "  edgeq::runtime::Session s(edgeq::onnx::load_model(argv[1]));  // checker + shape inference\n"
+                    "  edgeq::Tensor x(s.inputs()[0].dtype, s.inputs()[0].shape);\n"
+                    "  std::printf(\"outputs %zu\\n\", s.run({x}).size());\n}\n")
+        build = os.path.join(WORK, "tooling-build")
+        run(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_PREFIX_PATH=" + PREFIX])
+        run(["cmake", "--build", build])
+        out = run([os.path.join(build, "checked_run"), os.path.join(MODELS, "conv.onnx")])
+        self.assertEqual(out.strip(), "outputs 1")
+        libs, _ = needed(os.path.join(build, "checked_run"))
+        self.assertTrue(any("onnx" in lib or "protobuf" in lib for lib in libs), libs)  # the tooling does bring them
+
     def test_python_example_and_tests_on_the_installed_module(self):
         env = {"PYTHONPATH": os.path.join(PREFIX, "lib", "python3", "dist-packages"), "EDGEQ_EMBED_MODELS": MODELS}
         where = run([sys.executable, "-c", "import edgeq; print(edgeq._edgeq.__file__)"], env=env).strip()
