@@ -121,24 +121,27 @@ class SessionTest(unittest.TestCase):
     def test_gil_released_during_run(self):
         # While one thread is inside a long run() (heavy: ~200M multiply-adds), the main thread must
         # run Python code: with the GIL held through run(), it could only resume after run() returned.
+        # Ten runs, so that a loaded machine descheduling the main thread for one run cannot fail it.
         s = edgeq.Session(model("heavy"))
         x = load("heavy", "x", np.float32, (128, 512))
-        span = {}
+        spans, outs = [], []
 
-        def one_run():
-            span["start"] = time.perf_counter()
-            span["out"] = s.run({"x": x})["y"]
-            span["end"] = time.perf_counter()
+        def runs():
+            for _ in range(10):
+                start = time.perf_counter()
+                outs.append(s.run({"x": x})["y"])
+                spans.append((start, time.perf_counter()))
 
-        worker = threading.Thread(target=one_run)
+        worker = threading.Thread(target=runs)
         stamps = []
         worker.start()
         while worker.is_alive():
             stamps.append(time.perf_counter())
         worker.join()
-        np.testing.assert_array_equal(span["out"].ravel(), expected("heavy", "y", np.float32))
-        inside = [t for t in stamps if span["start"] < t < span["end"]]
-        self.assertGreater(len(inside), 0, "no Python ran during a %.1f ms run()" % (1e3 * (span["end"] - span["start"])))
+        for out in outs:
+            np.testing.assert_array_equal(out.ravel(), expected("heavy", "y", np.float32))
+        inside = [t for t in stamps if any(a < t < b for a, b in spans)]
+        self.assertGreater(len(inside), 0, "no Python ran during 10 runs of %.1f ms" % (1e3 * (spans[0][1] - spans[0][0])))
 
     def test_two_threads_run_one_session(self):
         s = edgeq.Session(model("conv"))
