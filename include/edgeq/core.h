@@ -83,6 +83,13 @@ class Tensor {
 
   static Tensor from_f32(Shape shape, std::span<const float> values);
   static Tensor from_i64(Shape shape, std::span<const int64_t> values);
+  // A tensor over memory the caller owns, without a copy (the C API and the Python module hand their
+  // callers' input buffers to Session::run this way). `data` must stay valid and unchanged while the
+  // tensor or a copy of it lives; Session::run keeps none of its inputs past the call (it clones what
+  // it caches). Unlike owned storage, `data` need only be aligned to the element size and has no
+  // readable slack past the end. Throws Error(kInvalidArgument) when `bytes` is not what dtype and
+  // shape need, or `data` is null for a non-empty tensor.
+  static Tensor wrap(DType dtype, Shape shape, void* data, size_t bytes);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -96,6 +96,26 @@ Tensor Tensor::from_i64(Shape shape, std::span<const int64_t> values) {
   return t;
 }
 
+Tensor Tensor::wrap(DType dtype, Shape shape, void* data, size_t bytes) {
+  Tensor t;
+  t.dtype_ = dtype;
+  const size_t es = dtype_size(dtype);
+  if (es == 0) throw Error(ErrorCode::kUnsupported, std::string("tensor of dtype ") + dtype_name(dtype));
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  if (t.nbytes() != bytes)
+    throw Error(ErrorCode::kInvalidArgument, "buffer of " + std::to_string(bytes) + " bytes for a " + dtype_name(dtype) + " tensor of shape " +
+                                                 shape_str(t.shape_) + ", which needs " + std::to_string(t.nbytes()));
+  if (data == nullptr && bytes > 0) throw Error(ErrorCode::kInvalidArgument, "null buffer for a tensor of shape " + shape_str(t.shape_));
+  if (reinterpret_cast<uintptr_t>(data) % es != 0)
+    throw Error(ErrorCode::kInvalidArgument, std::string("buffer not aligned to its ") + dtype_name(dtype) + " elements");
+  // Aliasing constructor with no owner: the pointer is shared, nothing is freed.
+  static const std::byte kEmpty{};
+  t.storage_ = std::shared_ptr<std::byte>(std::shared_ptr<std::byte>(),
+                                          data ? static_cast<std::byte*>(data) : const_cast<std::byte*>(&kEmpty));
+  return t;
+}
+
 Tensor Tensor::reshaped(Shape shape) const {
   if (shape_numel(shape) != numel_)
     throw Error(ErrorCode::kInvalidArgument, "cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
