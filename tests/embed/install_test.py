@@ -95,6 +95,17 @@ class InstalledTree(unittest.TestCase):
         self.assertEqual(len(ext), 1)
         self.check_no_heavy_needed(os.path.join(PREFIX, "lib/python3/dist-packages/edgeq", ext[0]))
 
+    def test_cli_is_installed_and_runs_a_model(self):
+        edgeq = os.path.join(PREFIX, "bin", "edgeq")
+        out = run([edgeq, "inspect", os.path.join(MODELS, "conv.onnx")])
+        self.assertIn("logits", out)
+        libs, _ = needed(edgeq)
+        self.assertEqual([lib for lib in libs if re.search(r"torch|c10", lib)], [], "edgeq must not load LibTorch")
+        torch = os.path.join(PREFIX, "bin", "edgeq-torch")
+        if os.path.exists(os.path.join(BUILD, "bin", "edgeq-torch")):  # built with LibTorch: installed beside it
+            self.assertTrue(os.path.exists(torch))
+            self.assertIn("--epochs", run([edgeq, "train", "--help"]))
+
     def test_doc_shows_the_examples(self):
         with open(os.path.join(SOURCE, "docs", "embedding.md")) as f:
             blocks = doc_blocks(f.read())
