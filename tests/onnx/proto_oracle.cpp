@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "onnx/proto.h"
+#include "onnx/reader.h"
 
 #include <cstring>
 #include <filesystem>
@@ -219,6 +220,96 @@ Model model_from_bytes(const std::string& bytes, const std::string& name, const 
   Model model = model_from_proto(m, name, base_dir);
   model.source_path = name;
   return model;
+}
+
+namespace {
+
+// Subgraphs and string tensors are kept as serialized bytes: compare them as protobuf messages.
+template <typename Proto>
+std::string canonical_bytes(const std::string& bytes) {
+  Proto p;
+  if (!p.ParseFromString(bytes)) return "<unparsable>" + bytes;
+  return p.SerializeAsString();
+}
+
+bool same_tensor(const Tensor& a, const Tensor& b) {
+  if (a.empty() != b.empty()) return false;
+  if (a.empty()) return true;
+  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+bool same_value_info(const onnx::ValueInfo& a, const onnx::ValueInfo& b) {
+  return a.name == b.name && a.dtype == b.dtype && a.has_shape == b.has_shape && a.shape == b.shape &&
+         a.dim_params == b.dim_params && a.doc_string == b.doc_string && a.other_type == b.other_type;
+}
+
+bool same_attr(const onnx::Attribute& a, const onnx::Attribute& b) {
+  using K = onnx::Attribute::Kind;
+  if (a.name != b.name || a.kind != b.kind) return false;
+  switch (a.kind) {
+    case K::kFloat: return std::memcmp(&a.f, &b.f, sizeof(float)) == 0;
+    case K::kInt: return a.i == b.i;
+    case K::kString: return a.s == b.s;
+    case K::kTensor:
+      if (!a.s.empty() || !b.s.empty()) return canonical_bytes<::onnx::TensorProto>(a.s) == canonical_bytes<::onnx::TensorProto>(b.s);
+      return same_tensor(a.t, b.t);
+    case K::kGraph: return canonical_bytes<::onnx::GraphProto>(a.s) == canonical_bytes<::onnx::GraphProto>(b.s);
+    case K::kFloats: return a.floats.size() == b.floats.size() && std::memcmp(a.floats.data(), b.floats.data(), a.floats.size() * 4) == 0;
+    case K::kInts: return a.ints == b.ints;
+    case K::kStrings: return a.strings == b.strings;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string first_difference(const onnx::Model& a, const onnx::Model& b) {
+  if (a.ir_version != b.ir_version) return "ir_version";
+  if (a.opset_imports != b.opset_imports) return "opset_imports";
+  if (a.producer_name != b.producer_name || a.producer_version != b.producer_version) return "producer";
+  if (a.domain != b.domain || a.model_version != b.model_version || a.doc_string != b.doc_string) return "model fields";
+  if (a.metadata != b.metadata) return "metadata";
+  const auto& ga = a.graph;
+  const auto& gb = b.graph;
+  if (ga.name != gb.name || ga.doc_string != gb.doc_string) return "graph name/doc";
+  auto same_list = [](const std::vector<onnx::ValueInfo>& x, const std::vector<onnx::ValueInfo>& y) {
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!same_value_info(x[i], y[i])) return false;
+    return true;
+  };
+  if (!same_list(ga.inputs, gb.inputs)) return "graph inputs";
+  if (!same_list(ga.outputs, gb.outputs)) return "graph outputs";
+  if (ga.value_info.size() != gb.value_info.size()) return "value_info count";
+  for (const auto& [name, vi] : ga.value_info) {
+    auto it = gb.value_info.find(name);
+    if (it == gb.value_info.end() || !same_value_info(vi, it->second)) return "value_info '" + name + "'";
+  }
+  if (ga.initializers.size() != gb.initializers.size()) return "initializer count";
+  for (const auto& [name, t] : ga.initializers) {
+    auto it = gb.initializers.find(name);
+    if (it == gb.initializers.end() || !same_tensor(t, it->second)) return "initializer '" + name + "'";
+  }
+  if (ga.nodes.size() != gb.nodes.size()) return "node count";
+  for (size_t i = 0; i < ga.nodes.size(); ++i) {
+    const auto& na = ga.nodes[i];
+    const auto& nb = gb.nodes[i];
+    if (na.name != nb.name || na.op_type != nb.op_type || na.domain != nb.domain || na.inputs != nb.inputs ||
+        na.outputs != nb.outputs || na.doc_string != nb.doc_string || na.attrs.size() != nb.attrs.size())
+      return "node " + std::to_string(i);
+    for (size_t k = 0; k < na.attrs.size(); ++k)
+      if (!same_attr(na.attrs[k], nb.attrs[k])) return "node " + std::to_string(i) + " attribute '" + na.attrs[k].name + "'";
+  }
+  return "";
+}
+
+Model model_from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string base = std::filesystem::path(path).parent_path().string();
+  Model m = model_from_bytes(bytes, path, base.empty() ? "." : base);
+  detail::merge_output_types(m.graph);  // as the reader does
+  return m;
 }
 
 }  // namespace edgeq::onnx::oracle
