@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "onnx/inference_guard.h"
 #include "onnx/proto.h"
 #include "onnx/reader.h"
 
@@ -62,6 +63,7 @@ void check_and_infer(Model& model, const std::string& where, const LoadOptions& 
                                                  "need (load with the checker and shape inference off, as the runtime does)");
   if (options.run_checker) run_checker(m, where);
   if (!options.infer_shapes) return;
+  detail::check_before_shape_inference(model, where);
   run_shape_inference(m, where);
   adopt_inferred(model, m);
 }
@@ -100,7 +102,9 @@ void infer_shapes(Model& model) {
   ::onnx::ModelProto m;
   detail::model_to_proto(model, &m);
   m.mutable_graph()->clear_value_info();
-  run_shape_inference(m, model.source_path.empty() ? "model" : model.source_path);
+  const std::string where = model.source_path.empty() ? "model" : model.source_path;
+  detail::check_before_shape_inference(model, where);
+  run_shape_inference(m, where);
   model.graph.value_info.clear();
   for (auto& out : model.graph.outputs) { out.has_shape = false; out.shape.clear(); out.dim_params.clear(); }
   adopt_inferred(model, m);
