@@ -21,7 +21,9 @@ void run_checker(const ::onnx::ModelProto& m, const std::string& where) {
   }
 }
 
-void run_shape_inference(::onnx::ModelProto& m, const std::string& where) {
+// M is MODEL converted to protobuf; MODEL is what the guard checks before libonnx runs on M.
+void run_shape_inference(const Model& model, ::onnx::ModelProto& m, const std::string& where) {
+  detail::check_before_shape_inference(model, where);
   // Strict first (types checked). Old exporters wrote models that the checker accepts but whose
   // types an old schema rejects (pytorch 0.3's int64 Constant at opset 6): those get the lenient pass.
   ::onnx::ModelProto copy = m;
@@ -63,8 +65,7 @@ void check_and_infer(Model& model, const std::string& where, const LoadOptions& 
                                                  "need (load with the checker and shape inference off, as the runtime does)");
   if (options.run_checker) run_checker(m, where);
   if (!options.infer_shapes) return;
-  detail::check_before_shape_inference(model, where);
-  run_shape_inference(m, where);
+  run_shape_inference(model, m, where);
   adopt_inferred(model, m);
 }
 
@@ -102,9 +103,7 @@ void infer_shapes(Model& model) {
   ::onnx::ModelProto m;
   detail::model_to_proto(model, &m);
   m.mutable_graph()->clear_value_info();
-  const std::string where = model.source_path.empty() ? "model" : model.source_path;
-  detail::check_before_shape_inference(model, where);
-  run_shape_inference(m, where);
+  run_shape_inference(model, m, model.source_path.empty() ? "model" : model.source_path);
   model.graph.value_info.clear();
   for (auto& out : model.graph.outputs) { out.has_shape = false; out.shape.clear(); out.dim_params.clear(); }
   adopt_inferred(model, m);
