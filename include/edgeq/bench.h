@@ -49,6 +49,9 @@ struct ProtocolOptions {
   int64_t batch = 1;   // items per call, for throughput
   int threads = 1;     // recorded with the figure; the callable decides how many it uses
   std::vector<int> cpus;  // pin the calling thread to these CPUs while measuring; empty = no pinning
+  // Called after each round with (round 1..rounds, rounds, that round's statistics): progress lines.
+  // Outside the timed calls, so printing here does not show in the figures.
+  std::function<void(int, int, const LatencyStats&)> on_round;
 };
 
 struct Measurement {

@@ -88,6 +88,7 @@ Measurement measure(const std::function<void()>& fn, const ProtocolOptions& opti
     m.calls += options.runs;
     m.per_round.push_back(summarize(std::span<const double>(m.samples_ns).subspan(round_begin)));
     m.round_p50_ns.push_back(m.per_round.back().p50_ns);
+    if (options.on_round) options.on_round(r + 1, options.rounds, m.per_round.back());
   }
   m.overall = summarize(m.samples_ns);
   m.spread = round_spread(m.round_p50_ns);

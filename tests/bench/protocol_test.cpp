@@ -29,6 +29,23 @@ TEST(BenchProtocol, CallsWarmupPlusRunsTimesRounds) {
   EXPECT_DOUBLE_EQ(m.spread, round_spread(m.round_p50_ns));
 }
 
+TEST(BenchProtocol, ReportsEachRoundAfterItsCalls) {
+  int calls = 0;
+  std::vector<std::pair<int, int>> seen;  // (round, calls made when it was reported)
+  ProtocolOptions o;
+  o.warmup = 2;
+  o.runs = 4;
+  o.rounds = 3;
+  o.on_round = [&](int round, int rounds, const LatencyStats& stats) {
+    EXPECT_EQ(rounds, 3);
+    EXPECT_EQ(stats.count, 4);
+    seen.emplace_back(round, calls);
+  };
+  measure([&] { ++calls; }, o);
+  const std::vector<std::pair<int, int>> expected = {{1, 2 + 4}, {2, 2 + 8}, {3, 2 + 12}};
+  EXPECT_EQ(seen, expected);
+}
+
 TEST(BenchProtocol, WarmupIsNotTimed) {
   // Warm-up calls sleep 200 ms, timed calls return at once: no sample may contain a warm-up call.
   int calls = 0;

@@ -51,9 +51,39 @@ struct Variant {
   std::optional<double> agreement, max_logit_diff;
 };
 
-void progress(const BenchArgs& a, const std::string& line) {
-  if (!a.quiet) std::cerr << "bench: " << line << "\n";
-}
+// Progress on stderr, so a run of minutes is never silent: "bench [step k/N, 12 s]: what". Each
+// session load, evaluation and measurement is a step; edgeq's rounds and each peer's end print as
+// they happen (a peer is one subprocess, its rounds are its own). --quiet silences it.
+class Progress {
+ public:
+  Progress(bool quiet, int total_steps) : quiet_(quiet), total_(total_steps) {}
+  void step(const std::string& what) {
+    ++done_;
+    print("step " + std::to_string(done_) + "/" + std::to_string(total_), what);
+  }
+  void detail(const std::string& what) const { print("", "  " + what); }
+  // The protocol's per-round callback: "round 2 of 3: p50 0.021 ms".
+  std::function<void(int, int, const bench::LatencyStats&)> rounds() const {
+    if (quiet_) return {};
+    return [this](int round, int rounds, const bench::LatencyStats& stats) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "round %d of %d: p50 %.3f ms, p95 %.3f ms", round, rounds, stats.p50_ns / 1e6,
+                    stats.p95_ns / 1e6);
+      detail(buf);
+    };
+  }
+
+ private:
+  void print(const std::string& counter, const std::string& what) const {
+    if (quiet_) return;
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.0f s", timer_.elapsed_ms() / 1000.0);
+    std::cerr << "bench [" << (counter.empty() ? "" : counter + ", ") << elapsed << "]: " << what << "\n" << std::flush;
+  }
+  bool quiet_;
+  int total_, done_ = 0;
+  Timer timer_;
+};
 
 std::vector<int> parse_threads(const std::string& text) {
   const int all = static_cast<int>(bench::allowed_cpus().size());
@@ -262,10 +292,14 @@ void run_bench(const BenchArgs& a) {
       if (d < 1) throw Error(ErrorCode::kUnsupported, path + ": input " + shape_str(in) + " leaves a sample dim open");
     variants.push_back(std::move(v));
   }
+  const int n_models = static_cast<int>(variants.size()), n_threads = static_cast<int>(thread_counts.size());
+  int peer_steps = peers.count("torch") ? 1 : 0;  // the LibTorch row, then one per subprocess driver
+  for (const auto& driver : peer_drivers()) peer_steps += peers.count(driver.key) ? 1 : 0;
+  Progress progress(a.quiet, n_models * n_threads * (2 + peer_steps) + n_models);
   std::map<std::pair<size_t, int>, bench::ChildPhase> phases;
   for (size_t m = 0; m < variants.size(); ++m) {
     for (int threads : thread_counts) {
-      progress(a, "session " + variants[m].name + ", " + std::to_string(threads) + " thread(s), in a child process");
+      progress.step("session " + variants[m].name + ", " + std::to_string(threads) + " thread(s), in a child process");
       const std::string path = variants[m].path;
       phases[{m, threads}] = bench::run_phase_in_child([path, threads] {
         Timer timer;
@@ -336,7 +370,7 @@ void run_bench(const BenchArgs& a) {
     runtime::SessionOptions so;
     so.threads = thread_counts.back();
     const runtime::Session session = runtime::load_session(v.path, so);
-    progress(a, "accuracy of " + v.name + " on " + eval_set.description);
+    progress.step("accuracy of " + v.name + " on " + eval_set.description);
     v.logits = logits_on([&](const Tensor& x) { return session.run({x})[0]; }, eval_set.samples, 64, &v.classes);
     v.top1 = score_logits(v.logits, v.classes, eval_set.labels, {}).top1;
     if (m > 0 && variants[0].edgeq_skip.empty()) compare_with_reference(v, variants[0]);
@@ -348,18 +382,21 @@ void run_bench(const BenchArgs& a) {
     const Variant& v = variants[m];
     for (int threads : thread_counts) {
       if (!v.edgeq_skip.empty()) {
+        progress.step("edgeq " + v.name + ", " + std::to_string(threads) + " thread(s): skipped (" + v.edgeq_skip + ")");
         bench::Row row = bench::Row::skipped(v.name, "edgeq", v.precision, v.edgeq_skip);
         row.threads = threads;
         row.size_bytes = v.size_bytes;
         report.rows.push_back(std::move(row));
         continue;
       }
-      progress(a, "edgeq " + v.name + ", " + std::to_string(threads) + " thread(s)");
+      progress.step("edgeq " + v.name + ", " + std::to_string(threads) + " thread(s): " + std::to_string(a.warmup) +
+                    " warm-up calls, " + std::to_string(a.rounds) + " rounds of " + std::to_string(a.runs));
       runtime::SessionOptions so;
       so.threads = threads;
       bench::ProtocolOptions po = protocol;
       po.threads = threads;
       po.cpus = bench::cpus_for_threads(threads);
+      po.on_round = progress.rounds();
       // Loaded while pinned (measure pins again, the same CPUs): the session's pool inherits the mask.
       const bench::ScopedAffinity pin(po.cpus);
       const runtime::Session session = runtime::load_session(v.path, so);
@@ -372,6 +409,8 @@ void run_bench(const BenchArgs& a) {
       std::optional<bench::Measurement> bt;
       if (a.throughput_batch > 0) {
         bench::ProtocolOptions pt = po;
+        pt.on_round = {};
+        progress.detail("throughput at batch " + std::to_string(a.throughput_batch));
         pt.runs = a.batch_runs;
         pt.batch = a.throughput_batch;
         bt = bench::measure([&] { session.run({throughput_input}); }, pt);
@@ -409,19 +448,27 @@ void run_bench(const BenchArgs& a) {
   for (int threads : thread_counts) {
     const bench::OrtPeerOptions options = peer_options(threads);
     for (const Variant& v : variants) {
+      Timer peer_timer;
       auto add_results = [&](const std::vector<bench::OrtModelResult>& results, const Versions& found) {
-        for (const auto& r : results) add_peer_row(report, r, v, a.throughput_batch);
+        for (const auto& r : results) {
+          add_peer_row(report, r, v, a.throughput_batch);
+          char took[32];
+          std::snprintf(took, sizeof took, " (%.1f s)", peer_timer.elapsed_ms() / 1000.0);
+          progress.detail(r.engine + ": " + (r.status == "ok" ? "measured" : short_reason(r.status)) + took);
+        }
         for (const auto& [runtime, ver] : found) set_version(report.versions, runtime, ver);
       };
       if (peers.count("torch")) {
-        progress(a, "libtorch (edgeq-torch) " + v.name + ", " + std::to_string(threads) + " thread(s)");
+        progress.step("libtorch (edgeq-torch) " + v.name + ", " + std::to_string(threads) + " thread(s)");
+        peer_timer.reset();
         Versions found;
         const bench::OrtModelResult r = libtorch_result(v, options, &found);
         add_results({r}, found);
       }
       for (const PeerDriver& driver : peer_drivers()) {
         if (!peers.count(driver.key)) continue;
-        progress(a, driver.label + " " + v.name + ", " + std::to_string(threads) + " thread(s)");
+        progress.step(driver.label + " " + v.name + ", " + std::to_string(threads) + " thread(s), in a subprocess");
+        peer_timer.reset();
         Versions found;
         const std::vector<bench::OrtModelResult> results = driver.run(options, v.path, &found);
         add_results(results, found);

@@ -132,7 +132,7 @@ void run_demo(const DemoArgs& a) {
 
   std::vector<std::string> bench_args = {"bench", fp32, q_static, q_dynamic, "--dataset", a.dataset, "--peers", a.peers,
                                          "--threads", a.threads, "--runs", std::to_string(a.runs), "--rounds", std::to_string(a.rounds),
-                                         "--json", a.out + "/bench.json", "--md", a.out + "/bench.md", "--svg-dir", a.out, "--quiet"};
+                                         "--json", a.out + "/bench.json", "--md", a.out + "/bench.md", "--svg-dir", a.out};
   if (a.test_limit) bench_args.insert(bench_args.end(), {"--limit", std::to_string(a.test_limit)});
   auto bench = run_step("bench", bench_args, logs);
 
