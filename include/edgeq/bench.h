@@ -138,6 +138,7 @@ ChildPhase run_phase_in_child(const std::function<std::string()>& fn);
 // Report: one row per (model variant, engine).
 struct Row {
   std::string model;       // variant name: "cnn-s", "cnn-s-static"
+  std::string family;      // the model the variant derives from ("cnn-s" for all three); "" = model
   std::string engine;      // "edgeq", "onnxruntime-node", "onnxruntime-web", "pytorch-eager", "torchscript"
   std::string precision;   // "fp32", "int8-static", "int8-dynamic"
   int threads = 0;         // intra-op threads of the measurement; 0 = not recorded
@@ -182,9 +183,12 @@ void compute_ratios(Report& report);
 std::string render_terminal(const Report& report);  // aligned plain-text table + machine line
 std::string render_markdown(const Report& report);  // machine, protocol, table, notes
 std::string render_json(const Report& report);      // {"machine", "protocol", "versions", "rows", "notes"}
-// Hand-written SVG bar charts, no dependencies. Latency: p50 bar and p95 whisker per ok row; size:
-// bytes per model variant; accuracy: top-1 per ok row that has one. Skipped rows are listed by name
-// with their reason under the chart, so a missing peer is visible there too.
+// SVG charts, no dependencies, the viewBox sized from the labels (report.h has the demo's others).
+// Latency: one group per model, precision and thread count, one bar per engine (p50) with its p95
+// whisker on a log axis; a whisker beyond the axis is clipped and its label says so; edgeq
+// highlighted. Size: one bar per file, KiB, "Nx smaller" than the fp32 file. Accuracy: top-1 per
+// engine and precision zoomed to the measured range, with the fp32 model's top-1 as a dashed line.
+// Skipped rows are not drawn: the summary (report.h) lists them in one line.
 std::string render_latency_svg(const Report& report);
 std::string render_size_svg(const Report& report);
 std::string render_accuracy_svg(const Report& report);

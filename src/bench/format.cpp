@@ -81,4 +81,17 @@ std::string row_label(const Row& row) {
   return row.model + " / " + row.engine + " / " + row.precision + (row.threads > 0 ? " / " + std::to_string(row.threads) + " thr" : "");
 }
 
+const std::string& family_of(const Row& row) { return row.family.empty() ? row.model : row.family; }
+
+int precision_rank(const std::string& precision) {
+  if (precision == "fp32") return 0;
+  if (precision == "int8-static") return 1;
+  if (precision == "int8-dynamic") return 2;
+  return 3;
+}
+
+bool at_summary_threads(const Row& row, const Report& report) {
+  return row.threads == 0 || report.protocol.threads == 0 || row.threads == report.protocol.threads;
+}
+
 }  // namespace edgeq::bench::detail

@@ -29,6 +29,15 @@ struct Column {
 const std::vector<Column>& table_columns();
 std::vector<std::string> row_cells(const Row& row);
 
-std::string row_label(const Row& row);  // "cnn-s / onnxruntime-node / fp32" (+ " / 2 thr" when recorded)
+std::string row_label(const Row& row);
+
+std::string machine_line(const MachineInfo& machine);     // "AMD EPYC, 2 logical CPUs (2 allowed), ISA: ..."
+std::string protocol_line(const ProtocolOptions& protocol);  // "warm-up 20, 300 timed runs x 3 rounds, ..."
+
+// Grouping shared by the summary and the charts.
+const std::string& family_of(const Row& row);     // Row::family, else Row::model
+int precision_rank(const std::string& precision);  // fp32 0, int8-static 1, int8-dynamic 2, others 3
+// Rows of the summary's thread count: the protocol's first (rows without a count match any).
+bool at_summary_threads(const Row& row, const Report& report);  // "cnn-s / onnxruntime-node / fp32" (+ " / 2 thr" when recorded)
 
 }  // namespace edgeq::bench::detail

@@ -13,6 +13,8 @@ namespace edgeq::bench {
 
 using detail::row_cells;
 using detail::table_columns;
+using detail::machine_line;
+using detail::protocol_line;
 
 bool Row::is_edgeq() const { return engine.rfind("edgeq", 0) == 0; }
 
@@ -51,7 +53,7 @@ void compute_ratios(Report& report) {
   }
 }
 
-namespace {
+namespace detail {
 
 std::string protocol_line(const ProtocolOptions& p) {
   std::ostringstream s;
@@ -77,6 +79,10 @@ std::string machine_line(const MachineInfo& m) {
   if (!m.edgeq_version.empty()) s << "; edgeq " << m.edgeq_version;
   return s.str();
 }
+
+}  // namespace detail
+
+namespace {
 
 std::string escape_markdown_cell(const std::string& s) {
   std::string out;
@@ -162,6 +168,7 @@ std::string render_json(const Report& report) {
   j["rows"] = nlohmann::ordered_json::array();
   for (const Row& r : report.rows) {
     j["rows"].push_back({{"model", r.model},
+                         {"family", r.family},
                          {"engine", r.engine},
                          {"precision", r.precision},
                          {"threads", r.threads},

@@ -133,33 +133,37 @@ TEST(BenchReport, TerminalTableIsAligned) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle;
 }
 
-TEST(BenchReport, SvgChartsShowRowsWhiskersAndSkips) {
+TEST(BenchReport, SvgChartsShowMeasuredRowsWithWhiskersAndLeaveSkipsToTheSummary) {
   Report rep = sample_report();
+  for (Row& r : rep.rows) r.family = "cnn-s";  // cnn-s-static is cnn-s quantized
   rep.rows.push_back(measured("a<b&c", "edgeq", "fp32", 0.2, 0.3));  // must be escaped
   const std::string latency = render_latency_svg(rep);
-  EXPECT_EQ(latency.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_EQ(latency.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 ", 0), 0u);
   EXPECT_EQ(latency.substr(latency.size() - 7), "</svg>\n");
-  EXPECT_NE(latency.find("cnn-s / pytorch-eager / fp32"), std::string::npos);
-  EXPECT_NE(latency.find("a&lt;b&amp;c / edgeq / fp32"), std::string::npos);
+  EXPECT_NE(latency.find(">pytorch-eager</text>"), std::string::npos);
+  EXPECT_NE(latency.find("cnn-s · fp32"), std::string::npos) << "grouped by model and precision";
+  EXPECT_NE(latency.find("a&lt;b&amp;c · fp32"), std::string::npos);
   EXPECT_EQ(latency.find("a<b"), std::string::npos);
-  EXPECT_NE(latency.find("skipped: chromium not found"), std::string::npos);
+  EXPECT_EQ(latency.find("chromium not found"), std::string::npos) << "skipped rows are listed once, in the summary";
   auto count = [](const std::string& s, const std::string& what) {
     size_t n = 0;
     for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
     return n;
   };
   EXPECT_EQ(count(latency, "<rect"), 1u + 5u) << "background + one bar per measured row";
-  EXPECT_EQ(count(latency, "<line"), 2u * 5u) << "a whisker and its cap per measured row";
-  EXPECT_EQ(count(latency, "<g>"), count(latency, "</g>"));
+  EXPECT_EQ(count(latency, "<g class=\"bar\">"), 5u);
+  EXPECT_EQ(count(latency, "stroke-width=\"1.5\"/>"), 2u * 5u) << "a whisker and its cap per measured row";
+  EXPECT_EQ(count(latency, "<g"), count(latency, "</g>"));
 
   const std::string size = render_size_svg(rep);
   EXPECT_EQ(count(size, "<rect"), 1u + 3u) << "one bar per file: cnn-s fp32, cnn-s-static int8, a<b&c fp32";
   EXPECT_NE(size.find("1.62 MiB"), std::string::npos);
+  EXPECT_NE(size.find("419.9 KiB (4.0x smaller)"), std::string::npos);
 
   const std::string acc = render_accuracy_svg(rep);
   EXPECT_EQ(count(acc, "<rect"), 1u + 5u);
   EXPECT_NE(acc.find("91.23 %"), std::string::npos);
-  EXPECT_NE(acc.find("skipped: built without LibTorch"), std::string::npos);
+  EXPECT_EQ(count(acc, "class=\"reference\""), 2u) << "the fp32 line in cnn-s's group and in a<b&c's";
 }
 
 TEST(BenchReport, WritesEveryFileAtomically) {

@@ -42,6 +42,7 @@ struct BenchArgs {
 // One model file and what the run learned about it.
 struct Variant {
   std::string path, name, precision;
+  std::string family;                     // the architecture it was trained as (metadata "arch"), else name
   int64_t size_bytes = 0;
   Shape sample_shape;                     // one sample, no batch dim
   std::string edgeq_skip;                 // why edgeq's runtime cannot run it ("" = it can)
@@ -283,6 +284,9 @@ void run_bench(const BenchArgs& a) {
     v.name = variant_name(path);
     v.precision = precision_of(model);
     v.size_bytes = static_cast<int64_t>(fs::file_size(path));
+    v.family = v.name;
+    for (const auto& [key, value] : model.metadata)
+      if (key == "arch" && !value.empty()) v.family = value;
     metadata.push_back(model.metadata);
     if (model.graph.inputs.size() != 1)
       throw Error(ErrorCode::kUnsupported, path + ": bench needs a model with exactly one input");
@@ -476,6 +480,10 @@ void run_bench(const BenchArgs& a) {
     }
   }
 
+  // Every row of a file names the model it derives from, so the summary groups fp32 and its int8 files.
+  for (bench::Row& row : report.rows)
+    for (const Variant& v : variants)
+      if (row.model == v.name) row.family = v.family;
   bench::compute_ratios(report);
   std::string thread_list;
   for (int t : thread_counts) {

@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.h"
 #include "edgeq/core.h"
+#include "edgeq/report.h"
 
 namespace edgeq::cli {
 namespace {
@@ -71,41 +71,10 @@ StepResult run_step(const std::string& label, const std::vector<std::string>& ar
   return r;
 }
 
-nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kParse, path + ": not valid JSON: " + e.what());
-  }
-}
-
 std::string fmt(double v, int digits) {
   char b[64];
   std::snprintf(b, sizeof b, "%.*f", digits, v);
   return b;
-}
-
-std::string sqnr_table(const nlohmann::json& q) {
-  std::ostringstream s;
-  s << "| node | op | quantized | weight SQNR (dB) | output SQNR (dB) | note |\n|---|---|---|---:|---:|---|\n";
-  for (const auto& l : q.value("layers", nlohmann::json::array())) {
-    auto db = [](const nlohmann::json& v) { return v.is_number() ? fmt(v.get<double>(), 1) : std::string("–"); };
-    s << "| " << l.value("node", "") << " | " << l.value("op", "") << " | " << (l.value("quantized", false) ? "int8" : "fp32")
-      << " | " << db(l.value("weight_sqnr_db", nlohmann::json())) << " | " << db(l.value("layer_sqnr_db", nlohmann::json()))
-      << " | " << l.value("note", "") << " |\n";
-  }
-  return s.str();
-}
-
-std::string html_escape(const std::string& in) {
-  std::string o;
-  for (char c : in) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
-  }
-  return o;
 }
 
 void run_demo(const DemoArgs& a) {
@@ -134,49 +103,37 @@ void run_demo(const DemoArgs& a) {
                                          "--threads", a.threads, "--runs", std::to_string(a.runs), "--rounds", std::to_string(a.rounds),
                                          "--json", a.out + "/bench.json", "--md", a.out + "/bench.md", "--svg-dir", a.out};
   if (a.test_limit) bench_args.insert(bench_args.end(), {"--limit", std::to_string(a.test_limit)});
-  auto bench = run_step("bench", bench_args, logs);
+  auto bench_step = run_step("bench", bench_args, logs);
 
-  nlohmann::json train_json = read_json(a.out + "/fp32/train.json");
-  nlohmann::json qjs = read_json(a.out + "/quant-static.json");
-  std::string bench_md = read_file(a.out + "/bench.md");
-
-  std::ostringstream md;
-  md << "# edgeq demo report\n\n"
-     << "Pipeline: train `" << a.arch << "` on `" << a.dataset << "` (" << a.epochs << " epochs) → ONNX fp32 → static int8 (QDQ, "
-     << a.calib_samples << "-sample MinMax calibration, per-channel weights) and dynamic int8 (MatMulInteger) → accuracy on the "
-     << (a.test_limit ? "first " + std::to_string(a.test_limit) + " test images" : std::string("full test set"))
-     << " and latency against the peers, measured side by side in one run.\n\n"
-     << "Total time: " << fmt(total.elapsed_ms() / 1000.0, 0) << " s (train " << fmt(train.seconds, 0) << " s, quantize "
-     << fmt(quant_static.seconds + quant_dynamic.seconds, 0) << " s, bench " << fmt(bench.seconds, 0) << " s).\n\n"
-     << "## Benchmark\n\n" << bench_md << "\n\n"
-     << "Charts: [latency](latency.svg), [size](size.svg), [accuracy](accuracy.svg).\n\n"
-     << "## What each variant costs and gains\n\n"
-     << "- **fp32** is the exported model as trained: the accuracy reference.\n"
-     << "- **static int8** (QDQ) quantizes every Conv and Gemm with calibrated activation ranges: about 4x smaller on disk; "
-        "the integer kernels are where the speed comes from on engines that fuse QDQ groups.\n"
-     << "- **dynamic int8** quantizes only the weights of Gemm/MatMul and computes activation ranges at run time: "
-        "smaller, but Conv stays fp32 and each call pays for quantizing activations (the seed studies found it slower than fp32).\n\n"
-     << "## Quantization (static): per-layer SQNR\n\n"
-     << "Calibration: " << qjs.value("calibration", nlohmann::json::object()).dump() << "; size: " << qjs.value("size", nlohmann::json::object()).dump()
-     << "\n\n" << sqnr_table(qjs) << "\n"
-     << "## Training\n\n```\n" << train_json.dump(2).substr(0, 3000) << "\n```\n\n"
-     << "## How to serve it\n\n"
-     << "```sh\nedgeq predict " << q_static << " some-image.png      # top-k labels from the model's own preprocessing metadata\n"
-     << "edgeq eval " << q_static << " --dataset " << a.dataset << "\n```\n"
-     << "The model files carry their labels, mean/std, input size and calibration in ONNX metadata (`edgeq inspect --json`).\n\n"
-     << "Step logs: `" << logs << "/`.\n";
-  write_file_atomic(a.out + "/report.md", md.str());
-
-  std::ostringstream html;
-  html << "<!doctype html><html><head><meta charset=\"utf-8\"><title>edgeq demo report</title>"
-       << "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style>"
-       << "</head><body><h1>edgeq demo report</h1>";
-  for (const char* svg : {"latency.svg", "size.svg", "accuracy.svg"})
-    if (fs::exists(a.out + "/" + svg)) html << "<img src=\"" << svg << "\" alt=\"" << svg << "\"><br>";
-  html << "<pre>" << html_escape(md.str()) << "</pre></body></html>\n";
-  write_file_atomic(a.out + "/report.html", html.str());
-  std::cout << "demo: wrote " << a.out << "/report.md and " << a.out << "/report.html in " << fmt(total.elapsed_ms() / 1000.0, 0)
-            << " s\n";
+  bench::DemoPage page;
+  page.pipeline = "Trained " + a.arch + " on " + a.dataset + " (" + std::to_string(a.epochs) + " epochs), exported to ONNX fp32, "
+                  "quantized to static int8 (QDQ, " + std::to_string(a.calib_samples) + "-sample MinMax calibration, per-channel "
+                  "weights) and dynamic int8 (MatMulInteger), then measured accuracy on the " +
+                  (a.test_limit ? "first " + std::to_string(a.test_limit) + " test images" : std::string("full test set")) +
+                  " and latency against the peers, side by side in one run.";
+  page.step_seconds = {{"train", train.seconds},
+                       {"quantize", quant_static.seconds + quant_dynamic.seconds},
+                       {"bench", bench_step.seconds}};
+  page.total_seconds = total.elapsed_ms() / 1000.0;
+  page.bench = bench::parse_report_json(read_file(a.out + "/bench.json"));
+  page.training = bench::parse_training_log(read_file(a.out + "/fp32/train.json"));
+  page.quant_static = bench::parse_quant_report(read_file(a.out + "/quant-static.json"));
+  page.quant_dynamic = bench::parse_quant_report(read_file(a.out + "/quant-dynamic.json"));
+  page.files = {{"bench.json: every measurement", "bench.json"},
+                {"bench.md: the benchmark table alone", "bench.md"},
+                {"quant-static.json: calibration ranges and SQNR per tensor", "quant-static.json"},
+                {"quant-dynamic.json", "quant-dynamic.json"},
+                {"fp32/train.json: training log and configuration", "fp32/train.json"},
+                {"logs/: each step's output", "logs/"}};
+  page.serve_commands = {"edgeq predict " + q_static + " some-image.png", "edgeq eval " + q_static + " --dataset " + a.dataset};
+  // The bench step wrote latency/size/accuracy.svg; the page's other charts go beside them.
+  write_file_atomic(a.out + "/sqnr.svg", bench::render_sqnr_chart(*page.quant_static));
+  write_file_atomic(a.out + "/training-loss.svg", bench::render_training_chart(*page.training, false));
+  write_file_atomic(a.out + "/training-accuracy.svg", bench::render_training_chart(*page.training, true));
+  write_file_atomic(a.out + "/report.md", bench::render_demo_markdown(page));
+  write_file_atomic(a.out + "/report.html", bench::render_demo_html(page));
+  std::cout << "\n" << bench::render_summary_terminal(bench::summarize_report(page.bench)) << "demo: wrote " << a.out
+            << "/report.html and " << a.out << "/report.md in " << fmt(total.elapsed_ms() / 1000.0, 0) << " s\n";
 }
 
 void setup_demo(CLI::App& app) {
