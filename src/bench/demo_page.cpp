@@ -145,6 +145,7 @@ std::string bench_markdown_body(const Report& r) {
 
 const char* kStyle =
     "body{font-family:system-ui,sans-serif;line-height:1.45;max-width:1100px;margin:0 auto;padding:1em;color:#1d2329}"
+    "p,li{overflow-wrap:anywhere}.bench td,.bench th{white-space:nowrap}"
     "h1{font-size:1.7em}h2{border-bottom:1px solid #d8dde3;padding-bottom:.2em;margin-top:1.8em}"
     "table{border-collapse:collapse;margin:.8em 0;font-size:.92em}caption{text-align:left;font-weight:600;padding:.3em 0}"
     "th,td{border:1px solid #d8dde3;padding:.3em .6em;text-align:right}th[scope=row],thead th{text-align:left}"
