@@ -151,8 +151,8 @@ const char* kStyle =
     "th,td{border:1px solid #d8dde3;padding:.3em .6em;text-align:right}th[scope=row],thead th{text-align:left}"
     "thead th{background:#f1f4f7}td.na{color:#777}.summary th[scope=row]{font-weight:600}"
     ".scroll{overflow-x:auto}.headline{font-size:1.08em}.skipped,.note{color:#555;font-size:.92em}"
-    "figure{margin:1.2em 0}figure svg{max-width:100%;height:auto;display:block}figcaption{color:#555;font-size:.9em}"
-    ".pair{display:flex;flex-wrap:wrap;gap:1em}.pair figure{flex:1 1 420px}"
+    "figure{margin:1.2em 0;overflow-x:auto}figure svg{max-width:100%;min-width:600px;height:auto;display:block}figcaption{color:#555;font-size:.9em}"
+    ".pair{display:flex;flex-wrap:wrap;gap:1em}.pair figure{flex:1 1 420px}.pair svg{min-width:0}"
     "dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}"
     "pre{background:#f1f4f7;padding:.8em;overflow-x:auto}";
 

@@ -12,11 +12,14 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-json parse(const std::string& text, const char* what) {
+// Parses `text` and hands the document to fn; malformed JSON and values of the wrong type (json's
+// own errors name the value, not the file) become one Error(kParse) naming the file.
+template <typename F>
+auto read_json(const std::string& text, const char* what, F&& fn) {
   try {
-    return json::parse(text);
+    return fn(json::parse(text));
   } catch (const json::exception& e) {
-    throw Error(ErrorCode::kParse, std::string(what) + ": not valid JSON: " + e.what());
+    throw Error(ErrorCode::kParse, std::string(what) + ": " + e.what());
   }
 }
 
@@ -30,16 +33,6 @@ std::optional<T> opt(const json& j, const char* key) {
 std::string str(const json& j, const char* key) {
   const auto it = j.find(key);
   return it != j.end() && !it->is_null() ? it->get<std::string>() : std::string();  // a number here throws
-}
-
-// json's own type errors name the value, not the file: wrap them.
-template <typename F>
-auto reading(const char* what, F&& fn) {
-  try {
-    return fn();
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kParse, std::string(what) + ": unexpected content: " + e.what());
-  }
 }
 
 // The quantizer reports 0.0 dB for layers it measured nothing on (MaxPool, Flatten: no weights, the
@@ -59,8 +52,7 @@ std::optional<double> sqnr(const json& layer, const char* key, bool quantized, b
 }  // namespace
 
 Report parse_report_json(const std::string& json_text) {
-  const json j = parse(json_text, "bench report");
-  return reading("bench report", [&] {
+  return read_json(json_text, "bench report", [](const json& j) {
     Report r;
     r.title = j.value("title", r.title);
     if (const auto m = j.find("machine"); m != j.end() && m->is_object()) {
@@ -113,8 +105,7 @@ Report parse_report_json(const std::string& json_text) {
 }
 
 QuantSummary parse_quant_report(const std::string& json_text) {
-  const json j = parse(json_text, "quantization report");
-  return reading("quantization report", [&] {
+  return read_json(json_text, "quantization report", [](const json& j) {
     QuantSummary q;
     q.mode = str(j, "mode");
     q.activation_type = str(j, "activation_type");
@@ -143,8 +134,7 @@ QuantSummary parse_quant_report(const std::string& json_text) {
 }
 
 TrainingLog parse_training_log(const std::string& json_text) {
-  const json j = parse(json_text, "training log");
-  return reading("training log", [&] {
+  return read_json(json_text, "training log", [](const json& j) {
     TrainingLog t;
     t.arch = str(j, "arch");
     t.dataset = str(j, "dataset");
