@@ -38,6 +38,11 @@ std::string ms_text(double ms) { return detail::fmt_ms(ms) + " ms"; }
 
 std::string times_text(double factor) { return fmt_fixed(factor, factor < 10 ? 1 : 0) + "x"; }
 
+// factor = the other's time / this one's: "3.3x faster", or "1.3x slower" below 1.
+std::string faster_or_slower(double factor) {
+  return factor >= 1 ? times_text(factor) + " faster" : times_text(1 / factor) + " slower";
+}
+
 std::vector<std::string> sentences_for(const ModelSummary& m) {
   const SummaryLine* fp32 = nullptr;
   const SummaryLine* head = nullptr;  // the fastest int8 line edgeq ran, else fp32
@@ -53,16 +58,14 @@ std::vector<std::string> sentences_for(const ModelSummary& m) {
   }
   const std::string where = m.model + (m.threads > 0 ? " (batch 1, " + std::to_string(m.threads) + (m.threads == 1 ? " thread)" : " threads)") : "");
   std::string speed = "On " + where + ", edgeq runs " + head->precision + " in " + ms_text(*head->edgeq_p50_ms) + " per call (p50)";
-  if (head->speedup && head->peer_p50_ms) {
-    speed += *head->speedup >= 1 ? ", " + times_text(*head->speedup) + " faster than"
-                                 : ", " + times_text(1 / *head->speedup) + " slower than";
-    speed += " the best peer on the same file (" + head->peer + ", " + ms_text(*head->peer_p50_ms) + ")";
-  } else {
-    speed += "; no peer ran this file";
-  }
+  const bool peer = head->speedup && head->peer_p50_ms;
+  if (peer)
+    speed += ", " + faster_or_slower(*head->speedup) + " than the best peer on the same file (" + head->peer + ", " +
+             ms_text(*head->peer_p50_ms) + ")";
   if (head != fp32 && fp32 && fp32->edgeq_p50_ms && *head->edgeq_p50_ms > 0)
-    speed += ", and " + times_text(*fp32->edgeq_p50_ms / *head->edgeq_p50_ms) + " faster than its own fp32 (" +
-             ms_text(*fp32->edgeq_p50_ms) + ")";
+    speed += std::string(peer ? ", and " : ", ") + faster_or_slower(*fp32->edgeq_p50_ms / *head->edgeq_p50_ms) +
+             " than its own fp32 (" + ms_text(*fp32->edgeq_p50_ms) + ")";
+  if (!peer) speed += "; no peer ran this file";
   out.push_back(speed + ".");
   if (head != fp32 && fp32 && head->size_bytes && fp32->size_bytes && *head->size_bytes > 0)
     out.push_back("The " + head->precision + " file is " + detail::fmt_bytes(head->size_bytes) + ", " +

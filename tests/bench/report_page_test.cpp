@@ -100,8 +100,20 @@ TEST(ReportSummary, SpeedSentenceSaysSlowerAndNoPeer) {
     if (r.engine == "libtorch-eager") r.p50_ms = 0.010;  // faster than edgeq's fp32 0.020
   compute_ratios(rep);
   const Summary s = summarize_report(rep);
-  EXPECT_NE(s.models[0].sentences[0].find("int8-static in 0.006 ms per call (p50); no peer ran this file"), std::string::npos)
+  EXPECT_NE(s.models[0].sentences[0].find("int8-static in 0.006 ms per call (p50), 3.3x faster than its own fp32 (0.020 ms); "
+                                          "no peer ran this file."),
+            std::string::npos)
       << s.models[0].sentences[0];
+  for (Row& r : rep.rows)
+    if (r.is_edgeq() && r.precision == "int8-static") r.p50_ms = 0.026;  // int8 slower than fp32 (0.020)
+  compute_ratios(rep);
+  EXPECT_NE(summarize_report(rep).models[0].sentences[0].find("edgeq runs int8-dynamic in 0.017 ms"), std::string::npos)
+      << "the fastest int8 variant leads";
+  for (Row& r : rep.rows)
+    if (r.is_edgeq() && r.precision == "int8-dynamic") r.p50_ms = 0.030;
+  compute_ratios(rep);
+  EXPECT_NE(summarize_report(rep).models[0].sentences[0].find("1.3x slower than its own fp32"), std::string::npos)
+      << summarize_report(rep).models[0].sentences[0];
   EXPECT_NE(render_summary_markdown(s).find("| fp32 | 0.020 ms | 0.010 ms (libtorch-eager) | 0.5x |"), std::string::npos)
       << render_summary_markdown(s);
 }
