@@ -22,7 +22,7 @@ namespace edgeq::bench {
 struct SummaryLine {
   std::string precision;
   std::optional<double> edgeq_p50_ms;
-  std::optional<double> peer_p50_ms;   // the best peer on the same file: lowest p50 after its no-op cost
+  std::optional<double> peer_p50_ms;   // the best peer on the same file: its p50 minus its no-op per-call cost
   std::string peer;                    // its engine; "" when no peer ran the file
   std::optional<double> speedup;       // best peer / edgeq, from Row::ratio_vs_best_peer (> 1: edgeq faster)
   std::optional<int64_t> size_bytes;

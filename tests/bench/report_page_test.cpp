@@ -79,6 +79,17 @@ TEST(ReportSummary, OneTablePerModelWithBestPeerSpeedupAndAccuracyDelta) {
   EXPECT_NE(m.sentences[2].find("91.01 % against 91.12 % in fp32 (-0.11 pp)"), std::string::npos) << m.sentences[2];
 }
 
+TEST(ReportSummary, PeerFiguresAreNetOfTheirCallCostLikeTheSpeedup) {
+  Report rep = testing::fixture_report();
+  for (Row& r : rep.rows)
+    if (r.engine == "onnxruntime-node") r.call_overhead_ms = 0.015;
+  compute_ratios(rep);
+  const SummaryLine& fp32 = summarize_report(rep).models[0].lines[0];
+  ASSERT_TRUE(fp32.peer_p50_ms && fp32.speedup && fp32.edgeq_p50_ms);
+  EXPECT_NEAR(*fp32.peer_p50_ms, 0.045 - 0.015, 1e-12);
+  EXPECT_NEAR(*fp32.speedup, *fp32.peer_p50_ms / *fp32.edgeq_p50_ms, 1e-12) << "the table's columns agree";
+}
+
 TEST(ReportSummary, SkippedRowsCollapseIntoOneLine) {
   const Summary s = summarize_report(testing::fixture_report());
   EXPECT_EQ(s.skipped.find('\n'), std::string::npos);
