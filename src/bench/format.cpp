@@ -77,10 +77,6 @@ std::vector<std::string> row_cells(const Row& r) {
           r.note.empty() ? r.status : r.status + " (" + r.note + ")"};
 }
 
-std::string row_label(const Row& row) {
-  return row.model + " / " + row.engine + " / " + row.precision + (row.threads > 0 ? " / " + std::to_string(row.threads) + " thr" : "");
-}
-
 const std::string& family_of(const Row& row) { return row.family.empty() ? row.model : row.family; }
 
 int precision_rank(const std::string& precision) {

@@ -1,5 +1,5 @@
-// Number formatting shared by the text, Markdown and SVG renderers, so a figure reads the same
-// in every output.
+// Number formatting and row grouping shared by the text, Markdown, SVG and summary renderers, so a
+// figure reads the same in every output.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +28,6 @@ struct Column {
 };
 const std::vector<Column>& table_columns();
 std::vector<std::string> row_cells(const Row& row);
-
-std::string row_label(const Row& row);
 
 std::string machine_line(const MachineInfo& machine);     // "AMD EPYC, 2 logical CPUs (2 allowed), ISA: ..."
 std::string protocol_line(const ProtocolOptions& protocol);  // "warm-up 20, 300 timed runs x 3 rounds, ..."
