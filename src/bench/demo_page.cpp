@@ -150,7 +150,7 @@ const char* kStyle =
     "table{border-collapse:collapse;margin:.8em 0;font-size:.92em}caption{text-align:left;font-weight:600;padding:.3em 0}"
     "th,td{border:1px solid #d8dde3;padding:.3em .6em;text-align:right}th[scope=row],thead th{text-align:left}"
     "thead th{background:#f1f4f7}td.na{color:#777}.summary th[scope=row]{font-weight:600}"
-    ".scroll{overflow-x:auto}.headline{font-size:1.08em}.skipped,.note{color:#555;font-size:.92em}"
+    ".scroll{overflow-x:auto}.summary td{white-space:nowrap}.headline{font-size:1.08em}.skipped,.note{color:#555;font-size:.92em}"
     "figure{margin:1.2em 0;overflow-x:auto}figure svg{max-width:100%;min-width:600px;height:auto;display:block}figcaption{color:#555;font-size:.9em}"
     ".pair{display:flex;flex-wrap:wrap;gap:1em}.pair figure{flex:1 1 420px}.pair svg{min-width:0}"
     "dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}"

@@ -73,6 +73,8 @@ TEST(BenchCli, WritesEveryRowAndASkippedRowForAMissingPeer) {
   EXPECT_EQ(skipped_rows, 2);
   const std::string md = read_file(dir / "r.md");
   EXPECT_NE(md.find("tiny-shifted"), std::string::npos);
+  ASSERT_NE(md.find("| precision | edgeq p50 |"), std::string::npos) << md.substr(0, 1000);
+  EXPECT_LT(md.find("| precision | edgeq p50 |"), md.find("| model | engine |")) << "the summary comes first";
   EXPECT_NE(md.find("skipped: chromium not found"), std::string::npos);
   EXPECT_NE(md.find("no-op per-call overhead"), std::string::npos) << "the ratio's definition is in the notes";
   for (const char* svg : {"latency.svg", "size.svg", "accuracy.svg"}) EXPECT_TRUE(fs::exists(dir.path / "svg" / svg)) << svg;

@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "edgeq/bench.h"
 #include "edgeq/data.h"
+#include "edgeq/report.h"
 #include "edgeq/runtime.h"
 #include "engine_eval.h"
 
@@ -521,7 +522,14 @@ void run_bench(const BenchArgs& a) {
 
   std::cout << bench::render_terminal(report);
   if (!a.json.empty()) write_file_atomic(a.json, bench::render_json(report));
-  if (!a.md.empty()) write_file_atomic(a.md, bench::render_markdown(report));
+  if (!a.md.empty()) {
+    // The headline first: the summary between the title and the full table.
+    std::string md = bench::render_markdown(report);
+    const size_t after_title = md.find("\n\n") + 2;
+    md.insert(after_title, "## Summary\n\n" + bench::render_summary_markdown(bench::summarize_report(report)) +
+                               "\n## All measurements\n\n");
+    write_file_atomic(a.md, md);
+  }
   if (!a.svg_dir.empty()) {
     fs::create_directories(a.svg_dir);
     write_file_atomic((fs::path(a.svg_dir) / "latency.svg").string(), bench::render_latency_svg(report));

@@ -120,7 +120,7 @@ void run_demo(const DemoArgs& a) {
   page.quant_static = bench::parse_quant_report(read_file(a.out + "/quant-static.json"));
   page.quant_dynamic = bench::parse_quant_report(read_file(a.out + "/quant-dynamic.json"));
   page.files = {{"bench.json: every measurement", "bench.json"},
-                {"bench.md: the benchmark table alone", "bench.md"},
+                {"bench.md: the benchmark alone", "bench.md"},
                 {"quant-static.json: calibration ranges and SQNR per tensor", "quant-static.json"},
                 {"quant-dynamic.json", "quant-dynamic.json"},
                 {"fp32/train.json: training log and configuration", "fp32/train.json"},
