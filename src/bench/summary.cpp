@@ -160,6 +160,17 @@ std::string caption(const ModelSummary& m) {
 
 std::string html_escape(const std::string& s) { return detail::xml_escape(s); }
 
+std::string paragraph(const ModelSummary& m) {
+  std::string out;
+  for (const auto& sentence : m.sentences) out += (out.empty() ? "" : " ") + sentence;
+  return out;
+}
+
+const char* kSummaryNote =
+    "Best peer p50: the fastest other engine on the same file, its p50 minus its no-op per-call cost (its binding, a "
+    "browser's message hop), so that the engines are compared, not how they are called; speed-up: that over edgeq's p50 "
+    "(> 1: edgeq faster).";
+
 }  // namespace
 
 Summary summarize_report(const Report& report) {
@@ -220,13 +231,10 @@ std::string render_summary_markdown(const Summary& summary) {
       s << "\n";
     }
     s << "\n";
-    for (size_t i = 0; i < m.sentences.size(); ++i) s << (i ? " " : "") << m.sentences[i];
-    s << "\n\n";
+    s << paragraph(m) << "\n\n";
   }
   if (!summary.skipped.empty()) s << summary.skipped << "\n\n";
-  s << "Best peer p50: the fastest other engine on the same file, its p50 minus its no-op per-call cost (its binding, a "
-       "browser's message hop), so that the engines are compared, not how they are called; speed-up: that over edgeq's p50 "
-       "(> 1: edgeq faster).\n";
+  s << kSummaryNote << "\n";
   return s.str();
 }
 
@@ -243,13 +251,10 @@ std::string render_summary_html(const Summary& summary) {
       s << "</tr>\n";
     }
     s << "</tbody>\n</table>\n<p class=\"headline\">";
-    for (size_t i = 0; i < m.sentences.size(); ++i) s << (i ? " " : "") << html_escape(m.sentences[i]);
-    s << "</p>\n";
+    s << html_escape(paragraph(m)) << "</p>\n";
   }
   if (!summary.skipped.empty()) s << "<p class=\"skipped\">" << html_escape(summary.skipped) << "</p>\n";
-  s << "<p class=\"note\">Best peer p50: the fastest other engine on the same file, its p50 minus its no-op per-call cost "
-       "(its binding, a browser's message hop), so that the engines are compared, not how they are called; speed-up: that over "
-       "edgeq's p50 (&gt; 1: edgeq faster).</p>\n";
+  s << "<p class=\"note\">" << html_escape(kSummaryNote) << "</p>\n";
   return s.str();
 }
 

@@ -137,7 +137,7 @@ void run_demo(const DemoArgs& a) {
 }
 
 void setup_demo(CLI::App& app) {
-  auto* cmd = app.add_subcommand("demo", "The whole pipeline (train, quantize, evaluate, benchmark) → DIR/report.md");
+  auto* cmd = app.add_subcommand("demo", "The whole pipeline (train, quantize, evaluate, benchmark) → DIR/report.html and DIR/report.md");
   auto a = std::make_shared<DemoArgs>();
   cmd->add_option("--out", a->out, "Output directory")->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "fashion-mnist, sign-mnist:FILE.csv or folder:DIR")->capture_default_str();
