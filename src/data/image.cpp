@@ -63,6 +63,49 @@ void check_jpeg_end(std::string_view b, const std::string& name) {
     truncated(name, "JPEG without an end-of-image marker after its last scan (" + std::to_string(b.size()) + " bytes)");
 }
 
+// stb 2.27 (Debian 12) writes past its Huffman arrays when a DHT segment declares more than 256 codes
+// (sizes[] sums to up to 16 x 255; fixed upstream in 2.28): walk the JPEG's segments the way stb reads
+// them and refuse such a table first. Between scans the entropy-coded data is skipped to the next
+// marker (0xFF not followed by 00 or a restart marker), as stb does.
+void check_jpeg_huffman_tables(std::string_view b, const std::string& name) {
+  auto u8 = [&](size_t at) { return static_cast<uint8_t>(b[at]); };
+  size_t pos = 2;  // after SOI
+  while (pos + 4 <= b.size()) {
+    if (u8(pos) != 0xff) {  // junk between segments: stb skips to the next 0xFF too
+      pos = b.find('\xff', pos);
+      if (pos == std::string_view::npos) return;
+      continue;
+    }
+    const uint8_t marker = u8(pos + 1);
+    if (marker == 0xff) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xd9) return;  // EOI
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x00) {
+      pos += 2;
+      continue;
+    }
+    const size_t length = size_t{u8(pos + 2)} << 8 | u8(pos + 3);
+    const size_t end = std::min(b.size(), pos + 2 + length);
+    if (marker == 0xc4) {
+      for (size_t t = pos + 4; t + 17 <= end;) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += u8(t + i);
+        if (codes > 256)
+          throw Error(ErrorCode::kParse, name + ": corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
+                                             " codes (at most 256)");
+        t += 17 + codes;
+      }
+    }
+    pos = end;
+    if (marker == 0xda) {  // scan data follows the SOS header: find the next real marker
+      while (pos + 1 < b.size() && !(u8(pos) == 0xff && u8(pos + 1) != 0x00 && (u8(pos + 1) < 0xd0 || u8(pos + 1) > 0xd7)))
+        ++pos;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, int64_t height, int64_t width,
@@ -81,16 +124,23 @@ std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, i
     throw Error(ErrorCode::kParse, name + ": not a decodable image (" + std::to_string(bytes.size()) + " bytes)");
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
+  // Before stbi_info, which already parses a JPEG's Huffman tables.
+  if (bytes.starts_with("BM")) check_bmp_length(bytes, name);
+  if (bytes.starts_with("\xff\xd8")) {
+    check_jpeg_huffman_tables(bytes, name);
+    check_jpeg_end(bytes, name);
+  }
   int w = 0, h = 0, file_channels = 0;
   if (!stbi_info_from_memory(data, size, &w, &h, &file_channels)) {
     const char* why = stbi_failure_reason();
     throw Error(ErrorCode::kParse, name + ": cannot decode image: " + (why ? why : "unknown format"));
   }
+  if (w <= 0 || h <= 0)
+    throw Error(ErrorCode::kParse, name + ": image header declares " + std::to_string(w) + "x" + std::to_string(h) +
+                                       " pixels");
   // stb decodes at the file's channel count (and 16 bits for 16-bit PNG) before converting.
   const int64_t decoded_bytes = int64_t{w} * h * std::max<int64_t>(file_channels, channels) *
                                 (stbi_is_16_bit_from_memory(data, size) ? 2 : 1);
-  if (bytes.starts_with("BM")) check_bmp_length(bytes, name);
-  if (bytes.starts_with("\xff\xd8")) check_jpeg_end(bytes, name);
   if (decoded_bytes > max_image_bytes)
     throw Error(ErrorCode::kInvalidArgument, name + ": image " + std::to_string(w) + "x" + std::to_string(h) + "x" +
                                                  std::to_string(file_channels) + " (" + std::to_string(bytes.size()) +

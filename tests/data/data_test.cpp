@@ -547,6 +547,27 @@ TEST(DataImageLimitsTest, TruncatedBmpIsAnErrorNotABlackImage) {
   EXPECT_EQ(px, std::vector<uint8_t>(8, 0x40));
 }
 
+TEST(DataImageLimitsTest, ZeroSizedImageIsAnError) {
+  // Found by image_decode_fuzz: a BMP of 4x0 pixels went on to the resizer, which read out of bounds.
+  std::string msg = error_message([&] { data::decode_image_u8(bmp_header_only(4, 0, 0), 1, 28, 28, "flat.bmp"); },
+                                  ErrorCode::kParse);
+  EXPECT_NE(msg.find("flat.bmp: image header declares 4x0 pixels"), std::string::npos) << msg;
+}
+
+TEST(DataImageLimitsTest, JpegHuffmanTableOverflowIsRefusedBeforeStb) {
+  // Found by image_decode_fuzz: a DHT segment whose 16 code counts sum past 256 made stb 2.27 write
+  // past its Huffman arrays (in stbi_info already). Build one from a valid JPEG: first table's counts
+  // all 0xFF.
+  std::vector<uint8_t> px(8 * 8, 100);
+  std::string jpg;
+  ASSERT_NE(stbi_write_jpg_to_func(append_to_string, &jpg, 8, 8, 1, px.data(), 90), 0);
+  const size_t dht = jpg.find("\xff\xc4");
+  ASSERT_NE(dht, std::string::npos);
+  for (size_t i = 0; i < 16; ++i) jpg[dht + 5 + i] = '\xff';
+  std::string msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "dht.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+}
+
 TEST(DataImageLimitsTest, TruncatedJpegIsAnError) {
   std::vector<uint8_t> px(64 * 64 * 3);
   for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 37 % 251);
