@@ -63,6 +63,22 @@ void check_jpeg_end(std::string_view b, const std::string& name) {
     truncated(name, "JPEG without an end-of-image marker after its last scan (" + std::to_string(b.size()) + " bytes)");
 }
 
+// stb grows its IDAT buffer to each chunk's declared length before reading it (a 60-byte PNG can
+// make it allocate 2 GB): every chunk must fit in the bytes that follow its header.
+void check_png_chunks(std::string_view b, const std::string& name) {
+  size_t pos = 8;  // after the signature
+  while (pos + 12 <= b.size()) {
+    const uint64_t length = uint64_t{static_cast<uint8_t>(b[pos])} << 24 | uint64_t{static_cast<uint8_t>(b[pos + 1])} << 16 |
+                            uint64_t{static_cast<uint8_t>(b[pos + 2])} << 8 | static_cast<uint8_t>(b[pos + 3]);
+    const std::string_view type = b.substr(pos + 4, 4);
+    if (length > b.size() - pos - 12)
+      truncated(name, "PNG chunk '" + printable(type) + "' declares " + std::to_string(length) + " bytes, " +
+                          std::to_string(b.size() - pos - 12) + " remain");
+    if (type == "IEND") return;
+    pos += 12 + static_cast<size_t>(length);
+  }
+}
+
 // stb 2.27 (Debian 12) writes past its Huffman arrays when a DHT segment declares more than 256 codes
 // (sizes[] sums to up to 16 x 255; fixed upstream in 2.28): walk the JPEG's segments the way stb reads
 // them and refuse such a table first. Between scans the entropy-coded data is skipped to the next
@@ -126,6 +142,7 @@ std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, i
   const int size = static_cast<int>(bytes.size());
   // Before stbi_info, which already parses a JPEG's Huffman tables.
   if (bytes.starts_with("BM")) check_bmp_length(bytes, name);
+  if (bytes.starts_with("\x89PNG\r\n\x1a\n")) check_png_chunks(bytes, name);
   if (bytes.starts_with("\xff\xd8")) {
     check_jpeg_huffman_tables(bytes, name);
     check_jpeg_end(bytes, name);

@@ -554,6 +554,15 @@ TEST(DataImageLimitsTest, ZeroSizedImageIsAnError) {
   EXPECT_NE(msg.find("flat.bmp: image header declares 4x0 pixels"), std::string::npos) << msg;
 }
 
+TEST(DataImageLimitsTest, PngChunkLongerThanTheFileIsRefusedBeforeAllocating) {
+  // Found by image_decode_fuzz: an IDAT chunk declaring 2^31 - 1 bytes made stb realloc 2 GB first.
+  std::string png = black_png(8, 8, 0);
+  const size_t idat = png.find("IDAT") - 4;
+  png.replace(idat, 4, std::string("\x7f\xff\xff\xff", 4));
+  std::string msg = error_message([&] { data::decode_image_u8(png, 1, 8, 8, "long.png"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("long.png: truncated image: PNG chunk 'IDAT' declares 2147483647 bytes"), std::string::npos) << msg;
+}
+
 TEST(DataImageLimitsTest, JpegHuffmanTableOverflowIsRefusedBeforeStb) {
   // Found by image_decode_fuzz: a DHT segment whose 16 code counts sum past 256 made stb 2.27 write
   // past its Huffman arrays (in stbi_info already). Build one from a valid JPEG: first table's counts
