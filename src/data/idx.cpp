@@ -15,6 +15,8 @@
 namespace edgeq::data {
 namespace {
 
+constexpr uint32_t kMaxDeflateRatio = 1032;  // 258 bytes per 2-bit code, RFC 1951
+
 bool is_gzip(std::string_view bytes) {
   return bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x1f && static_cast<uint8_t>(bytes[1]) == 0x8b;
 }
@@ -113,7 +115,10 @@ IdxFile read_idx(std::string_view bytes, uint32_t want_ndim, int64_t records, co
   for (size_t d = 1; d < f.dims.size(); ++d) record_bytes *= f.dims[d];
   const uint64_t all = uint64_t{f.dims[0]} * record_bytes;  // <= kMaxIdxBytes (parse_header)
   const uint64_t want = records >= 0 ? std::min(all, static_cast<uint64_t>(records) * record_bytes) : all;
-  f.inflated.resize(static_cast<size_t>(want));
+  // Deflate expands at most 1032:1, so a short stream cannot fill what large dims declare: allocate no
+  // more than it can produce (a 100-byte file declaring 1 GiB costs ~100 KB, then "truncated").
+  const uint64_t can_produce = uint64_t{kMaxDeflateRatio} * bytes.size() + 1024;
+  f.inflated.resize(static_cast<size_t>(std::min(want, can_produce)));
   f.inflated.resize(in.read(f.inflated.data(), f.inflated.size()));
   if (want == all && f.inflated.size() == all) {
     char extra = 0;

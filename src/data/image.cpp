@@ -105,13 +105,18 @@ void check_jpeg_huffman_tables(std::string_view b, const std::string& name) {
     const size_t length = size_t{u8(pos + 2)} << 8 | u8(pos + 3);
     const size_t end = std::min(b.size(), pos + 2 + length);
     if (marker == 0xc4) {
-      for (size_t t = pos + 4; t + 17 <= end;) {
+      // stb reads tables while its byte count stays positive: the last may run past the segment (and
+      // past the file, where stb reads zeros).
+      auto byte_or_zero = [&](size_t at) { return at < b.size() ? u8(at) : uint8_t{0}; };
+      int64_t left = static_cast<int64_t>(length) - 2;
+      for (size_t t = pos + 4; left > 0 && t < b.size();) {
         size_t codes = 0;
-        for (size_t i = 1; i <= 16; ++i) codes += u8(t + i);
+        for (size_t i = 1; i <= 16; ++i) codes += byte_or_zero(t + i);
         if (codes > 256)
           throw Error(ErrorCode::kParse, name + ": corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
                                              " codes (at most 256)");
         t += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
       }
     }
     pos = end;

@@ -575,6 +575,11 @@ TEST(DataImageLimitsTest, JpegHuffmanTableOverflowIsRefusedBeforeStb) {
   for (size_t i = 0; i < 16; ++i) jpg[dht + 5 + i] = '\xff';
   std::string msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "dht.jpg"); }, ErrorCode::kParse);
   EXPECT_NE(msg.find("dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+  // The same table past its segment's declared end (length 3): stb still reads it, so it is checked.
+  jpg[dht + 2] = '\0';
+  jpg[dht + 3] = '\3';
+  msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "short-dht.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("short-dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
 }
 
 TEST(DataImageLimitsTest, TruncatedJpegIsAnError) {
@@ -613,6 +618,14 @@ TEST_F(DataTest, IdxDimsCheckedBeforeAllocation) {
     EXPECT_NE(msg.find(path(name) + ": IDX dims declare more than " + std::to_string(data::kMaxIdxBytes)),
               std::string::npos) << msg;
   }
+  // 2^28 images of 2x2 (1 GiB, at the ceiling) in a 60-byte gzip: "truncated" at once, with no 1 GiB
+  // buffer allocated first (deflate cannot expand 60 bytes that far).
+  write_gz(path("big.gz"), idx_bytes(0x803, {1u << 28, 2, 2}, std::vector<uint8_t>(8, 1)));
+  write_gz(path("big-labels.gz"), idx_bytes(0x801, {1u << 28}, {}));
+  const edgeq::Timer timer;
+  std::string msg = error_message([&] { data::load_idx(path("big.gz"), path("big-labels.gz")); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find(path("big.gz") + ": truncated at record 2 of 268435456"), std::string::npos) << msg;
+  EXPECT_LT(timer.elapsed_ms(), 100.0) << "allocated what the dims declare before inflating";
   // A labels file of 2^32-1 labels, gzip'd and nearly empty: refused the same way.
   write_gz(path("lbl.gz"), idx_bytes(0x801, {0xffffffffu}, {}));
   edgeq::write_file_atomic(path("one"), idx_bytes(0x803, {1, 4, 5}, std::vector<uint8_t>(20)));
