@@ -83,9 +83,9 @@ void check_png_chunks(std::string_view b, const std::string& name) {
 // (sizes[] sums to up to 16 x 255; fixed upstream in 2.28): walk the JPEG's segments the way stb reads
 // them and refuse such a table first. Between scans the entropy-coded data is skipped to the next
 // marker (0xFF not followed by 00 or a restart marker), as stb does.
-void check_jpeg_huffman_tables(std::string_view b, const std::string& name) {
+void check_jpeg_huffman_tables(std::string_view b, size_t after_soi, const std::string& name) {
   auto u8 = [&](size_t at) { return static_cast<uint8_t>(b[at]); };
-  size_t pos = 2;  // after SOI
+  size_t pos = after_soi;
   while (pos + 4 <= b.size()) {
     if (u8(pos) != 0xff) {  // junk between segments: stb skips to the next 0xFF too
       pos = b.find('\xff', pos);
@@ -148,8 +148,10 @@ std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, i
   // Before stbi_info, which already parses a JPEG's Huffman tables.
   if (bytes.starts_with("BM")) check_bmp_length(bytes, name);
   if (bytes.starts_with("\x89PNG\r\n\x1a\n")) check_png_chunks(bytes, name);
-  if (bytes.starts_with("\xff\xd8")) {
-    check_jpeg_huffman_tables(bytes, name);
+  // stb takes any run of 0xFF before D8 as the start-of-image marker.
+  const size_t soi = bytes.find_first_not_of('\xff');
+  if (soi >= 1 && soi != std::string_view::npos && bytes[soi] == '\xd8') {
+    check_jpeg_huffman_tables(bytes, soi + 1, name);
     check_jpeg_end(bytes, name);
   }
   int w = 0, h = 0, file_channels = 0;

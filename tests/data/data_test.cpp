@@ -580,6 +580,9 @@ TEST(DataImageLimitsTest, JpegHuffmanTableOverflowIsRefusedBeforeStb) {
   jpg[dht + 3] = '\3';
   msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "short-dht.jpg"); }, ErrorCode::kParse);
   EXPECT_NE(msg.find("short-dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+  // Fill bytes before the start-of-image marker (stb skips them): still recognized as a JPEG.
+  msg = error_message([&] { data::decode_image_u8("\xff\xff" + jpg, 1, 8, 8, "fill.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("fill.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
 }
 
 TEST(DataImageLimitsTest, TruncatedJpegIsAnError) {
