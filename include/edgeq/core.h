@@ -30,6 +30,11 @@ enum class ErrorCode {
 
 const char* error_code_name(ErrorCode code);
 
+// Text from a file made safe for a one-line message: printable ASCII kept, every other byte
+// (control, escape, DEL, non-ASCII) written as \xNN, and cut with "…" once max_len bytes of the
+// input are shown, so a hostile file cannot drive the terminal or flood the log.
+std::string printable(std::string_view text, size_t max_len = 80);
+
 class Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}

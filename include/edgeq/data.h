@@ -21,6 +21,17 @@ namespace edgeq::data {
 // Where Debian's dataset-fashion-mnist puts the IDX files; EDGEQ_FASHION_MNIST_DIR overrides it.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// Image decode budget: width x height x channels (the larger of the file's and the requested count,
+// x2 for 16-bit PNG) that a decoder may allocate, checked from the image header BEFORE decoding.
+// 64 MiB holds a 4096x4096 RGBA or 8192x8192 grayscale image; an 8192x8192 RGB PNG (192 MiB
+// decoded, a few hundred KB on disk) is refused. Override per call (Preprocess, DatasetOptions).
+inline constexpr int64_t kDefaultMaxImageBytes = int64_t{64} << 20;
+// Largest side of a decoded image and of a model's input image (stb is built with the same limit).
+inline constexpr int64_t kMaxImageSide = 8192;
+// Ceiling on an IDX file's data (its dims' product) before anything is allocated or inflated: a gzip'd
+// IDX inflates to exactly what its dims declare, and never past this (Fashion-MNIST train is 47 MB).
+inline constexpr int64_t kMaxIdxBytes = int64_t{1} << 30;
+
 // Normalization applied after scaling pixels to [0, 1]: x = (p / 255 - mean[c]) / std[c].
 // One value per channel; a single value applies to every channel.
 struct Normalization {
@@ -34,6 +45,8 @@ struct Preprocess {
   int64_t height = 28;
   int64_t width = 28;
   Normalization norm;
+  // Not from the metadata: what the caller lets one image decode to (see kDefaultMaxImageBytes).
+  int64_t max_image_bytes = kDefaultMaxImageBytes;
 };
 
 struct Dataset {
@@ -58,6 +71,7 @@ struct DatasetOptions {
   std::string default_split = "train";
   int64_t channels = 0, height = 0, width = 0;
   int64_t limit = 0;  // keep only the first `limit` images (0 = all); tests and quick runs
+  int64_t max_image_bytes = kDefaultMaxImageBytes;  // per folder image, see kDefaultMaxImageBytes
 };
 
 // Parses a SPEC and reads it. Errors: kInvalidArgument for an unknown spec, kNotFound for a missing
@@ -65,13 +79,20 @@ struct DatasetOptions {
 Dataset load_dataset(const std::string& spec, const DatasetOptions& options = {});
 
 // The readers behind the specs, for direct use and tests.
-// IDX pair (gzip or plain, gzip detected by magic bytes): images idx3 u8, labels idx1 u8.
+// IDX pair (gzip or plain, gzip detected by magic bytes): images idx3 u8, labels idx1 u8. Dims are
+// checked (product against kMaxIdxBytes) before any allocation; gzip data is inflated only up to what
+// the dims declare (the first `limit` records when limit > 0): a stream that inflates further is an error.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path, int64_t limit = 0);
+// The same from bytes in memory; the names stand for the paths in messages.
+Dataset load_idx_from_bytes(std::string_view images, std::string_view labels, const std::string& images_name,
+                            const std::string& labels_name, int64_t limit = 0);
 // Sign Language MNIST CSV: header `label,pixel1,...,pixel784`, labels 0..24 without 9 (J), remapped to
-// 24 contiguous classes A..Y.
+// 24 contiguous classes A..Y. Bytes from the file are quoted in errors through printable().
 Dataset load_sign_mnist_csv(const std::string& path, int64_t limit = 0);
+Dataset load_sign_mnist_csv_from_bytes(std::string_view text, const std::string& name, int64_t limit = 0);
 // One subfolder per class (sorted by name), PNG/JPEG/BMP files inside (sorted), others ignored.
-Dataset load_image_folder(const std::string& dir, int64_t channels, int64_t height, int64_t width, int64_t limit = 0);
+Dataset load_image_folder(const std::string& dir, int64_t channels, int64_t height, int64_t width, int64_t limit = 0,
+                          int64_t max_image_bytes = kDefaultMaxImageBytes);
 
 const std::vector<std::string>& fashion_mnist_class_names();
 const std::vector<std::string>& sign_mnist_class_names();
@@ -108,12 +129,15 @@ Split split_train_val(int64_t n, double val_fraction, uint64_t seed);
 
 // Decodes a PNG/JPEG/BMP held in memory (name is for messages), converts it to pp.channels, resizes it
 // to pp.height x pp.width (area-averaging when shrinking, bilinear when enlarging) and normalizes:
-// a float tensor [1, C, H, W]. Throws Error(kParse) naming `name` when the bytes are not an image.
+// a float tensor [1, C, H, W]. Throws Error(kParse) naming `name` when the bytes are not an image or
+// are truncated (a header promising more pixel data than the file holds), and Error(kInvalidArgument)
+// naming `name`, its size and the budget when the header's size exceeds pp.max_image_bytes (checked
+// before decoding).
 Tensor decode_image(std::string_view bytes, const Preprocess& pp, const std::string& name);
 Tensor load_image(const std::string& path, const Preprocess& pp);
 // The same decode + convert + resize, stopping at u8 pixels [C, H, W] (what the folder reader keeps).
 std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, int64_t height, int64_t width,
-                                     const std::string& name);
+                                     const std::string& name, int64_t max_image_bytes = kDefaultMaxImageBytes);
 
 // ---------------------------------------------------------------------------------------------
 // Model metadata (ONNX metadata_props) describing how to feed a model: written by train's exporter,
@@ -132,7 +156,8 @@ inline constexpr const char* kMetaWidth = "width";
 
 Metadata preprocess_metadata(const Preprocess& pp, const std::vector<std::string>& labels);
 // Reads the keys above; `model_name` names the model in errors (kInvalidModel for a malformed value,
-// kNotFound for a missing key).
+// e.g. channels other than 1 or 3, a side past kMaxImageSide, a non-finite mean/std; kNotFound for a
+// missing key).
 Preprocess preprocess_from_metadata(const Metadata& meta, const std::string& model_name);
 std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::string& model_name);
 // The same, but empty when the model carries no labels (a file from another exporter); a malformed

@@ -1,5 +1,6 @@
 // Sign Language MNIST CSV reader: `label,pixel1,...,pixel784` per row (28x28 grayscale), an optional
 // header line, labels 0..24 for A..Y with 9 (J) absent (J and Z need motion), remapped to 24 classes.
+// Bytes quoted from the file in an error go through printable(): a CSV may hold anything.
 #include <charconv>
 
 #include "edgeq/data.h"
@@ -38,7 +39,10 @@ const std::vector<std::string>& sign_mnist_class_names() {
 }
 
 Dataset load_sign_mnist_csv(const std::string& path, int64_t limit) {
-  const std::string text = read_file(path);
+  return load_sign_mnist_csv_from_bytes(read_file(path), path, limit);
+}
+
+Dataset load_sign_mnist_csv_from_bytes(std::string_view text, const std::string& path, int64_t limit) {
   Dataset ds;
   ds.source = path;
   ds.class_names = sign_mnist_class_names();
@@ -68,14 +72,19 @@ Dataset load_sign_mnist_csv(const std::string& path, int64_t limit) {
       if (p == end || *p == ',') {
         int64_t v = 0;
         if (!parse_int(field, p, v))
-          fail(path, line_no, "field " + std::to_string(fields.size() + 1) + " '" + std::string(field, p) +
+          fail(path, line_no, "field " + std::to_string(fields.size() + 1) + " '" +
+                                  printable(std::string_view(field, static_cast<size_t>(p - field)), 40) +
                                   "' is not an integer");
+        // A row never needs more than label + kPixels fields: stop counting past one extra.
+        if (fields.size() > static_cast<size_t>(kPixels) + 1) break;
         fields.push_back(v);
         if (p == end) break;
         field = p + 1;
       }
     }
     const int64_t pixels = static_cast<int64_t>(fields.size()) - 1;
+    if (pixels > kPixels)
+      fail(path, line_no, "row has more than " + std::to_string(kPixels) + " pixels");
     if (pixels != kPixels)
       fail(path, line_no, "row has " + std::to_string(pixels) + " pixels (expected " + std::to_string(kPixels) + ")");
     const int64_t label = fields[0];

@@ -75,7 +75,7 @@ Dataset load_dataset(const std::string& spec, const DatasetOptions& options) {
   } else if (kind == "folder") {
     if (arg.empty()) throw Error(ErrorCode::kInvalidArgument, "dataset '" + spec + "': expected folder:DIR");
     ds = load_image_folder(arg, options.channels ? options.channels : 1, options.height ? options.height : 28,
-                           options.width ? options.width : 28, options.limit);
+                           options.width ? options.width : 28, options.limit, options.max_image_bytes);
     ds.name = "folder:" + arg;
   } else {
     throw Error(ErrorCode::kInvalidArgument, "unknown dataset '" + spec +

@@ -15,7 +15,8 @@ bool is_image_file(const std::filesystem::path& p) {
 
 }  // namespace
 
-Dataset load_image_folder(const std::string& dir, int64_t channels, int64_t height, int64_t width, int64_t limit) {
+Dataset load_image_folder(const std::string& dir, int64_t channels, int64_t height, int64_t width, int64_t limit,
+                          int64_t max_image_bytes) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::kNotFound, dir + ": not a directory");
@@ -42,7 +43,7 @@ Dataset load_image_folder(const std::string& dir, int64_t channels, int64_t heig
     for (const auto& file : files) {
       if (limit > 0 && ds.size() >= limit) break;
       const std::string path = file.string();
-      std::vector<uint8_t> chw = decode_image_u8(read_file(path), channels, height, width, path);
+      std::vector<uint8_t> chw = decode_image_u8(read_file(path), channels, height, width, path, max_image_bytes);
       ds.pixels.insert(ds.pixels.end(), chw.begin(), chw.end());
       ds.labels.push_back(static_cast<int64_t>(label));
     }

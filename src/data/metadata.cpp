@@ -1,6 +1,9 @@
 // Preprocessing and labels <-> ONNX metadata_props strings (JSON arrays and integers).
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <cmath>
+
 #include "edgeq/data.h"
 #include "normalize.h"
 
@@ -22,26 +25,29 @@ const std::string& require(const Metadata& meta, const std::string& key, const s
 nlohmann::json parse_json(const std::string& text, const std::string& key, const std::string& model) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_array() || j.empty())
-    throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' is not a non-empty JSON array: " + text);
+    throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' is not a non-empty JSON array: '" +
+                                              printable(text) + "'");
   return j;
 }
 
-int64_t parse_dim(const Metadata& meta, const std::string& key, const std::string& model) {
+// A decimal integer in [1, max]; the message names the key and the allowed range.
+int64_t parse_dim(const Metadata& meta, const std::string& key, int64_t max, const std::string& model) {
   const std::string& text = require(meta, key, model);
-  try {
-    size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v > 0 && v <= 1 << 16) return v;
-  } catch (const std::exception&) {
-  }
-  throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' = '" + text + "' is not a positive integer");
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc() && end == text.data() + text.size() && v > 0 && v <= max) return v;
+  throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' = '" + printable(text) +
+                                            "' is not an integer in 1.." + std::to_string(max));
 }
 
 std::vector<float> parse_floats(const Metadata& meta, const std::string& key, const std::string& model) {
   std::vector<float> out;
   for (const auto& v : parse_json(require(meta, key, model), key, model)) {
     if (!v.is_number()) throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' holds a non-number");
-    out.push_back(v.get<float>());
+    const auto x = v.get<double>();
+    if (!std::isfinite(x) || std::fabs(x) > 1e30)
+      throw Error(ErrorCode::kInvalidModel, model + ": metadata '" + key + "' holds " + v.dump() + ", not a finite float");
+    out.push_back(static_cast<float>(x));
   }
   return out;
 }
@@ -59,9 +65,13 @@ Metadata preprocess_metadata(const Preprocess& pp, const std::vector<std::string
 
 Preprocess preprocess_from_metadata(const Metadata& meta, const std::string& model_name) {
   Preprocess pp;
-  pp.channels = parse_dim(meta, kMetaChannels, model_name);
-  pp.height = parse_dim(meta, kMetaHeight, model_name);
-  pp.width = parse_dim(meta, kMetaWidth, model_name);
+  pp.channels = parse_dim(meta, kMetaChannels, 3, model_name);
+  // Only grayscale and RGB are decoded: say so here, naming the model, not later naming an image.
+  if (pp.channels != 1 && pp.channels != 3)
+    throw Error(ErrorCode::kInvalidModel, model_name + ": metadata 'channels' = " + std::to_string(pp.channels) +
+                                              " (edgeq feeds 1 = grayscale or 3 = RGB images)");
+  pp.height = parse_dim(meta, kMetaHeight, kMaxImageSide, model_name);
+  pp.width = parse_dim(meta, kMetaWidth, kMaxImageSide, model_name);
   pp.norm.mean = parse_floats(meta, kMetaMean, model_name);
   pp.norm.std = parse_floats(meta, kMetaStd, model_name);
   try {

@@ -18,6 +18,15 @@ TEST(Shape, NumelChecksOverflowAndUnknownDims) {
   EXPECT_EQ(shape_str({-1, 3}), "[?, 3]");
 }
 
+TEST(Printable, EscapesControlBytesAndCutsLongText) {
+  EXPECT_EQ(printable("plain text 1,2"), "plain text 1,2");
+  // ESC, BEL, newline, DEL, a backslash and a UTF-8 byte pair all come out as \xNN.
+  EXPECT_EQ(printable("a\x1b[2J\x07\n\x7f\\\xc3\xa9"), "a\\x1b[2J\\x07\\x0a\\x7f\\x5c\\xc3\\xa9");
+  EXPECT_EQ(printable(std::string_view("\0z", 2)), "\\x00z");
+  EXPECT_EQ(printable(std::string(100, 'x'), 10), std::string(10, 'x') + "\u2026");
+  EXPECT_EQ(printable("abc", 3), "abc");
+}
+
 TEST(Tensor, AlignedZeroedAndShared) {
   Tensor t(DType::kF32, {3, 5});
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw()) % 64, 0u);

@@ -429,3 +429,249 @@ TEST(DataMetadataTest, RoundTripAndErrors) {
   EXPECT_EQ(data::labels_from_metadata_if_any(meta, "m.onnx"), labels);
   error_message([&] { data::labels_from_metadata_if_any({{"labels", "[1, 2]"}}, "m.onnx"); }, ErrorCode::kInvalidModel);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files (issue 23): sizes from headers checked before allocation, truncation detected,
+// file bytes escaped in messages, metadata errors blamed on the model.
+namespace {
+
+void put_chunk(std::string& png, const char* type, const std::string& body) {
+  put_be32(png, static_cast<uint32_t>(body.size()));
+  const std::string typed = std::string(type, 4) + body;
+  png += typed;
+  put_be32(png, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(typed.data()), static_cast<uInt>(typed.size()))));
+}
+
+// A valid all-black 8-bit PNG of any size (color type 0 gray, 2 RGB), deflated row by row so the
+// raw image never exists in memory: an 8192x8192 RGB image is ~200 KB.
+std::string black_png(uint32_t w, uint32_t h, uint8_t color_type) {
+  const uint32_t channels = color_type == 2 ? 3 : 1;
+  std::string ihdr;
+  put_be32(ihdr, w);
+  put_be32(ihdr, h);
+  ihdr += std::string{8, static_cast<char>(color_type), 0, 0, 0};
+  std::string idat;
+  z_stream zs{};
+  EXPECT_EQ(deflateInit(&zs, 1), Z_OK);
+  std::vector<Bytef> row(1 + size_t{w} * channels, 0);  // filter byte 0 + black pixels
+  std::vector<Bytef> out(1 << 16);
+  for (uint32_t y = 0; y < h; ++y) {
+    zs.next_in = row.data();
+    zs.avail_in = static_cast<uInt>(row.size());
+    const int flush = y + 1 == h ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      zs.next_out = out.data();
+      zs.avail_out = static_cast<uInt>(out.size());
+      deflate(&zs, flush);
+      idat.append(reinterpret_cast<const char*>(out.data()), out.size() - zs.avail_out);
+    } while (zs.avail_out == 0);
+  }
+  deflateEnd(&zs);
+  std::string png = "\x89PNG\r\n\x1a\n";
+  put_chunk(png, "IHDR", ihdr);
+  put_chunk(png, "IDAT", idat);
+  put_chunk(png, "IEND", "");
+  return png;
+}
+
+void append_to_string(void* ctx, void* chunk, int size) {
+  static_cast<std::string*>(ctx)->append(static_cast<const char*>(chunk), static_cast<size_t>(size));
+}
+
+// A BMP header (24 bits per pixel, uncompressed) declaring w x h, with only `pixel_bytes` of data.
+std::string bmp_header_only(uint32_t w, uint32_t h, size_t pixel_bytes) {
+  auto le32 = [](std::string& s, uint32_t v) {
+    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  std::string b = "BM";
+  le32(b, static_cast<uint32_t>(54 + pixel_bytes));
+  le32(b, 0);
+  le32(b, 54);  // pixel data offset
+  le32(b, 40);  // BITMAPINFOHEADER
+  le32(b, w);
+  le32(b, h);
+  b += std::string{1, 0, 24, 0};  // planes, bits per pixel
+  le32(b, 0);                     // BI_RGB
+  for (int i = 0; i < 5; ++i) le32(b, 0);
+  b.append(pixel_bytes, '\x40');
+  return b;
+}
+
+}  // namespace
+
+TEST(DataImageLimitsTest, PixelBudgetCheckedFromHeaderBeforeDecoding) {
+  // The issue's case: a small file whose header declares 8192x8192 RGB (192 MiB decoded).
+  const std::string big = black_png(8192, 8192, 2);
+  ASSERT_LT(big.size(), 1u << 20);
+  const edgeq::Timer timer;
+  std::string msg = error_message([&] { data::decode_image_u8(big, 1, 28, 28, "huge.png"); }, ErrorCode::kInvalidArgument);
+  EXPECT_LT(timer.elapsed_ms(), 500.0) << "decoded before refusing";
+  EXPECT_NE(msg.find("huge.png"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("8192x8192"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(std::to_string(big.size()) + "-byte file"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(std::to_string(data::kDefaultMaxImageBytes) + "-byte image budget"), std::string::npos) << msg;
+  // The budget is the caller's: a 64x64 image passes by default and is refused under 4096 bytes.
+  const std::string small = black_png(64, 64, 0);
+  EXPECT_EQ(data::decode_image_u8(small, 1, 8, 8, "small.png").size(), 64u);
+  msg = error_message([&] { data::decode_image_u8(small, 1, 8, 8, "small.png", 4095); }, ErrorCode::kInvalidArgument);
+  EXPECT_NE(msg.find("4095-byte image budget"), std::string::npos) << msg;
+  data::Preprocess pp{.channels = 1, .height = 8, .width = 8, .norm = {}, .max_image_bytes = 4095};
+  error_message([&] { data::decode_image(small, pp, "small.png"); }, ErrorCode::kInvalidArgument);
+  // The target size (from a model's metadata) counts against the same budget.
+  error_message([&] { data::decode_image_u8(small, 3, 8192, 8192, "small.png"); }, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(DataTest, FolderImageOverBudgetNamesFile) {
+  fs::create_directories(dir_ / "c");
+  edgeq::write_file_atomic(path("c/a.png"), black_png(64, 64, 0));
+  data::DatasetOptions options;
+  options.max_image_bytes = 1000;
+  std::string msg = error_message([&] { data::load_dataset("folder:" + dir_.string(), options); },
+                                  ErrorCode::kInvalidArgument);
+  EXPECT_NE(msg.find(path("c/a.png")), std::string::npos) << msg;
+  EXPECT_EQ(data::load_dataset("folder:" + dir_.string()).size(), 1);
+}
+
+TEST(DataImageLimitsTest, TruncatedBmpIsAnErrorNotABlackImage) {
+  // 100x100 at 24 bits: 100 rows of 300 bytes (stride 300); the file holds 3 rows.
+  std::string msg = error_message([&] { data::decode_image_u8(bmp_header_only(100, 100, 900), 1, 28, 28, "cut.bmp"); },
+                                  ErrorCode::kParse);
+  EXPECT_NE(msg.find("cut.bmp: truncated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("100x100"), std::string::npos) << msg;
+  // The issue's case: 8000x8000 promised, no pixel at all.
+  msg = error_message([&] { data::decode_image_u8(bmp_header_only(8000, 8000, 0), 1, 28, 28, "empty.bmp"); },
+                      ErrorCode::kParse);
+  EXPECT_NE(msg.find("empty.bmp: truncated"), std::string::npos) << msg;
+  // Complete: decodes (every pixel 0x40).
+  const std::vector<uint8_t> px = data::decode_image_u8(bmp_header_only(4, 2, 24), 1, 2, 4, "ok.bmp");
+  EXPECT_EQ(px, std::vector<uint8_t>(8, 0x40));
+}
+
+TEST(DataImageLimitsTest, ZeroSizedImageIsAnError) {
+  // Found by image_decode_fuzz: a BMP of 4x0 pixels went on to the resizer, which read out of bounds.
+  std::string msg = error_message([&] { data::decode_image_u8(bmp_header_only(4, 0, 0), 1, 28, 28, "flat.bmp"); },
+                                  ErrorCode::kParse);
+  EXPECT_NE(msg.find("flat.bmp: image header declares 4x0 pixels"), std::string::npos) << msg;
+}
+
+TEST(DataImageLimitsTest, PngChunkLongerThanTheFileIsRefusedBeforeAllocating) {
+  // Found by image_decode_fuzz: an IDAT chunk declaring 2^31 - 1 bytes made stb realloc 2 GB first.
+  std::string png = black_png(8, 8, 0);
+  const size_t idat = png.find("IDAT") - 4;
+  png.replace(idat, 4, std::string("\x7f\xff\xff\xff", 4));
+  std::string msg = error_message([&] { data::decode_image_u8(png, 1, 8, 8, "long.png"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("long.png: truncated image: PNG chunk 'IDAT' declares 2147483647 bytes"), std::string::npos) << msg;
+}
+
+TEST(DataImageLimitsTest, JpegHuffmanTableOverflowIsRefusedBeforeStb) {
+  // Found by image_decode_fuzz: a DHT segment whose 16 code counts sum past 256 made stb 2.27 write
+  // past its Huffman arrays (in stbi_info already). Build one from a valid JPEG: first table's counts
+  // all 0xFF.
+  std::vector<uint8_t> px(8 * 8, 100);
+  std::string jpg;
+  ASSERT_NE(stbi_write_jpg_to_func(append_to_string, &jpg, 8, 8, 1, px.data(), 90), 0);
+  const size_t dht = jpg.find("\xff\xc4");
+  ASSERT_NE(dht, std::string::npos);
+  for (size_t i = 0; i < 16; ++i) jpg[dht + 5 + i] = '\xff';
+  std::string msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "dht.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+  // The same table past its segment's declared end (length 3): stb still reads it, so it is checked.
+  jpg[dht + 2] = '\0';
+  jpg[dht + 3] = '\3';
+  msg = error_message([&] { data::decode_image_u8(jpg, 1, 8, 8, "short-dht.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("short-dht.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+  // Fill bytes before the start-of-image marker (stb skips them): still recognized as a JPEG.
+  msg = error_message([&] { data::decode_image_u8("\xff\xff" + jpg, 1, 8, 8, "fill.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("fill.jpg: corrupt JPEG: a Huffman table declares 4080 codes"), std::string::npos) << msg;
+}
+
+TEST(DataImageLimitsTest, TruncatedJpegIsAnError) {
+  std::vector<uint8_t> px(64 * 64 * 3);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 37 % 251);
+  std::string jpg;
+  ASSERT_NE(stbi_write_jpg_to_func(append_to_string, &jpg, 64, 64, 3, px.data(), 90), 0);
+  EXPECT_EQ(data::decode_image_u8(jpg, 3, 64, 64, "whole.jpg").size(), px.size());
+  const std::string cut = jpg.substr(0, jpg.size() / 2);
+  std::string msg = error_message([&] { data::decode_image_u8(cut, 3, 64, 64, "cut.jpg"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("cut.jpg: truncated"), std::string::npos) << msg;
+}
+
+TEST_F(DataTest, IdxGzipInflatesNoFurtherThanItsDims) {
+  // 2 images of 4x5 declared, 64 MiB of zeros after them: refused without inflating them all.
+  std::string bomb = idx_bytes(0x803, {2, 4, 5}, std::vector<uint8_t>(40, 9));
+  bomb.append(size_t{64} << 20, '\0');
+  write_gz(path("img.gz"), bomb);
+  write_gz(path("lbl.gz"), idx_bytes(0x801, {2}, {3, 4}));
+  std::string msg = error_message([&] { data::load_idx(path("img.gz"), path("lbl.gz")); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find(path("img.gz") + ": gzip stream inflates past the 56 bytes its IDX dims declare"),
+            std::string::npos) << msg;
+  // With a limit only the records kept are inflated, so the same file's first image loads.
+  data::Dataset ds = data::load_idx(path("img.gz"), path("lbl.gz"), 1);
+  EXPECT_EQ(ds.pixels, std::vector<uint8_t>(20, 9));
+}
+
+TEST_F(DataTest, IdxDimsCheckedBeforeAllocation) {
+  // 2^32-1 images of 4096x4096 (2^56 bytes): refused from the header, plain or gzip'd.
+  const std::string header = idx_bytes(0x803, {0xffffffffu, 4096, 4096}, {});
+  edgeq::write_file_atomic(path("img"), header);
+  write_gz(path("img.gz"), header);
+  edgeq::write_file_atomic(path("lbl"), idx_bytes(0x801, {1}, {0}));
+  for (const char* name : {"img", "img.gz"}) {
+    std::string msg = error_message([&] { data::load_idx(path(name), path("lbl")); }, ErrorCode::kParse);
+    EXPECT_NE(msg.find(path(name) + ": IDX dims declare more than " + std::to_string(data::kMaxIdxBytes)),
+              std::string::npos) << msg;
+  }
+  // 2^28 images of 2x2 (1 GiB, at the ceiling) in a 60-byte gzip: "truncated" at once, with no 1 GiB
+  // buffer allocated first (deflate cannot expand 60 bytes that far).
+  write_gz(path("big.gz"), idx_bytes(0x803, {1u << 28, 2, 2}, std::vector<uint8_t>(8, 1)));
+  write_gz(path("big-labels.gz"), idx_bytes(0x801, {1u << 28}, {}));
+  const edgeq::Timer timer;
+  std::string msg = error_message([&] { data::load_idx(path("big.gz"), path("big-labels.gz")); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find(path("big.gz") + ": truncated at record 2 of 268435456"), std::string::npos) << msg;
+  EXPECT_LT(timer.elapsed_ms(), 100.0) << "allocated what the dims declare before inflating";
+  // A labels file of 2^32-1 labels, gzip'd and nearly empty: refused the same way.
+  write_gz(path("lbl.gz"), idx_bytes(0x801, {0xffffffffu}, {}));
+  edgeq::write_file_atomic(path("one"), idx_bytes(0x803, {1, 4, 5}, std::vector<uint8_t>(20)));
+  error_message([&] { data::load_idx(path("one"), path("lbl.gz")); }, ErrorCode::kParse);
+}
+
+TEST(DataCsvLimitsTest, BinaryBytesAreEscapedInErrors) {
+  std::string row = "3,\x1b[2J\x1b]0;pwned\x07";
+  for (int i = 1; i < 784; ++i) row += ",0";
+  std::string msg = error_message([&] { data::load_sign_mnist_csv_from_bytes(row + "\n", "evil.csv"); },
+                                  ErrorCode::kParse);
+  EXPECT_EQ(msg.find('\x1b'), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\x07'), std::string::npos) << msg;
+  EXPECT_NE(msg.find("evil.csv:1: field 2 '\\x1b[2J\\x1b]0;pwned\\x07' is not an integer"), std::string::npos) << msg;
+  // A megabyte-long field is quoted cut short, not whole.
+  msg = error_message([&] { data::load_sign_mnist_csv_from_bytes("1," + std::string(1 << 20, 'z'), "long.csv"); },
+                      ErrorCode::kParse);
+  EXPECT_LT(msg.size(), 200u) << msg.size();
+  // A row with a million fields is refused as too long, naming the line.
+  msg = error_message([&] { data::load_sign_mnist_csv_from_bytes(csv_row(1, 1 << 20), "wide.csv"); }, ErrorCode::kParse);
+  EXPECT_NE(msg.find("wide.csv:1: row has more than 784 pixels"), std::string::npos) << msg;
+}
+
+TEST(DataMetadataLimitsTest, BadValuesAreMetadataErrorsNamingModelAndKey) {
+  const data::Metadata good = data::preprocess_metadata(data::Preprocess{}, {"a", "b"});
+  auto with = [&](const std::string& key, const std::string& value) {
+    data::Metadata m = good;
+    for (auto& [k, v] : m)
+      if (k == key) v = value;
+    return m;
+  };
+  // channels 4 used to pass here and fail later, naming the image being predicted.
+  std::string msg = error_message([&] { data::preprocess_from_metadata(with("channels", "4"), "m.onnx"); },
+                                  ErrorCode::kInvalidModel);
+  EXPECT_NE(msg.find("m.onnx: metadata 'channels'"), std::string::npos) << msg;
+  msg = error_message([&] { data::preprocess_from_metadata(with("channels", "2"), "m.onnx"); }, ErrorCode::kInvalidModel);
+  EXPECT_NE(msg.find("m.onnx: metadata 'channels'"), std::string::npos) << msg;
+  msg = error_message([&] { data::preprocess_from_metadata(with("height", "65536"), "m.onnx"); }, ErrorCode::kInvalidModel);
+  EXPECT_NE(msg.find("m.onnx: metadata 'height' = '65536' is not an integer in 1..8192"), std::string::npos) << msg;
+  msg = error_message([&] { data::preprocess_from_metadata(with("width", "2\x1b[2J"), "m.onnx"); },
+                      ErrorCode::kInvalidModel);
+  EXPECT_EQ(msg.find('\x1b'), std::string::npos) << msg;
+  msg = error_message([&] { data::preprocess_from_metadata(with("mean", "[1e300]"), "m.onnx"); },
+                      ErrorCode::kInvalidModel);
+  EXPECT_NE(msg.find("m.onnx: metadata 'mean'"), std::string::npos) << msg;
+}
