@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace edgeq {
@@ -24,7 +25,7 @@ enum class ErrorCode {
   kParse,            // a file that is not what it claims to be (corrupt ONNX, bad IDX magic, CSV row)
   kInvalidModel,     // a well-formed file whose graph breaks the ONNX rules (checker, cycle, missing init)
   kUnsupported,      // valid input edgeq does not handle (operator, attribute value, dtype, opset)
-  kIo,               // the OS refused a read or write
+  kIo,               // the OS refused a read, a write, memory or a thread
   kInternal,         // a bug in edgeq
 };
 
@@ -127,10 +128,21 @@ std::shared_ptr<std::byte> aligned_alloc_shared(size_t bytes);
 
 // ---------------------------------------------------------------------------------------------
 // Files.
-std::string read_file(const std::string& path);  // kNotFound / kIo naming the path
-// Writes to PATH.tmp.<pid> in the same directory, fsyncs, then renames over PATH: a reader sees the
-// old file or the whole new one, never a half-written one.
+// The whole of a regular file. Error naming the path: kNotFound (absent, or a dangling symbolic
+// link, said so), kInvalidArgument (a directory, pipe, device or socket, said which), kIo.
+std::string read_file(const std::string& path);
+// "" when PATH is a regular file (symbolic links followed), else why not, as read_file says it.
+std::string regular_file_problem(const std::string& path);
+// Writes to a new PATH.tmp.<pid>.<n> beside it (O_CREAT|O_EXCL|O_NOFOLLOW: a planted name or symbolic
+// link cannot redirect the write), fsyncs, then renames over PATH: a reader sees the old file or the
+// whole new one, never a half-written one.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// Several files that belong together (a model and its training log): every temp is written and
+// flushed before the first rename, so an error or a kill while writing leaves the old set; the new
+// set then lands in consecutive renames. Temps are removed on failure.
+void write_files_atomic(const std::vector<std::pair<std::string, std::string_view>>& files);
+// True when both paths exist and are the same file (device and inode; links and symlinks followed).
+bool same_file(const std::string& a, const std::string& b);
 
 // ---------------------------------------------------------------------------------------------
 // Timer: monotonic, for latency figures.
@@ -164,6 +176,7 @@ struct ThreadPoolState;
 class ThreadPool {
  public:
   static constexpr int kDefaultSpinMicros = 100;
+  // Throws Error(kIo) when the OS refuses the threads (none is left running).
   explicit ThreadPool(int threads, int spin_us = kDefaultSpinMicros);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -188,6 +201,7 @@ class ThreadPool {
 
  private:
   void run_ranges(int64_t n, void (*fn)(void*, int64_t, int64_t), void* ctx);
+  void stop_workers();  // joins every started worker
   int threads_;
   int spin_us_;
   std::unique_ptr<edgeq_detail::ThreadPoolState> state_;
@@ -195,5 +209,7 @@ class ThreadPool {
 
 // Number of hardware threads (at least 1).
 int hardware_threads();
+// Number of CPUs this process may run on (its affinity mask; at least 1): the ceiling for --threads.
+int allowed_threads();
 
 }  // namespace edgeq

@@ -12,7 +12,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "edgeq/core.h"
@@ -93,10 +96,45 @@ struct Graph {
   // Type/shape of any value: input, output, intermediate or initializer; nullopt if unknown.
   std::optional<ValueInfo> find_value(const std::string& value_name) const;
   bool is_initializer(const std::string& value_name) const { return initializers.count(value_name) != 0; }
-  // Index of the node producing `value_name`, or -1.
-  int64_t producer(const std::string& value_name) const;
-  // Indices of the nodes reading `value_name`.
-  std::vector<size_t> consumers(const std::string& value_name) const;
+  bool is_output(const std::string& value_name) const;
+};
+
+// Who produces and who reads each value of a graph, built once (O(n)) and kept in step with the node
+// edits made through it, so a pass asks in O(1) instead of scanning every node per node (a
+// 100k-node chain made the scans O(n²): minutes). Nodes keep their indices: a pass marks nodes dead
+// and erases them after it is done with the index; a dead node still counts as a reader or a producer
+// until then, so a pass skips its own dead nodes. An edit made to the graph's nodes without the
+// index leaves the index wrong: edit through edit(), or rebuild.
+class GraphIndex {
+ public:
+  explicit GraphIndex(const Graph& graph);
+  const Graph& graph() const { return *graph_; }
+  // The node producing VALUE (the last one edited to produce it), or -1.
+  int64_t producer(const std::string& value) const;
+  // The nodes reading VALUE, ascending, each once however often it reads it.
+  const std::set<size_t>& consumers(const std::string& value) const;
+  // The single node reading VALUE, or -1 (none, several, or VALUE is also a graph output).
+  int64_t sole_consumer(const std::string& value) const;
+  // BASE, or BASE_1, BASE_2, ...: the first name no input, initializer or node output uses.
+  std::string unique_name(const std::string& base) const;
+  // Applies EDIT to node I of G, the graph this index was built on (inputs, outputs, or the whole node
+  // replaced), and re-registers the node. Error(kInternal) for another graph.
+  template <typename Edit>
+  void edit(Graph& g, size_t i, Edit&& e) {
+    check_same(g);
+    forget(i);
+    e(g.nodes[i]);
+    remember(i);
+  }
+
+ private:
+  void check_same(const Graph& g) const;
+  void forget(size_t i);
+  void remember(size_t i);
+  const Graph* graph_;
+  std::unordered_map<std::string, size_t> producer_;
+  std::unordered_map<std::string, std::set<size_t>> consumers_;
+  std::unordered_set<std::string> input_names_;
 };
 
 struct Model {

@@ -2,6 +2,8 @@
 // Work is cut into one chunk per thread and chunks are claimed with an atomic counter, so a worker
 // that wakes late costs nothing: the caller takes its chunk. Workers spin (with a pause) for at most
 // spin_us after each job, then sleep on a condition variable.
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -97,20 +99,44 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+int allowed_threads() {
+  // The CPUs this process may run on (taskset, cgroup cpusets), not every CPU of the machine.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  return hardware_threads();
+}
+
 ThreadPool::ThreadPool(int threads, int spin_us)
     : threads_(std::max(1, threads)), spin_us_(std::max(0, spin_us)), state_(std::make_unique<edgeq_detail::ThreadPoolState>()) {
   state_->spin = std::chrono::microseconds(spin_us_);
-  for (int i = 1; i < threads_; ++i) state_->workers.emplace_back([s = state_.get()] { s->worker_loop(); });
+  try {
+    state_->workers.reserve(static_cast<size_t>(threads_ - 1));
+    for (int i = 1; i < threads_; ++i) state_->workers.emplace_back([s = state_.get()] { s->worker_loop(); });
+  } catch (const std::exception& e) {
+    // Thread creation failed part-way (EAGAIN: a process or memory limit). The workers already
+    // started must be joined before the state goes, or std::thread's destructor calls terminate.
+    const size_t started = state_->workers.size();
+    stop_workers();
+    throw Error(ErrorCode::kIo, "cannot start " + std::to_string(threads_) + " threads (started " +
+                                          std::to_string(started + 1) + "): " + e.what());
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(state_->sleep_mutex);
     state_->stop.store(true);
   }
   state_->wake.notify_all();
   for (auto& t : state_->workers) t.join();
+  state_->workers.clear();
 }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
 
 void ThreadPool::run_ranges(int64_t n, void (*fn)(void*, int64_t, int64_t), void* ctx) {
   auto& s = *state_;

@@ -1,4 +1,4 @@
-// Graph IR: attribute access, topological order, producers/consumers, model metadata.
+// Graph IR: attribute access, topological order, the producer/consumer index, model metadata.
 #include <unordered_map>
 #include <unordered_set>
 
@@ -145,19 +145,68 @@ std::optional<ValueInfo> Graph::find_value(const std::string& value_name) const 
   return std::nullopt;
 }
 
-int64_t Graph::producer(const std::string& value_name) const {
-  for (size_t i = 0; i < nodes.size(); ++i)
-    for (const auto& o : nodes[i].outputs)
-      if (o == value_name) return static_cast<int64_t>(i);
-  return -1;
+bool Graph::is_output(const std::string& value_name) const {
+  for (const auto& o : outputs)
+    if (o.name == value_name) return true;
+  return false;
 }
 
-std::vector<size_t> Graph::consumers(const std::string& value_name) const {
-  std::vector<size_t> r;
-  for (size_t i = 0; i < nodes.size(); ++i)
-    for (const auto& in : nodes[i].inputs)
-      if (in == value_name) { r.push_back(i); break; }
-  return r;
+GraphIndex::GraphIndex(const Graph& graph) : graph_(&graph) {
+  producer_.reserve(graph.nodes.size());
+  for (const auto& in : graph.inputs) input_names_.insert(in.name);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) remember(i);
+}
+
+int64_t GraphIndex::producer(const std::string& value) const {
+  auto it = producer_.find(value);
+  return it == producer_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+const std::set<size_t>& GraphIndex::consumers(const std::string& value) const {
+  static const std::set<size_t> kNone;
+  auto it = consumers_.find(value);
+  return it == consumers_.end() ? kNone : it->second;
+}
+
+int64_t GraphIndex::sole_consumer(const std::string& value) const {
+  const auto& readers = consumers(value);
+  if (readers.size() != 1 || graph_->is_output(value)) return -1;
+  return static_cast<int64_t>(*readers.begin());
+}
+
+std::string GraphIndex::unique_name(const std::string& base) const {
+  auto taken = [&](const std::string& n) {
+    return graph_->initializers.count(n) || producer_.count(n) || input_names_.count(n);
+  };
+  std::string name = base;
+  for (int i = 1; taken(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
+
+void GraphIndex::check_same(const Graph& g) const {
+  if (&g != graph_) throw Error(ErrorCode::kInternal, "GraphIndex::edit on a graph the index was not built on");
+}
+
+void GraphIndex::forget(size_t i) {
+  const Node& n = graph_->nodes[i];
+  for (const auto& o : n.outputs) {
+    auto it = producer_.find(o);
+    if (it != producer_.end() && it->second == i) producer_.erase(it);
+  }
+  for (const auto& in : n.inputs) {
+    auto it = consumers_.find(in);
+    if (it == consumers_.end()) continue;
+    it->second.erase(i);
+    if (it->second.empty()) consumers_.erase(it);
+  }
+}
+
+void GraphIndex::remember(size_t i) {
+  const Node& n = graph_->nodes[i];
+  for (const auto& o : n.outputs)
+    if (!o.empty()) producer_[o] = i;
+  for (const auto& in : n.inputs)
+    if (!in.empty()) consumers_[in].insert(i);
 }
 
 int64_t Model::opset(const std::string& domain_name) const {

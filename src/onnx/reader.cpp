@@ -118,17 +118,17 @@ std::string read_external(const RawTensor& p, const std::string& where, const st
       else if (key == "length") length = std::stoll(value, &used);
       if ((key == "offset" || key == "length") && used != value.size()) throw std::invalid_argument(value);
     } catch (const std::exception&) {
-      fail(ErrorCode::kInvalidModel, where, "external data field '" + key + "' is not a number: '" + value + "'");
+      fail(ErrorCode::kInvalidModel, where, "external data field '" + printable(key) + "' is not a number: '" + printable(value) + "'");
     }
   }
   if (location.empty()) fail(ErrorCode::kInvalidModel, where, "external data without a location");
   if (base_dir.empty())
-    fail(ErrorCode::kInvalidModel, where, "external data '" + location + "' but the model was read from memory without a folder");
+    fail(ErrorCode::kInvalidModel, where, "external data '" + printable(location) + "' but the model was read from memory without a folder");
   namespace fs = std::filesystem;
   const fs::path rel(location);
-  if (rel.is_absolute()) fail(ErrorCode::kInvalidModel, where, "external data location '" + location + "' is absolute");
+  if (rel.is_absolute()) fail(ErrorCode::kInvalidModel, where, "external data location '" + printable(location) + "' is absolute");
   for (const auto& part : rel)
-    if (part == "..") fail(ErrorCode::kInvalidModel, where, "external data location '" + location + "' leaves the model's directory");
+    if (part == "..") fail(ErrorCode::kInvalidModel, where, "external data location '" + printable(location) + "' leaves the model's directory");
   if (offset < 0) fail(ErrorCode::kInvalidModel, where, "external data offset is negative");
   if (length >= 0 && static_cast<uint64_t>(length) != expected)
     fail(ErrorCode::kInvalidModel, where, "external data length " + std::to_string(length) + " != " + std::to_string(expected) + " bytes the shape needs");
@@ -136,22 +136,22 @@ std::string read_external(const RawTensor& p, const std::string& where, const st
   std::error_code ec;
   const fs::path real_dir = fs::canonical(base_dir, ec);
   const fs::path real_file = ec ? fs::path() : fs::canonical(file, ec);
-  if (ec) fail(ErrorCode::kNotFound, where, "external data file '" + file.string() + "' not found");
+  if (ec) fail(ErrorCode::kNotFound, where, "external data file '" + printable(file.string()) + "' not found");
   // A symbolic link inside the folder may point anywhere: the resolved file must still be inside.
   const auto [dir_end, file_it] = std::mismatch(real_dir.begin(), real_dir.end(), real_file.begin(), real_file.end());
   if (dir_end != real_dir.end())
-    fail(ErrorCode::kInvalidModel, where, "external data file '" + file.string() + "' resolves outside the model's directory");
+    fail(ErrorCode::kInvalidModel, where, "external data file '" + printable(file.string()) + "' resolves outside the model's directory");
   if (!fs::is_regular_file(real_file, ec))
-    fail(ErrorCode::kInvalidModel, where, "external data '" + file.string() + "' is not a regular file");
+    fail(ErrorCode::kInvalidModel, where, "external data '" + printable(file.string()) + "' is not a regular file");
   const uint64_t size = fs::file_size(real_file, ec);
   if (ec || static_cast<uint64_t>(offset) > size || size - static_cast<uint64_t>(offset) < expected)
-    fail(ErrorCode::kInvalidModel, where, "external data file '" + file.string() + "' has " + std::to_string(size) +
+    fail(ErrorCode::kInvalidModel, where, "external data file '" + printable(file.string()) + "' has " + std::to_string(size) +
                                               " bytes, needs " + std::to_string(static_cast<uint64_t>(offset) + expected));
   std::ifstream in(real_file, std::ios::binary);
   in.seekg(offset);
   std::string bytes(expected, '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(expected));
-  if (!in) fail(ErrorCode::kIo, where, "cannot read external data file '" + file.string() + "'");
+  if (!in) fail(ErrorCode::kIo, where, "cannot read external data file '" + printable(file.string()) + "'");
   return bytes;
 }
 
@@ -218,7 +218,10 @@ Tensor tensor_from_raw(const RawTensor& p, const std::string& where, const std::
 }
 
 // TypeProto -> dtype and shape; only tensor types carry them (sequence, map, optional stay unknown).
-void read_tensor_type(std::string_view bytes, const std::string& what, ValueInfo& v) {
+// NEGATIVE_DIM gets the first dim_value below 0 (index, value), which the caller refuses once it knows
+// the value's name.
+void read_tensor_type(std::string_view bytes, const std::string& what, ValueInfo& v,
+                      std::pair<size_t, int64_t>* negative_dim) {
   WireReader r(bytes, &what);
   while (!r.done()) {
     Field f = r.next();
@@ -239,7 +242,13 @@ void read_tensor_type(std::string_view bytes, const std::string& what, ValueInfo
         while (!dr.done()) {
           Field x = dr.next();
           // dim_value and dim_param are a oneof: the last one in the bytes wins, as in protobuf.
-          if (x.number == 1) { wire::expect(dr, x, wire::kVarint); dim = static_cast<int64_t>(x.varint); param.clear(); }
+          if (x.number == 1) {
+            wire::expect(dr, x, wire::kVarint);
+            dim = static_cast<int64_t>(x.varint);
+            param.clear();
+            // -1 is the IR's "unknown": a negative dim_value in the file must not pass for an open dim.
+            if (dim < 0 && negative_dim->second == 0) *negative_dim = {v.shape.size(), dim};
+          }
           else if (x.number == 2) { param = wire::as_string(dr, x); dim = -1; }
         }
         v.shape.push_back(dim);
@@ -252,6 +261,7 @@ void read_tensor_type(std::string_view bytes, const std::string& what, ValueInfo
 ValueInfo read_value_info(std::string_view bytes, const std::string& what) {
   WireReader r(bytes, &what);
   ValueInfo v;
+  std::pair<size_t, int64_t> negative_dim{0, 0};
   while (!r.done()) {
     Field f = r.next();
     if (f.number == 1) v.name = wire::as_string(r, f);
@@ -269,13 +279,16 @@ ValueInfo read_value_info(std::string_view bytes, const std::string& what) {
           v.shape.clear();
           v.dim_params.clear();
           v.other_type.clear();
-          read_tensor_type(t.bytes, what, v);
+          read_tensor_type(t.bytes, what, v, &negative_dim);
         } else if (t.number == 4 || t.number == 5 || t.number == 8 || t.number == 9) {
           v = ValueInfo{v.name, DType::kUndefined, false, {}, {}, v.doc_string, std::string(f.bytes)};
         }
       }
     }
   }
+  if (negative_dim.second < 0)
+    fail(ErrorCode::kInvalidModel, what, "'" + printable(v.name) + "' has dim " + std::to_string(negative_dim.first) + " = " +
+                                             std::to_string(negative_dim.second) + "; dims are >= 0 (an open dim has a dim_param or no value)");
   return v;
 }
 
@@ -518,19 +531,19 @@ Model read_model_from_buffer(const void* data, size_t size, const std::string& n
 
 Model read_model(const std::string& path, const ReadOptions& options) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) fail(ErrorCode::kNotFound, path, "no such file");
-  if (fs::is_directory(status)) fail(ErrorCode::kInvalidArgument, path, "is a directory, not an ONNX file");
-  if (!fs::is_regular_file(status)) fail(ErrorCode::kInvalidArgument, path, "is not a regular file");
+  if (const std::string problem = regular_file_problem(path); !problem.empty())
+    fail(problem == "no such file" || problem.find("does not exist") != std::string::npos ? ErrorCode::kNotFound
+                                                                                           : ErrorCode::kInvalidArgument,
+         path, problem);
   const std::string base = fs::path(path).parent_path().string();
   const std::string base_dir = base.empty() ? "." : base;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a path swapped for a FIFO after the check above must not block the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) fail(ErrorCode::kIo, path, "cannot open: " + std::string(std::strerror(errno)));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    fail(ErrorCode::kIo, path, "cannot stat");
+    fail(ErrorCode::kIo, path, "cannot stat, or not a regular file");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {

@@ -29,10 +29,6 @@ bool is_bookkeeping_op(const std::string& op) {
   return k.count(op) != 0;
 }
 
-bool is_graph_output(const onnx::Graph& g, const std::string& name) {
-  return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == name; });
-}
-
 const Tensor* f32_initializer(const onnx::Graph& g, const std::string& name) {
   auto it = g.initializers.find(name);
   return it != g.initializers.end() && it->second.dtype() == DType::kF32 ? &it->second : nullptr;
@@ -91,14 +87,15 @@ StaticPlan plan_static(const onnx::Model& prepared, const QuantizeOptions& optio
     plan.roles[i] = is_pass_through_op(n.op_type) ? Role::kPassThrough : Role::kCompute;
   }
   // Fold Relu/Clip(0, x) into the quantized op before it, when nothing else reads the op's output.
+  const onnx::GraphIndex ix(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const auto& act = g.nodes[i];
     if (excluded.count(act.name) || !is_foldable_activation(act, g, opset) || act.inputs.empty()) continue;
     const std::string& x = act.inputs[0];
-    const int64_t p = g.producer(x);
-    const bool output_kept_float = is_graph_output(g, act.outputs[0]) && !options.quantize_outputs;
+    const int64_t p = ix.producer(x);
+    const bool output_kept_float = g.is_output(act.outputs[0]) && !options.quantize_outputs;
     if (p < 0 || plan.roles[static_cast<size_t>(p)] != Role::kCompute || g.nodes[static_cast<size_t>(p)].op_type == "Relu" ||
-        is_graph_output(g, x) || g.consumers(x).size() != 1 || output_kept_float || plan.folded_activation.count(static_cast<size_t>(p))) {
+        g.is_output(x) || ix.consumers(x).size() != 1 || output_kept_float || plan.folded_activation.count(static_cast<size_t>(p))) {
       if (act.op_type == "Clip" && plan.roles[i] == Role::kFloat)
         plan.warnings.push_back(act.label() + " left in fp32: cannot fold into the op before it");
       continue;
@@ -121,7 +118,7 @@ StaticPlan plan_static(const onnx::Model& prepared, const QuantizeOptions& optio
     for (size_t k : activation_inputs(n, g)) mark(n.inputs[k], n.inputs[k]);
     auto folded = plan.folded_activation.find(i);
     const std::string out = folded != plan.folded_activation.end() ? g.nodes[folded->second].outputs[0] : n.outputs[0];
-    if (is_graph_output(g, out) && !options.quantize_outputs) continue;
+    if (g.is_output(out) && !options.quantize_outputs) continue;
     // Pass-through ops move values without arithmetic: their output keeps the input's scale.
     mark(out, role == Role::kPassThrough ? plan.range_source.at(n.inputs[0]) : out);
   }
@@ -197,7 +194,7 @@ class StaticWriter {
         if (!out_.activation_qparams.count(o)) continue;
         // Only when outputs are quantized on purpose: a graph output that is quantized because a
         // quantized op also reads it keeps its fp32 value; the readers get the DequantizeLinear's.
-        if (is_graph_output(g, o) && options_.quantize_outputs) {
+        if (g.is_output(o) && options_.quantize_outputs) {
           const std::string raw = names_.fresh(o + "_prequant");
           to_emit.emplace_back(o, raw);
           o = raw;

@@ -12,8 +12,6 @@ namespace edgeq::runtime {
 
 using detail::erase_nodes;
 using detail::f32_initializer;
-using detail::sole_consumer;
-using detail::unique_name;
 
 namespace {
 
@@ -22,16 +20,17 @@ class BatchNormFolding final : public onnx::Pass {
   std::string name() const override { return "batchnorm-folding"; }
   bool run(onnx::Model& model) override {
     auto& g = model.graph;
+    onnx::GraphIndex ix(g);
     std::set<size_t> dead;
     for (size_t bi = 0; bi < g.nodes.size(); ++bi) {
       const auto& bn = g.nodes[bi];
       if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.outputs.size() != 1) continue;
       if (bn.attr_int("training_mode", 0) != 0) continue;
-      const int64_t ci = g.producer(bn.inputs[0]);
+      const int64_t ci = ix.producer(bn.inputs[0]);
       if (ci < 0 || dead.count(static_cast<size_t>(ci))) continue;
       auto& conv = g.nodes[static_cast<size_t>(ci)];
       if (conv.op_type != "Conv" || !conv.domain.empty() || conv.find_attr("edgeq.activation")) continue;
-      if (sole_consumer(g, conv.outputs[0]) != static_cast<int64_t>(bi)) continue;
+      if (ix.sole_consumer(conv.outputs[0]) != static_cast<int64_t>(bi)) continue;
       const Tensor* w = f32_initializer(g, conv.inputs[1]);
       const Tensor* cb = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? f32_initializer(g, conv.inputs[2]) : nullptr;
       if (!w || (conv.inputs.size() > 2 && !conv.inputs[2].empty() && !cb)) continue;
@@ -51,13 +50,17 @@ class BatchNormFolding final : public onnx::Pass {
         nb.data<float>()[o] = static_cast<float>((bias0 - m->data<float>()[o]) * scale + b->data<float>()[o]);
       }
       const std::string base = conv.name.empty() ? conv.outputs[0] : conv.name;
-      const std::string wn = unique_name(g, base + ".bn_weight"), bname = unique_name(g, base + ".bn_bias");
+      const std::string wn = ix.unique_name(base + ".bn_weight");
       g.initializers[wn] = nw;
+      const std::string bname = ix.unique_name(base + ".bn_bias");
       g.initializers[bname] = nb;
-      conv.inputs.resize(3);
-      conv.inputs[1] = wn;
-      conv.inputs[2] = bname;
-      conv.outputs[0] = bn.outputs[0];
+      const std::string folded_out = bn.outputs[0];
+      ix.edit(g, static_cast<size_t>(ci), [&](onnx::Node& c) {
+        c.inputs.resize(3);
+        c.inputs[1] = wn;
+        c.inputs[2] = bname;
+        c.outputs[0] = folded_out;
+      });
       dead.insert(bi);
     }
     if (dead.empty()) return false;
@@ -71,13 +74,14 @@ class ActivationFusion final : public onnx::Pass {
   std::string name() const override { return "activation-fusion"; }
   bool run(onnx::Model& model) override {
     auto& g = model.graph;
+    onnx::GraphIndex ix(g);
     std::set<size_t> dead;
     const int64_t opset = model.opset("");
     for (size_t pi = 0; pi < g.nodes.size(); ++pi) {
       auto& prod = g.nodes[pi];
       if ((prod.op_type != "Conv" && prod.op_type != "Gemm") || !prod.domain.empty() || prod.find_attr("edgeq.activation")) continue;
       if (prod.outputs.size() != 1) continue;
-      const int64_t ai = sole_consumer(g, prod.outputs[0]);
+      const int64_t ai = ix.sole_consumer(prod.outputs[0]);
       if (ai < 0 || dead.count(static_cast<size_t>(ai))) continue;
       const auto& act = g.nodes[static_cast<size_t>(ai)];
       if (!act.domain.empty() || act.inputs.empty() || act.inputs[0] != prod.outputs[0]) continue;
@@ -110,7 +114,8 @@ class ActivationFusion final : public onnx::Pass {
       } else {
         continue;
       }
-      prod.outputs[0] = act.outputs[0];
+      const std::string fused_out = act.outputs[0];
+      ix.edit(g, pi, [&](onnx::Node& p) { p.outputs[0] = fused_out; });
       dead.insert(static_cast<size_t>(ai));
     }
     if (dead.empty()) return false;

@@ -24,9 +24,7 @@ namespace {
 
 using detail::erase_nodes;
 using detail::initializer;
-using detail::is_graph_output;
-using detail::sole_consumer;
-using detail::unique_name;
+using onnx::GraphIndex;
 
 // A DequantizeLinear or QuantizeLinear node (ai.onnx) with constant scale and zero point.
 struct QNode {
@@ -56,19 +54,19 @@ std::optional<QNode> as_qnode(const onnx::Graph& g, size_t i, const char* op) {
 }
 
 // The DequantizeLinear producing `value` (per-tensor unless per_axis_ok).
-std::optional<QNode> dq_of(const onnx::Graph& g, const std::string& value, bool per_axis_ok) {
-  const int64_t p = g.producer(value);
+std::optional<QNode> dq_of(const GraphIndex& ix, const std::string& value, bool per_axis_ok) {
+  const int64_t p = ix.producer(value);
   if (p < 0) return std::nullopt;
-  auto q = as_qnode(g, static_cast<size_t>(p), "DequantizeLinear");
+  auto q = as_qnode(ix.graph(), static_cast<size_t>(p), "DequantizeLinear");
   if (!q || (!per_axis_ok && q->scale_t->numel() != 1)) return std::nullopt;
   return q;
 }
 
 // The QuantizeLinear (per-tensor, uint8/int8) that is the only reader of `value`.
-std::optional<QNode> sole_q_reader(const onnx::Graph& g, const std::string& value) {
-  const int64_t c = sole_consumer(g, value);
+std::optional<QNode> sole_q_reader(const GraphIndex& ix, const std::string& value) {
+  const int64_t c = ix.sole_consumer(value);
   if (c < 0) return std::nullopt;
-  auto q = as_qnode(g, static_cast<size_t>(c), "QuantizeLinear");
+  auto q = as_qnode(ix.graph(), static_cast<size_t>(c), "QuantizeLinear");
   if (!q || q->value != value || q->scale_t->numel() != 1) return std::nullopt;
   return q;
 }
@@ -96,8 +94,9 @@ class QdqFusion final : public onnx::Pass {
   std::string name() const override { return "qdq-fusion"; }
   bool run(onnx::Model& model) override {
     auto& g = model.graph;
+    GraphIndex ix(g);
     std::set<size_t> dead;
-    const bool shifted = shift_int8_activations(g);  // zero points only: the order stays valid
+    const bool shifted = shift_int8_activations(g, ix);  // zero points only: the order stays valid
     bool moved = false;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (dead.count(i)) continue;
@@ -106,13 +105,13 @@ class QdqFusion final : public onnx::Pass {
       std::vector<size_t> absorbed;
       if (!n.domain.empty()) continue;
       if (op == "Conv" || op == "Gemm") {
-        if (auto q = fuse_product(model, i)) absorbed.push_back(*q);
+        if (auto q = fuse_product(model, ix, i)) absorbed.push_back(*q);
       } else if (op == "Relu") {
-        if (auto r = absorb_relu(g, i)) absorbed.push_back(*r);
+        if (auto r = absorb_relu(g, ix, i)) absorbed.push_back(*r);
       } else if (op == "MaxPool" || op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity") {
-        moved |= sink_dq(g, i);
+        moved |= sink_dq(g, ix, i);
       } else if (op == "QuantizeLinear") {
-        absorbed = cancel_pair(g, i);
+        absorbed = cancel_pair(g, ix, i);
       }
       for (size_t d : absorbed)
         if (!dead.count(d)) dead.insert(d);
@@ -129,15 +128,15 @@ class QdqFusion final : public onnx::Pass {
   // the int8 code + 128, and DequantizeLinear subtracts the same 128 back, so every real value is
   // unchanged. onnxruntime's quantize_static writes int8 activations by default; the integer kernels
   // take uint8 (the int8 codes would run the plain loops, ~600x slower on cnn-m).
-  static bool shift_int8_activations(onnx::Graph& g) {
+  static bool shift_int8_activations(onnx::Graph& g, GraphIndex& ix) {
     bool changed = false;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       auto q = as_qnode(g, i, "QuantizeLinear");
       if (!q || !q->zero_t || q->zero_t->dtype() != DType::kI8 || q->zero_t->numel() != 1 || q->scale_t->numel() != 1) continue;
       if (g.nodes[i].attr_int("saturate", 1) != 1) continue;
       const std::string& v = g.nodes[i].outputs[0];
-      if (is_graph_output(g, v)) continue;
-      const auto readers = g.consumers(v);
+      if (g.is_output(v)) continue;
+      const std::set<size_t> readers = ix.consumers(v);
       bool all_dq = !readers.empty();
       for (size_t r : readers) {
         auto dq = as_qnode(g, r, "DequantizeLinear");
@@ -146,41 +145,41 @@ class QdqFusion final : public onnx::Pass {
       if (!all_dq) continue;
       Tensor zp(DType::kU8, q->zero_t->shape());
       zp.data<uint8_t>()[0] = static_cast<uint8_t>(q->zero_t->data<int8_t>()[0] + 128);
-      const std::string name = add_initializer(g, q->zero_point + ".u8", std::move(zp));
-      g.nodes[i].inputs[2] = name;
-      for (size_t r : readers) g.nodes[r].inputs[2] = name;
+      const std::string name = add_initializer(g, ix, q->zero_point + ".u8", std::move(zp));
+      ix.edit(g, i, [&](onnx::Node& n) { n.inputs[2] = name; });
+      for (size_t r : readers) ix.edit(g, r, [&](onnx::Node& n) { n.inputs[2] = name; });
       changed = true;
     }
     return changed;
   }
 
   // An initializer name for `t` (a zero point or an int32 bias the group needs).
-  static std::string add_initializer(onnx::Graph& g, const std::string& base, Tensor t) {
-    const std::string n = unique_name(g, base);
+  static std::string add_initializer(onnx::Graph& g, const GraphIndex& ix, const std::string& base, Tensor t) {
+    const std::string n = ix.unique_name(base);
     g.initializers[n] = std::move(t);
     return n;
   }
 
   // The zero point input of a QNode, created (zeros of `dtype`, the scale's shape) when omitted.
-  static std::string zero_point_name(onnx::Graph& g, const QNode& q, DType dtype, const std::string& base) {
+  static std::string zero_point_name(onnx::Graph& g, const GraphIndex& ix, const QNode& q, DType dtype, const std::string& base) {
     if (!q.zero_point.empty()) return q.zero_point;
     Tensor z(dtype, q.scale_t->shape());
     std::memset(z.raw(), 0, z.nbytes());
-    return add_initializer(g, base + "_zero_point", std::move(z));
+    return add_initializer(g, ix, base + "_zero_point", std::move(z));
   }
 
   // Conv / Gemm between DequantizeLinear inputs and one QuantizeLinear reader, rewritten in place into
   // QLinearConv / QGemm. Returns the index of the absorbed QuantizeLinear.
-  static std::optional<size_t> fuse_product(onnx::Model& model, size_t i) {
+  static std::optional<size_t> fuse_product(onnx::Model& model, GraphIndex& ix, size_t i) {
     auto& g = model.graph;
     const onnx::Node& n = g.nodes[i];
     const bool conv = n.op_type == "Conv";
     if (n.inputs.size() < 2 || n.outputs.size() != 1) return std::nullopt;
     if (!conv && (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.f) != 1.f || n.attr_float("beta", 1.f) != 1.f))
       return std::nullopt;
-    auto x = dq_of(g, n.inputs[0], false);
-    auto w = dq_of(g, n.inputs[1], true);
-    auto y = sole_q_reader(g, n.outputs[0]);
+    auto x = dq_of(ix, n.inputs[0], false);
+    auto w = dq_of(ix, n.inputs[1], true);
+    auto y = sole_q_reader(ix, n.outputs[0]);
     if (!x || !w || !y || !is_u8_or_s8(x->zero_t) || !is_u8_or_s8(y->zero_t)) return std::nullopt;
     const Tensor* wq = initializer(g, w->value);
     if (!wq || (wq->dtype() != DType::kI8 && wq->dtype() != DType::kU8) || wq->shape().size() < 2) return std::nullopt;
@@ -199,7 +198,7 @@ class QdqFusion final : public onnx::Pass {
       if (const Tensor* bf = initializer(g, n.inputs[2]); bf && bf->dtype() == DType::kF32 && bf->numel() == channels) {
         for (int64_t c = 0; c < channels; ++c) real[c] = bf->data<float>()[c];
       } else {
-        auto b = dq_of(g, n.inputs[2], true);
+        auto b = dq_of(ix, n.inputs[2], true);
         const Tensor* bq = b ? initializer(g, b->value) : nullptr;
         if (!bq || bq->dtype() != DType::kI32 || bq->numel() != channels || (b->scale_t->numel() != 1 && b->scale_t->numel() != channels))
           return std::nullopt;
@@ -215,7 +214,7 @@ class QdqFusion final : public onnx::Pass {
         if (!(std::fabs(q) < 2147483647.0)) return std::nullopt;
         bias_t.data<int32_t>()[c] = static_cast<int32_t>(q);
       }
-      bias = add_initializer(g, n.inputs[2] + "_int32", std::move(bias_t));
+      bias = add_initializer(g, ix, n.inputs[2] + "_int32", std::move(bias_t));
     }
     const std::string base = n.name.empty() ? n.outputs[0] : n.name;
     onnx::Node fused;
@@ -223,72 +222,82 @@ class QdqFusion final : public onnx::Pass {
     fused.op_type = conv ? "QLinearConv" : "QGemm";
     fused.domain = conv ? "" : "com.microsoft";
     const DType xdt = x->zero_t ? x->zero_t->dtype() : DType::kU8, ydt = y->zero_t ? y->zero_t->dtype() : DType::kU8;
-    fused.inputs = {x->value, x->scale, zero_point_name(g, *x, xdt, base + ".x"),
-                    w->value, w->scale, zero_point_name(g, *w, wq->dtype(), base + ".w")};
+    fused.inputs = {x->value, x->scale, zero_point_name(g, ix, *x, xdt, base + ".x"),
+                    w->value, w->scale, zero_point_name(g, ix, *w, wq->dtype(), base + ".w")};
     if (conv) {
-      fused.inputs.insert(fused.inputs.end(), {y->scale, zero_point_name(g, *y, ydt, base + ".y")});
+      fused.inputs.insert(fused.inputs.end(), {y->scale, zero_point_name(g, ix, *y, ydt, base + ".y")});
       if (!bias.empty()) fused.inputs.push_back(bias);
     } else {
-      fused.inputs.insert(fused.inputs.end(), {bias, y->scale, zero_point_name(g, *y, ydt, base + ".y")});
+      fused.inputs.insert(fused.inputs.end(), {bias, y->scale, zero_point_name(g, ix, *y, ydt, base + ".y")});
     }
     fused.outputs = {g.nodes[y->index].outputs[0]};
     for (const auto& a : n.attrs)
       if (conv || a.name == "transB" || a.name.rfind("edgeq.", 0) == 0) fused.attrs.push_back(a);
     if (!conv && !model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
-    g.nodes[i] = std::move(fused);
+    ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
     return y->index;
   }
 
   // QLinearConv/QGemm -> DQ -> Relu (PyTorch's export: the Relu after the DQ) becomes the integer node with
   // a fused Relu (clamp at its zero point: relu(dq(q)) = dq(max(q, zero point)), exact) -> DQ. Returns
   // the index of the absorbed Relu.
-  static std::optional<size_t> absorb_relu(onnx::Graph& g, size_t i) {
+  static std::optional<size_t> absorb_relu(onnx::Graph& g, GraphIndex& ix, size_t i) {
     const onnx::Node& relu = g.nodes[i];
     if (relu.inputs.size() != 1 || relu.outputs.size() != 1) return std::nullopt;
-    auto d = dq_of(g, relu.inputs[0], false);
-    if (!d || sole_consumer(g, relu.inputs[0]) != static_cast<int64_t>(i)) return std::nullopt;
-    const int64_t pi = g.producer(d->value);
-    if (pi < 0 || sole_consumer(g, d->value) != static_cast<int64_t>(d->index)) return std::nullopt;
+    auto d = dq_of(ix, relu.inputs[0], false);
+    if (!d || ix.sole_consumer(relu.inputs[0]) != static_cast<int64_t>(i)) return std::nullopt;
+    const int64_t pi = ix.producer(d->value);
+    if (pi < 0 || ix.sole_consumer(d->value) != static_cast<int64_t>(d->index)) return std::nullopt;
     onnx::Node& prod = g.nodes[static_cast<size_t>(pi)];
     const bool integer_node = (prod.op_type == "QLinearConv" && prod.domain.empty()) || (prod.op_type == "QGemm" && prod.domain == "com.microsoft");
     const std::string act = prod.attr_string("edgeq.activation", "");
     if (!integer_node || (!act.empty() && act != "Relu")) return std::nullopt;
     prod.set_attr(onnx::Attribute::make_string("edgeq.activation", "Relu"));
-    g.nodes[d->index].outputs[0] = relu.outputs[0];
+    const std::string relu_out = relu.outputs[0];
+    ix.edit(g, d->index, [&](onnx::Node& dq) { dq.outputs[0] = relu_out; });
     return i;
   }
 
   // DQ -> MaxPool / data movement becomes op on the quantized values -> DQ (max and data movement commute
   // with an affine per-tensor dequantization), so a DQ reaches the Conv/Gemm that follows (PyTorch's
   // export pools between DQ and Conv) or meets a QuantizeLinear it cancels with.
-  static bool sink_dq(onnx::Graph& g, size_t i) {
-    onnx::Node& n = g.nodes[i];
+  static bool sink_dq(onnx::Graph& g, GraphIndex& ix, size_t i) {
+    const onnx::Node& n = g.nodes[i];
     if (n.inputs.empty() || n.outputs.size() != 1 || (n.op_type == "MaxPool" && n.outputs.size() > 1)) return false;
-    auto d = dq_of(g, n.inputs[0], false);
-    if (!d || !is_u8_or_s8(d->zero_t) || sole_consumer(g, n.inputs[0]) != static_cast<int64_t>(i)) return false;
-    onnx::Node& dq = g.nodes[d->index];
+    auto d = dq_of(ix, n.inputs[0], false);
+    if (!d || !is_u8_or_s8(d->zero_t) || ix.sole_consumer(n.inputs[0]) != static_cast<int64_t>(i)) return false;
     const std::string float_out = n.outputs[0];
-    const std::string quant_out = unique_name(g, float_out + "_quantized");
-    n.inputs[0] = d->value;
-    n.outputs[0] = quant_out;
-    dq.inputs[0] = quant_out;
-    dq.outputs[0] = float_out;
+    const std::string quant_out = ix.unique_name(float_out + "_quantized");
+    ix.edit(g, i, [&](onnx::Node& op) {
+      op.inputs[0] = d->value;
+      op.outputs[0] = quant_out;
+    });
+    ix.edit(g, d->index, [&](onnx::Node& dq) {
+      dq.inputs[0] = quant_out;
+      dq.outputs[0] = float_out;
+    });
     return true;
   }
 
   // Q(DQ(x)) with the same scale, zero point and type is x: consumers of the Q read x. Returns the
   // indices of the two nodes (the DQ only when nothing else reads it).
-  static std::vector<size_t> cancel_pair(onnx::Graph& g, size_t i) {
+  static std::vector<size_t> cancel_pair(onnx::Graph& g, GraphIndex& ix, size_t i) {
     auto q = as_qnode(g, i, "QuantizeLinear");
     if (!q || q->scale_t->numel() != 1) return {};
-    auto d = dq_of(g, q->value, false);
+    auto d = dq_of(ix, q->value, false);
     const std::string out = g.nodes[i].outputs[0];
-    if (!d || !same_params(*d, *q) || is_graph_output(g, out)) return {};
-    for (size_t c : g.consumers(out))
-      for (auto& in : g.nodes[c].inputs)
-        if (in == out) in = d->value;
+    if (!d || !same_params(*d, *q) || g.is_output(out)) return {};
+    const std::set<size_t> readers = ix.consumers(out);  // a copy: the edits below change the index
+    for (size_t c : readers)
+      ix.edit(g, c, [&](onnx::Node& r) {
+        for (auto& in : r.inputs)
+          if (in == out) in = d->value;
+      });
     std::vector<size_t> gone{i};
-    if (g.consumers(q->value).empty() && !is_graph_output(g, q->value)) gone.push_back(d->index);
+    // The Q itself still reads the DQ's output until it is erased: only other readers keep the DQ.
+    const auto& dq_readers = ix.consumers(q->value);
+    const bool only_q_reads = dq_readers.size() == 1 && *dq_readers.begin() == i;
+    if (only_q_reads && !g.is_output(q->value)) gone.push_back(d->index);
     return gone;
   }
 };

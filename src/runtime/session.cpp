@@ -253,9 +253,11 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
   im.opset = model.opset("");
   if (im.opset == 0) im.opset = onnx::kMaxOpset;
   // Extra outputs become graph outputs before optimization, so fusion keeps them observable.
+  std::optional<onnx::GraphIndex> index;
+  if (!options.extra_outputs.empty()) index.emplace(model.graph);
   for (const auto& name : options.extra_outputs) {
     auto vi = model.graph.find_value(name);
-    if (!vi && model.graph.producer(name) < 0)
+    if (!vi && index->producer(name) < 0)
       throw Error(ErrorCode::kNotFound, "extra output '" + name + "' is not a value of the model");
     if (!vi) {  // produced but not typed by shape inference: the plan knows its type
       vi.emplace();

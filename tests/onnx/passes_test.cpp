@@ -1,6 +1,8 @@
 // Graph IR order, dead-code elimination, constant folding, summarize().
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "edgeq/onnx.h"
 #include "onnx/model_fixtures.h"
 
@@ -17,8 +19,54 @@ TEST(GraphIr, TopologicalOrderFollowsProducers) {
   std::vector<std::string> ops;
   for (const auto& n : m.graph.nodes) ops.push_back(n.op_type);
   EXPECT_EQ(ops, (std::vector<std::string>{"Conv", "Relu", "Flatten", "Gemm"}));
-  EXPECT_EQ(m.graph.producer("r"), 1);
-  EXPECT_EQ(m.graph.consumers("r"), (std::vector<size_t>{2}));
+  const onnx::GraphIndex ix(m.graph);
+  EXPECT_EQ(ix.producer("r"), 1);
+  EXPECT_EQ(ix.consumers("r"), (std::set<size_t>{2}));
+  EXPECT_EQ(ix.sole_consumer("r"), 2);
+  EXPECT_EQ(ix.producer("input"), -1);  // a graph input
+}
+
+// The index answers as a scan of the nodes would, after every kind of edit made through it.
+TEST(GraphIr, IndexFollowsEditsLikeAScan) {
+  onnx::Model m = test::small_cnn();
+  onnx::GraphIndex ix(m.graph);
+  auto scan_producer = [&](const std::string& v) {
+    int64_t p = -1;
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+      for (const auto& o : m.graph.nodes[i].outputs)
+        if (o == v) p = static_cast<int64_t>(i);
+    return p;
+  };
+  auto scan_consumers = [&](const std::string& v) {
+    std::set<size_t> r;
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+      for (const auto& in : m.graph.nodes[i].inputs)
+        if (in == v) r.insert(i);
+    return r;
+  };
+  auto agree = [&] {
+    for (const auto& n : m.graph.nodes)
+      for (const auto* names : {&n.inputs, &n.outputs})
+        for (const auto& v : *names) {
+          EXPECT_EQ(ix.producer(v), scan_producer(v)) << v;
+          EXPECT_EQ(ix.consumers(v), scan_consumers(v)) << v;
+        }
+  };
+  agree();
+  // Rename the Relu's output and point the Flatten at it.
+  ix.edit(m.graph, 1, [](onnx::Node& n) { n.outputs[0] = "r2"; });
+  ix.edit(m.graph, 2, [](onnx::Node& n) { n.inputs[0] = "r2"; });
+  agree();
+  EXPECT_EQ(ix.producer("r"), -1);
+  EXPECT_EQ(ix.sole_consumer("r2"), 2);
+  // Replace a whole node.
+  ix.edit(m.graph, 1, [](onnx::Node& n) { n = Node{"id", "Identity", "", {"c"}, {"r2"}, {}, ""}; });
+  agree();
+  EXPECT_EQ(ix.unique_name("r2"), "r2_1");
+  EXPECT_EQ(ix.unique_name("input"), "input_1");  // a graph input's name is taken
+  EXPECT_EQ(ix.unique_name("fresh"), "fresh");
+  onnx::Graph other;
+  EXPECT_THROW(ix.edit(other, 0, [](onnx::Node&) {}), Error);
 }
 
 TEST(GraphIr, AttributeOfTheWrongKindIsAnError) {

@@ -130,7 +130,7 @@ TEST_F(QuantWriter, QuantizedOutputsKeepTheirNames) {
   o.quantize_outputs = true;
   const QuantizeResult r = quantize(fp32, o, *calib_);
   onnx::check_model(r.model);
-  const int64_t p = r.model.graph.producer("logits");
+  const int64_t p = onnx::GraphIndex(r.model.graph).producer("logits");
   ASSERT_GE(p, 0);
   EXPECT_EQ(r.model.graph.nodes[static_cast<size_t>(p)].op_type, "DequantizeLinear");
   EXPECT_EQ(count_op(r.model, "QuantizeLinear"), 8);
