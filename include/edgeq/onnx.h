@@ -196,6 +196,9 @@ void check_model(const Model& model);
 void infer_shapes(Model& model);
 // Checks, then writes atomically (temp file + rename).
 void save_model(const Model& model, const std::string& path);
+// What save_model writes (sorted, serialized, checked; `path` names the model in errors), for a
+// caller that writes the model together with other files (write_files_atomic).
+std::string checked_model_bytes(const Model& model, const std::string& path);
 
 // Tensor -> raw ONNX TensorProto bytes (the *.pb files of the backend test layout).
 std::string serialize_tensor_proto(const Tensor& t, const std::string& tensor_name);

@@ -190,7 +190,7 @@ std::string render_json(const Report& report) {
                          {"note", r.note}});
   }
   j["notes"] = report.notes;
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::vector<std::string> write_report(const Report& report, const std::string& dir, const std::string& stem) {

@@ -26,7 +26,8 @@ Attribute Attribute::make_tensor(std::string name, Tensor v) {
 }
 
 std::string Node::label() const {
-  return op_type + (name.empty() ? "" : " '" + name + "'");
+  // Both come from the file: escaped, since labels end up in messages on a terminal.
+  return printable(op_type, 60) + (name.empty() ? "" : " '" + printable(name, 60) + "'");
 }
 
 const Attribute* Node::find_attr(const std::string& attr_name) const {

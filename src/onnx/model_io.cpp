@@ -109,15 +109,17 @@ void infer_shapes(Model& model) {
   adopt_inferred(model, m);
 }
 
-void save_model(const Model& model, const std::string& path) {
+std::string checked_model_bytes(const Model& model, const std::string& path) {
   Model copy = model;
   copy.graph.sort_topologically();
   std::string bytes = serialize_model(copy);
   ::onnx::ModelProto m;
   m.ParseFromString(bytes);
   run_checker(m, path);
-  write_file_atomic(path, bytes);
+  return bytes;
 }
+
+void save_model(const Model& model, const std::string& path) { write_file_atomic(path, checked_model_bytes(model, path)); }
 
 std::string serialize_tensor_proto(const Tensor& t, const std::string& tensor_name) {
   ::onnx::TensorProto p;

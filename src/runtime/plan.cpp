@@ -106,7 +106,12 @@ std::unique_ptr<ArenaInstance> Plan::acquire() const {
     }
   }
   auto a = std::make_unique<ArenaInstance>();
-  a->memory = aligned_alloc_shared(std::max<size_t>(arena_bytes, kAlign));
+  try {
+    a->memory = aligned_alloc_shared(std::max<size_t>(arena_bytes, kAlign));
+  } catch (const Error&) {
+    throw Error(ErrorCode::kIo, "out of memory: the intermediate values of a run at these input shapes need " +
+                                    std::to_string(arena_bytes >> 20) + " MiB (the activation arena)");
+  }
   a->ptrs.assign(slots.size(), nullptr);
   for (size_t s = 0; s < slots.size(); ++s) {
     const Slot& sl = slots[s];

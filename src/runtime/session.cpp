@@ -25,6 +25,16 @@ using detail::Value;
 
 namespace {
 
+// One line for every node edgeq cannot run: the first few named, then how many more.
+Error unsupported_nodes_error(const onnx::Model& model, const std::vector<std::string>& problems) {
+  constexpr size_t kNamed = 5;
+  std::string msg = (model.source_path.empty() ? std::string("model") : model.source_path) + ": " +
+                    std::to_string(problems.size()) + (problems.size() == 1 ? " unsupported node: " : " unsupported nodes: ");
+  for (size_t i = 0; i < problems.size() && i < kNamed; ++i) msg += (i ? "; " : "") + problems[i];
+  if (problems.size() > kNamed) msg += "; and " + std::to_string(problems.size() - kNamed) + " more";
+  return Error(ErrorCode::kUnsupported, msg);
+}
+
 bool same_values(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
 }
@@ -114,13 +124,7 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
     }
     for (const auto& out : node.outputs) poisoned.insert(out);
   }
-  if (!problems.empty()) {
-    std::ostringstream msg;
-    msg << (model.source_path.empty() ? std::string("model") : model.source_path) << ": " << problems.size()
-        << " unsupported node(s):";
-    for (const auto& p : problems) msg << "\n  - " << p;
-    throw Error(ErrorCode::kUnsupported, msg.str());
-  }
+  if (!problems.empty()) throw unsupported_nodes_error(model, problems);
   if (!b.wanted_inputs.empty()) {
     *wanted = b.wanted_inputs;
     return nullptr;
@@ -275,12 +279,7 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
       for (const auto& n : model.graph.nodes)
         if (std::string p = detail::arity_problem(n); !p.empty())
           throw Error(ErrorCode::kInvalidModel, (model.source_path.empty() ? std::string("model") : model.source_path) + ": " + n.label() + ": " + p);
-    if (!problems.empty()) {
-      std::ostringstream msg;
-      msg << (model.source_path.empty() ? std::string("model") : model.source_path) << ": " << problems.size() << " unsupported node(s):";
-      for (const auto& p : problems) msg << "\n  - " << p;
-      throw Error(ErrorCode::kUnsupported, msg.str());
-    }
+    if (!problems.empty()) throw unsupported_nodes_error(model, problems);
   }
   if (options.optimize) {
     const int64_t opset = im.opset;
@@ -415,8 +414,18 @@ std::vector<Session::StepTime> Session::profile(const std::vector<Tensor>& input
 
 PlanInfo Session::plan_info(const std::vector<Shape>& input_shapes) const {
   if (input_shapes.size() != impl_->inputs.size()) throw Error(ErrorCode::kInvalidArgument, "plan_info needs one shape per input");
+  // The plan is compiled from example inputs; their shapes come from a file, so their size is checked
+  // before anything is allocated.
+  constexpr uint64_t kMaxProbeBytes = uint64_t{1} << 30;
   std::vector<Tensor> probe;
-  for (size_t i = 0; i < input_shapes.size(); ++i) probe.emplace_back(impl_->inputs[i].dtype, input_shapes[i]);
+  for (size_t i = 0; i < input_shapes.size(); ++i) {
+    const auto& in = impl_->inputs[i];
+    const uint64_t numel = static_cast<uint64_t>(shape_numel(input_shapes[i])), size = std::max<size_t>(dtype_size(in.dtype), 1);
+    if (numel > kMaxProbeBytes / size)
+      throw Error(ErrorCode::kInvalidArgument, "input '" + printable(in.name) + "' " + shape_str(input_shapes[i]) + " is " +
+                                                   std::to_string(numel / (1 << 20) * size) + " MiB; plans are sized for inputs up to 1 GiB");
+    probe.emplace_back(in.dtype, input_shapes[i]);
+  }
   const auto plan = impl_->plan_for(probe);
   PlanInfo info;
   info.steps = plan->kernels.size();

@@ -59,16 +59,28 @@ VerifyOutput compare(const Tensor& got, const Tensor& want, const VerifyOptions&
   return r;
 }
 
+// PREFIX0.pb, PREFIX1.pb, ... in DIR, in order. The backend-test layout numbers them from 0 without
+// gaps; any other PREFIX*.pb name, or a gap, is an Error naming the file.
 std::vector<std::string> sorted_pb(const fs::path& dir, const std::string& prefix) {
-  std::vector<std::pair<int, std::string>> files;
+  std::vector<std::pair<size_t, std::string>> files;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0 || e.path().extension() != ".pb") continue;
-    files.emplace_back(std::stoi(name.substr(prefix.size())), e.path().string());
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - 3);
+    const bool numeric = !digits.empty() && digits.size() <= 6 &&
+                         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!numeric)
+      throw Error(ErrorCode::kInvalidArgument, printable(e.path().string(), 200) + ": expected " + prefix + "<number>.pb");
+    files.emplace_back(std::stoul(digits), e.path().string());
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> r;
-  for (auto& f : files) r.push_back(f.second);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files[i].first != i)
+      throw Error(ErrorCode::kInvalidArgument, dir.string() + ": " + prefix + std::to_string(i) + ".pb is missing (found " +
+                                                   fs::path(files[i].second).filename().string() + ")");
+    r.push_back(files[i].second);
+  }
   return r;
 }
 
@@ -94,6 +106,8 @@ VerifyResult verify_test_dir(const std::string& dir, const VerifyOptions& option
       std::vector<Tensor> inputs, expected;
       for (const auto& f : sorted_pb(set, "input_")) inputs.push_back(onnx::parse_tensor_proto(read_file(f), f));
       for (const auto& f : sorted_pb(set, "output_")) expected.push_back(onnx::parse_tensor_proto(read_file(f), f));
+      // Nothing to compare is not a pass.
+      if (expected.empty()) throw Error(ErrorCode::kInvalidArgument, set.string() + ": no output_<n>.pb to compare against");
       if (inputs.size() != session.inputs().size())
         throw Error(ErrorCode::kInvalidModel, set.string() + ": " + std::to_string(inputs.size()) + " input files for " +
                                                   std::to_string(session.inputs().size()) + " model inputs");
@@ -112,6 +126,12 @@ VerifyResult verify_test_dir(const std::string& dir, const VerifyOptions& option
   } catch (const Error& e) {
     result.status = e.code() == ErrorCode::kUnsupported ? VerifyResult::Status::kUnsupported : VerifyResult::Status::kFailed;
     result.message = e.what();
+  } catch (const fs::filesystem_error& e) {
+    result.status = VerifyResult::Status::kFailed;
+    result.message = printable(e.path1().string(), 200) + ": " + e.code().message();
+  } catch (const std::bad_alloc&) {
+    result.status = VerifyResult::Status::kFailed;
+    result.message = dir + ": out of memory";
   } catch (const std::exception& e) {
     result.status = VerifyResult::Status::kFailed;
     result.message = std::string("unexpected error: ") + e.what();

@@ -97,8 +97,10 @@ std::string write_outputs(const Trained& trained, const std::string& out_dir, Ex
   meta.insert(meta.end(), options.metadata.begin(), options.metadata.end());
   options.metadata = std::move(meta);
   const std::string model_path = (std::filesystem::path(out_dir) / "model.onnx").string();
-  onnx::save_model(trained.network.to_onnx(options), model_path);  // runs the ONNX checker first
-  write_file_atomic((std::filesystem::path(out_dir) / "train.json").string(), train_json(trained.result));
+  // One set: a kill while writing leaves the previous model.onnx and train.json, never one of each.
+  const std::string model_bytes = onnx::checked_model_bytes(trained.network.to_onnx(options), model_path);
+  const std::string log = train_json(trained.result);
+  write_files_atomic({{model_path, model_bytes}, {(std::filesystem::path(out_dir) / "train.json").string(), log}});
   return model_path;
 }
 

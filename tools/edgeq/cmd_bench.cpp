@@ -105,7 +105,8 @@ std::vector<int> parse_threads(const std::string& text) {
         n = 0;
       }
     }
-    if (n < 1) throw Error(ErrorCode::kInvalidArgument, "--threads: '" + item + "' is not a positive integer or 'all'");
+    if (n < 1) throw Error(ErrorCode::kInvalidArgument, "--threads: '" + printable(item, 40) + "' is not a positive integer or 'all'");
+    n = clamp_threads(n, "--threads");
     if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
   }
   if (out.empty()) throw Error(ErrorCode::kInvalidArgument, "--threads: empty list");
@@ -266,6 +267,15 @@ bench::OrtModelResult libtorch_result(const Variant& v, const bench::OrtPeerOpti
 }
 
 void run_bench(const BenchArgs& a) {
+  {
+    std::vector<NamedPath> inputs{{"--dataset", dataset_file(a.dataset)}};
+    for (const auto& m : a.models) inputs.push_back({"model", m});
+    std::vector<NamedPath> outputs{{"--json", a.json}, {"--md", a.md}};
+    if (!a.svg_dir.empty())
+      for (const char* chart : {"latency.svg", "size.svg", "accuracy.svg"})
+        outputs.push_back({"--svg-dir", (std::filesystem::path(a.svg_dir) / chart).string()});
+    check_outputs(inputs, outputs);
+  }
   const std::vector<int> thread_counts = parse_threads(a.threads);
   const std::set<std::string> peers = parse_peers(a.peers);
   bench::ProtocolOptions protocol;
@@ -367,6 +377,10 @@ void run_bench(const BenchArgs& a) {
   report.protocol = protocol;
   report.versions.push_back({"edgeq", version()});
 
+  // A run where no engine can measure anything is an error, not a report of skipped rows.
+  if (peers.empty() && std::all_of(variants.begin(), variants.end(), [](const Variant& v) { return !v.edgeq_skip.empty(); }))
+    throw Error(ErrorCode::kUnsupported, "nothing to measure: " + variants[0].path + ": " + variants[0].edgeq_skip +
+                                             (variants.size() > 1 ? " (and the other models too)" : "") + ", and --peers is none");
   // 3. edgeq: accuracy and agreement once per model, latency per thread count. The first model's
   //    logits are the reference every engine's agreement is measured against.
   for (size_t m = 0; m < variants.size(); ++m) {
@@ -541,17 +555,17 @@ void run_bench(const BenchArgs& a) {
 void setup_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Benchmark models on edgeq against PyTorch, onnxruntime-node and onnxruntime-web");
   auto a = std::make_shared<BenchArgs>();
-  cmd->add_option("models", a->models, "ONNX files; the first is the fp32 reference for agreement")->required()->check(CLI::ExistingFile);
+  cmd->add_option("models", a->models, "ONNX files; the first is the fp32 reference for agreement")->required()->check(input_file());
   cmd->add_option("--threads", a->threads, "Thread counts, comma-separated ('all' = every allowed CPU)")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Batch size of the latency runs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--throughput-batch", a->throughput_batch, "Batch size of the throughput runs (0 = none)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--warmup", a->warmup, "Untimed calls before timing")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--runs", a->runs, "Timed calls per round at the latency batch")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-runs", a->batch_runs, "Timed calls per round at the throughput batch")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--rounds", a->rounds, "Rounds (round-to-round spread)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Batch size of the latency runs")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--throughput-batch", a->throughput_batch, "Batch size of the throughput runs (0 = none)")->capture_default_str()->check(whole_number(0));
+  cmd->add_option("--warmup", a->warmup, "Untimed calls before timing")->capture_default_str()->check(whole_number(0));
+  cmd->add_option("--runs", a->runs, "Timed calls per round at the latency batch")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--batch-runs", a->batch_runs, "Timed calls per round at the throughput batch")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--rounds", a->rounds, "Rounds (round-to-round spread)")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch via edgeq-torch + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "Dataset SPEC for top-1 (fashion-mnist, sign-mnist:F.csv, folder:DIR; default split test)");
-  cmd->add_option("--limit", a->limit, "Use only the first N dataset images (0 = the full set)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", a->limit, "Use only the first N dataset images (0 = the full set)")->check(whole_number(0));
   cmd->add_option("--json", a->json, "Write the report as JSON to this file");
   cmd->add_option("--md", a->md, "Write the report as Markdown to this file");
   cmd->add_option("--svg-dir", a->svg_dir, "Write latency.svg, size.svg and accuracy.svg here");

@@ -142,19 +142,19 @@ void setup_bench_peer(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench-peer", "LibTorch peer of edgeq bench (machine-facing)")->group("");
   auto a = std::make_shared<PeerArgs>();
   cmd->add_option("model", a->model, "edgeq fp32 ONNX export")->required();
-  cmd->add_option("--threads", a->threads)->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", a->warmup)->check(CLI::NonNegativeNumber);
-  cmd->add_option("--runs", a->runs)->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-runs", a->batch_runs)->check(CLI::PositiveNumber);
-  cmd->add_option("--rounds", a->rounds)->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads)->transform(thread_count(1));
+  cmd->add_option("--warmup", a->warmup)->check(whole_number(0));
+  cmd->add_option("--runs", a->runs)->check(whole_number(1));
+  cmd->add_option("--batch-runs", a->batch_runs)->check(whole_number(1));
+  cmd->add_option("--rounds", a->rounds)->check(whole_number(1));
   cmd->add_option("--batches", a->batches);
   cmd->add_option("--input", a->input);
   cmd->add_option("--seed", a->seed);
   cmd->add_option("--eval-input", a->eval_input);
   cmd->add_option("--eval-labels", a->eval_labels)->needs("--eval-input");
   cmd->add_option("--eval-reference", a->eval_reference)->needs("--eval-input");
-  cmd->add_option("--eval-batch", a->eval_batch)->check(CLI::PositiveNumber);
-  cmd->add_option("--eval-limit", a->eval_limit)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--eval-batch", a->eval_batch)->check(whole_number(1));
+  cmd->add_option("--eval-limit", a->eval_limit)->check(whole_number(0));
   cmd->callback([a] { run_bench_peer(*a); });
 }
 

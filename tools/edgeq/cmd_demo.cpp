@@ -142,15 +142,15 @@ void setup_demo(CLI::App& app) {
   cmd->add_option("--out", a->out, "Output directory")->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "fashion-mnist, sign-mnist:FILE.csv or folder:DIR")->capture_default_str();
   cmd->add_option("--arch", a->arch, "cnn-s, cnn-m or cnn-bn")->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "Training epochs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--train-limit", a->train_limit, "Train on the first N images only (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--test-limit", a->test_limit, "Evaluate on the first N test images only (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--runs", a->runs, "Timed runs per round")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--rounds", a->rounds, "Rounds")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--calib-samples", a->calib_samples, "Calibration samples")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", a->epochs, "Training epochs")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--train-limit", a->train_limit, "Train on the first N images only (0 = all)")->check(whole_number(0));
+  cmd->add_option("--test-limit", a->test_limit, "Evaluate on the first N test images only (0 = all)")->check(whole_number(0));
+  cmd->add_option("--runs", a->runs, "Timed runs per round")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--rounds", a->rounds, "Rounds")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--calib-samples", a->calib_samples, "Calibration samples")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--peers", a->peers, "Peers for the benchmark (torch, ort, ort-web or none)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Benchmark thread counts")->capture_default_str();
-  cmd->add_option("--train-threads", a->train_threads, "LibTorch threads for training (1 = reproducible)")->capture_default_str();
+  cmd->add_option("--train-threads", a->train_threads, "LibTorch threads for training (1 = reproducible)")->capture_default_str()->transform(thread_count(0));
   cmd->callback([a] { run_demo(*a); });
 }
 

@@ -25,6 +25,8 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
+  check_outputs({{"model", a.model}, {"--dataset", dataset_file(a.dataset)}},
+                {{"--save-logits", a.save_logits}, {"--save-inputs", a.save_inputs}});
   // The runtime reader alone: the Session checks what it runs, the ONNX checker would add ~40 ms.
   onnx::Model model = onnx::read_model(a.model);
   const data::Preprocess pp = data::preprocess_from_metadata(model.metadata, a.model);
@@ -73,7 +75,7 @@ void run_eval(const EvalArgs& a) {
     nlohmann::ordered_json j{{"model", a.model},   {"dataset", ds.name},     {"samples", ds.size()},
                              {"correct", correct}, {"top1", top1},           {"labels", names},
                              {"confusion", confusion}, {"threads", session.threads()}, {"ms_per_image", ms / static_cast<double>(ds.size())}};
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     return;
   }
   std::printf("model:    %s\ndataset:  %s (%lld images)\ntop-1:    %.2f %% (%lld correct)\ntime:     %.3f ms/image (batch %lld, %d thread%s)\n",
@@ -92,12 +94,12 @@ void run_eval(const EvalArgs& a) {
 void setup_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Top-1 accuracy and confusion matrix of a model on a dataset (edgeq runtime)");
   auto a = std::make_shared<EvalArgs>();
-  cmd->add_option("model", a->model, "ONNX model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", a->model, "ONNX model file")->required()->check(input_file());
   cmd->add_option("--dataset", a->dataset, "fashion-mnist[:train|test], sign-mnist:FILE.csv or folder:DIR (default split: test)")->required();
   cmd->add_flag("--json", a->json, "Print one JSON object");
-  cmd->add_option("--limit", a->limit, "Evaluate only the first N images (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch", a->batch, "Images per run")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", a->limit, "Evaluate only the first N images (0 = all)")->check(whole_number(0));
+  cmd->add_option("--batch", a->batch, "Images per run")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->transform(thread_count(1));
   cmd->add_option("--save-logits", a->save_logits, "Write the logits as raw float32 [N, classes] to this file");
   cmd->add_option("--save-inputs", a->save_inputs, "Write the preprocessed images as raw float32 [N, C, H, W] to this file");
   cmd->callback([a] { run_eval(*a); });

@@ -77,24 +77,25 @@ std::string human_count(int64_t n) {
 
 void print_text(const onnx::ModelSummary& s) {
   std::cout << "model:     " << s.path << " (" << s.file_bytes << " bytes)\n";
-  std::cout << "producer:  " << (s.producer.empty() ? "(unknown)" : s.producer) << ", IR version " << s.ir_version << "\n";
+  std::cout << "producer:  " << (s.producer.empty() ? "(unknown)" : printable(s.producer)) << ", IR version " << s.ir_version << "\n";
   std::cout << "opsets:   ";
-  for (const auto& [d, v] : s.opsets) std::cout << " " << d << " " << v;
+  for (const auto& [d, v] : s.opsets) std::cout << " " << printable(d) << " " << v;
   std::cout << "\n";
-  for (const auto& v : s.inputs) std::cout << "input:     " << v.name << " " << dtype_name(v.dtype) << " " << shape_text(v) << "\n";
-  for (const auto& v : s.outputs) std::cout << "output:    " << v.name << " " << dtype_name(v.dtype) << " " << shape_text(v) << "\n";
+  // Names and metadata come from the file: escaped, so a model cannot drive the terminal.
+  for (const auto& v : s.inputs) std::cout << "input:     " << printable(v.name) << " " << dtype_name(v.dtype) << " " << printable(shape_text(v), 200) << "\n";
+  for (const auto& v : s.outputs) std::cout << "output:    " << printable(v.name) << " " << dtype_name(v.dtype) << " " << printable(shape_text(v), 200) << "\n";
   std::cout << "quantized: " << (s.quantized ? "yes" : "no");
   for (const auto& f : s.quant_formats) std::cout << " " << f;
   std::cout << "\nparams:    " << s.param_count << " (" << human_count(s.param_count) << ")";
   for (const auto& [dt, n] : s.param_count_by_dtype) std::cout << "  " << dt << ": " << n << " = " << s.param_bytes_by_dtype.at(dt) << " B";
   std::cout << "\nMACs:      " << s.total_macs << " (" << human_count(s.total_macs) << ") per inference (symbolic dims taken as 1)\n";
   for (const auto& c : s.costs)
-    std::cout << "  " << c.op_type << (c.node.empty() ? "" : " " + c.node) << ": " << c.macs << "\n";
+    std::cout << "  " << printable(c.op_type) << (c.node.empty() ? "" : " " + printable(c.node)) << ": " << c.macs << "\n";
   std::cout << "operators: " << s.node_count << " nodes\n";
-  for (const auto& [op, n] : s.op_histogram) std::cout << "  " << op << ": " << n << "\n";
+  for (const auto& [op, n] : s.op_histogram) std::cout << "  " << printable(op) << ": " << n << "\n";
   if (!s.metadata.empty()) {
     std::cout << "metadata:\n";
-    for (const auto& [k, v] : s.metadata) std::cout << "  " << k << ": " << v << "\n";
+    for (const auto& [k, v] : s.metadata) std::cout << "  " << printable(k) << ": " << printable(v, 400) << "\n";
   }
 }
 
@@ -102,23 +103,33 @@ void print_text(const onnx::ModelSummary& s) {
 nlohmann::ordered_json plan_json(const std::string& path, int runs) {
   const runtime::Session session = runtime::load_session(path);
   std::vector<Shape> shapes;
-  std::vector<Tensor> inputs;
   for (const auto& in : session.inputs()) {
     Shape s = in.shape;
     for (auto& d : s)
       if (d < 0) d = 1;
     shapes.push_back(s);
-    Tensor t(in.dtype, s);
-    if (in.dtype == DType::kF32)
-      for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 7919) % 1000) / 1000.f;
-    else
-      std::memset(t.raw(), 0, t.nbytes());
-    inputs.push_back(std::move(t));
   }
   const runtime::PlanInfo info = session.plan_info(shapes);
   nlohmann::ordered_json j = {{"steps", info.steps}, {"arena_bytes", info.arena_bytes}, {"constant_bytes", info.constant_bytes}};
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   if (runs > 0) {
+    // Only a profile runs the model, so only it allocates inputs, and not past kMaxProfileInputBytes:
+    // the shapes come from the file.
+    constexpr uint64_t kMaxProfileInputBytes = uint64_t{1} << 30;
+    std::vector<Tensor> inputs;
+    for (size_t k = 0; k < shapes.size(); ++k) {
+      const auto& in = session.inputs()[k];
+      const uint64_t numel = static_cast<uint64_t>(shape_numel(shapes[k])), size = std::max<size_t>(dtype_size(in.dtype), 1);
+      if (numel > kMaxProfileInputBytes / size)
+        throw Error(ErrorCode::kInvalidArgument, path + ": input '" + printable(in.name) + "' " + shape_str(shapes[k]) + " is " +
+                                                     std::to_string(numel / (1 << 20) * size) + " MiB; --profile allocates inputs up to 1 GiB");
+      Tensor t(in.dtype, shapes[k]);
+      if (in.dtype == DType::kF32)
+        for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 7919) % 1000) / 1000.f;
+      else
+        std::memset(t.raw(), 0, t.nbytes());
+      inputs.push_back(std::move(t));
+    }
     for (const auto& st : session.profile(inputs, runs)) steps.push_back({{"label", st.label}, {"mean_us", st.mean_us}});
   } else {
     for (const auto& l : info.step_labels) steps.push_back({{"label", l}});
@@ -137,9 +148,9 @@ void print_plan(const nlohmann::ordered_json& p) {
     if (s.contains("mean_us")) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%9.2f us %5.1f %%  ", s["mean_us"].get<double>(), total > 0 ? 100.0 * s["mean_us"].get<double>() / total : 0.0);
-      std::cout << "  " << buf << s["label"].get<std::string>() << "\n";
+      std::cout << "  " << buf << printable(s["label"].get<std::string>(), 400) << "\n";
     } else {
-      std::cout << "  " << s["label"].get<std::string>() << "\n";
+      std::cout << "  " << printable(s["label"].get<std::string>(), 400) << "\n";
     }
   }
   if (total > 0) std::cout << "  total " << total << " us per run (steps timed one by one)\n";
@@ -155,7 +166,7 @@ void setup_inspect(CLI::App& app) {
   cmd->add_flag("--json", *json, "Print one JSON object");
   cmd->add_flag("--plan", *plan, "Also show the edgeq runtime's compiled plan at batch 1 (one line per kernel call)");
   cmd->add_option("--profile", *profile_runs, "With --plan: time each step over N runs (mean microseconds)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0));
   cmd->callback([path, json, plan, profile_runs] {
     onnx::Model model = onnx::load_model(*path);
     std::error_code ec;
@@ -166,7 +177,7 @@ void setup_inspect(CLI::App& app) {
     if (*json) {
       nlohmann::ordered_json j = to_json(summary);
       if (!p.is_null()) j["plan"] = p;
-      std::cout << j.dump(2) << "\n";
+      std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     } else {
       print_text(summary);
       if (!p.is_null()) print_plan(p);

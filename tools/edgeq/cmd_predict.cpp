@@ -67,17 +67,17 @@ void run_predict(const PredictArgs& a) {
     }
     results.push_back({{"image", path}, {"top", top}});
   }
-  if (a.json) std::cout << nlohmann::ordered_json{{"model", a.model}, {"predictions", results}}.dump(2) << "\n";
+  if (a.json) std::cout << nlohmann::ordered_json{{"model", a.model}, {"predictions", results}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 void setup_predict(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Classify image files (top-k labels and probabilities)");
   auto a = std::make_shared<PredictArgs>();
-  cmd->add_option("model", a->model, "ONNX model file with preprocessing metadata")->required()->check(CLI::ExistingFile);
-  cmd->add_option("images", a->images, "PNG/JPEG/BMP files")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--top", a->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("model", a->model, "ONNX model file with preprocessing metadata")->required()->check(input_file());
+  cmd->add_option("images", a->images, "PNG/JPEG/BMP files")->required()->check(input_file());
+  cmd->add_option("--top", a->top, "How many classes to show")->capture_default_str()->check(whole_number(1));
   cmd->add_flag("--json", a->json, "Print one JSON object");
-  cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "Intra-op threads")->capture_default_str()->transform(thread_count(1));
   cmd->callback([a] { run_predict(*a); });
 }
 

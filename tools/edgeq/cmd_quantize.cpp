@@ -77,6 +77,8 @@ std::string default_eval_spec(const std::string& calib) {
 
 void run_quantize(const QuantizeArgs& a) {
   if (a.per_tensor && a.per_channel) throw Error(ErrorCode::kInvalidArgument, "give --per-channel or --per-tensor, not both");
+  check_outputs({{"model", a.model}, {"--calib", dataset_file(a.calib)}, {"--eval", dataset_file(a.eval)}},
+                {{"--out", a.out}, {"--report", a.report}});
   const onnx::Model model = onnx::load_model(a.model);
   quant::QuantizeOptions o;
   o.mode = a.mode == "dynamic" ? quant::Mode::kDynamic : quant::Mode::kStatic;
@@ -132,16 +134,16 @@ void run_quantize(const QuantizeArgs& a) {
 void setup_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize an fp32 model to int8 (static QDQ with calibration, or dynamic)");
   auto a = std::make_shared<QuantizeArgs>();
-  cmd->add_option("model", a->model, "fp32 ONNX model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", a->model, "fp32 ONNX model")->required()->check(input_file());
   cmd->add_option("--out", a->out, "Quantized model to write")->required();
   cmd->add_option("--mode", a->mode, "static (calibrated QDQ) or dynamic (weights only, MatMulInteger)")
       ->capture_default_str()->check(CLI::IsMember({"static", "dynamic"}));
   cmd->add_option("--calib", a->calib, "Calibration dataset SPEC (fashion-mnist[:train|test], sign-mnist:F.csv, folder:DIR)")->capture_default_str();
-  cmd->add_option("--calib-samples", a->calib_samples, "Calibration samples, drawn with a fixed seed")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--calib-samples", a->calib_samples, "Calibration samples, drawn with a fixed seed")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--method", a->method, "Calibration: minmax, percentile or entropy")
       ->capture_default_str()->check(CLI::IsMember({"minmax", "percentile", "entropy"}));
   cmd->add_option("--percentile", a->percentile, "Share of values kept inside the range, per tail (percentile method)")
-      ->capture_default_str()->check(CLI::Range(50.0, 100.0));
+      ->capture_default_str()->check(real_number(50.0, 100.0));
   cmd->add_flag("--per-channel", a->per_channel, "Weights per output channel (the default)");
   cmd->add_flag("--per-tensor", a->per_tensor, "Weights per tensor");
   cmd->add_option("--activation-type", a->activation_type, "Static activations: uint8 or int8 (asymmetric)")
@@ -150,9 +152,9 @@ void setup_quantize(CLI::App& app) {
   cmd->add_flag("--quantize-outputs", a->quantize_outputs, "Static: also quantize the graph outputs (logits)");
   cmd->add_option("--exclude", a->exclude, "Node names to leave in fp32");
   cmd->add_option("--max-drop", a->max_drop, "Accuracy budget in percentage points: keep the most sensitive layers fp32 until within it")
-      ->check(CLI::NonNegativeNumber);
+      ->check(real_number(0.0, 100.0));
   cmd->add_option("--eval", a->eval, "Held-out dataset SPEC for accuracy before/after (default with --max-drop: the test split)");
-  cmd->add_option("--eval-samples", a->eval_samples, "Evaluate on the first N images of --eval (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--eval-samples", a->eval_samples, "Evaluate on the first N images of --eval (0 = all)")->check(whole_number(0));
   cmd->add_option("--report", a->report, "Write the report as JSON");
   cmd->add_flag("--json", a->json, "Print the report as JSON instead of a table");
   cmd->callback([a] { run_quantize(*a); });

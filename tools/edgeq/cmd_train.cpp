@@ -71,25 +71,25 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--dataset", c.dataset, "Training data: fashion-mnist[:train], sign-mnist:FILE.csv, folder:DIR")->required();
   cmd->add_option("--arch", c.arch, "Architecture")->required()->check(CLI::IsMember(train::arch_names()));
   cmd->add_option("--out", a->out_dir, "Output directory (created)")->required();
-  cmd->add_option("--epochs", c.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", c.epochs, "Epochs")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--seed", c.seed, "Seed for init, shuffling, split and augmentation")->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", c.lr, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--lr", c.lr, "Peak learning rate")->capture_default_str()->check(real_number(1e-9, 10.0));
   cmd->add_option("--optimizer", c.optimizer, "adam or sgd (momentum 0.9, Nesterov)")
       ->capture_default_str()->check(CLI::IsMember({"adam", "sgd"}));
   cmd->add_option("--schedule", c.schedule, "cosine, step or constant")
       ->capture_default_str()->check(CLI::IsMember({"cosine", "step", "constant"}));
-  cmd->add_option("--step-epochs", c.step_epochs, "step schedule: epochs per decay")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--step-gamma", c.step_gamma, "step schedule: decay factor")->capture_default_str();
-  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
-  cmd->add_option("--threads", c.threads, "LibTorch threads (0 = all cores; 1 = bit-reproducible)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--step-epochs", c.step_epochs, "step schedule: epochs per decay")->capture_default_str()->check(whole_number(1));
+  cmd->add_option("--step-gamma", c.step_gamma, "step schedule: decay factor")->capture_default_str()->check(real_number(1e-9, 1.0));
+  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str()->check(real_number(0.0, 1.0));
+  cmd->add_option("--threads", c.threads, "LibTorch threads (0 = all cores; 1 = bit-reproducible)")->capture_default_str()->check(whole_number(0));
   cmd->add_option("--val-fraction", c.val_fraction, "Share of the training data held out for validation")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
-  cmd->add_option("--patience", c.patience, "Early stopping: epochs without a better val accuracy (0 = off)")->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(real_number(0.0, 0.9));
+  cmd->add_option("--patience", c.patience, "Early stopping: epochs without a better val accuracy (0 = off)")->capture_default_str()->check(whole_number(0));
   cmd->add_flag("--augment", c.augment, "Random shift +-2 px and flip where the dataset allows it");
   cmd->add_option("--test-dataset", c.test_dataset, "Test data (default fashion-mnist:test for fashion-mnist)");
-  cmd->add_option("--limit", c.train_limit, "Use only the first N training images (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", c.train_limit, "Use only the first N training images (0 = all)")->check(whole_number(0));
+  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0 = all)")->check(whole_number(0));
   cmd->add_flag("--keep-batchnorm", a->keep_batchnorm, "Export BatchNormalization nodes instead of folding them into Conv");
   cmd->add_flag("--softmax", a->softmax, "Append Softmax (output 'probabilities' instead of 'logits')");
   cmd->add_flag("--json", a->json, "Print train.json to stdout instead of the summary");

@@ -25,10 +25,10 @@ void setup_verify(CLI::App& app) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   auto opt = std::make_shared<runtime::VerifyOptions>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("dirs", *dirs, "Test directories (model.onnx + test_data_set_*/)")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--rtol", opt->rtol, "Relative tolerance")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--atol", opt->atol, "Absolute tolerance")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", opt->threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("dirs", *dirs, "Test directories (model.onnx + test_data_set_*/)")->required()->check(input_directory());
+  cmd->add_option("--rtol", opt->rtol, "Relative tolerance")->capture_default_str()->check(real_number(0.0, 1e9));
+  cmd->add_option("--atol", opt->atol, "Absolute tolerance")->capture_default_str()->check(real_number(0.0, 1e9));
+  cmd->add_option("--threads", opt->threads, "Intra-op threads")->capture_default_str()->transform(thread_count(1));
   cmd->add_flag("--json", *json, "Print one JSON object");
   cmd->callback([dirs, opt, json] {
     size_t failed = 0, unsupported = 0;
@@ -56,7 +56,7 @@ void setup_verify(CLI::App& app) {
       if (!r.message.empty() && r.status != runtime::VerifyResult::Status::kPassed) std::cout << "    " << r.message << "\n";
     }
     if (*json)
-      std::cout << nlohmann::ordered_json{{"rtol", opt->rtol}, {"atol", opt->atol}, {"results", all}}.dump(2) << "\n";
+      std::cout << nlohmann::ordered_json{{"rtol", opt->rtol}, {"atol", opt->atol}, {"results", all}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     else
       std::cout << dirs->size() - failed - unsupported << " passed, " << failed << " failed, " << unsupported << " unsupported\n";
     if (failed + unsupported > 0)

@@ -9,10 +9,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace edgeq::cli {
+
+inline constexpr long long kNoUpperBound = std::numeric_limits<long long>::max();
 
 struct Verb {
   const char* name;
@@ -39,6 +42,34 @@ int run_cli(int argc, char** argv, const char* description);
 // The LibTorch program and what its train verb says in either program's --help.
 inline constexpr const char* kTorchProgram = "edgeq-torch";
 inline constexpr const char* kTrainSummary = "Train a reference CNN with LibTorch and export DIR/model.onnx + train.json";
+
+// Flag checks shared by every verb, with one-line messages that state the rule (CLI11's own Range and
+// PositiveNumber print the largest double in full and accept "nan").
+// A whole number in [min, max] ("--top: must be a whole number >= 1, not '0'").
+CLI::Validator whole_number(long long min, long long max = kNoUpperBound);
+// A finite real number in [min, max].
+CLI::Validator real_number(double min, double max);
+// An existing regular file (a directory, pipe, device or dangling link is named as such).
+CLI::Validator input_file();
+// An existing directory.
+CLI::Validator input_directory();
+// --threads: a whole number >= min_threads (0 may mean "all"); a count above the CPUs this process
+// may use (its affinity mask) is lowered to that with a note on stderr, since more threads than CPUs
+// only time-slice, and an absurd count would fail to start.
+CLI::Validator thread_count(int min_threads);
+// The same ceiling for a number parsed elsewhere (bench's "--threads 1,2,all" list).
+int clamp_threads(int requested, const std::string& flag);
+
+// edgeq never writes over what it reads: each output (flag, path) that is the same file as an input
+// (device and inode, so links and other spellings count) or the same path as an earlier output is an
+// Error naming both. Empty paths (flag not given) are skipped.
+struct NamedPath {
+  std::string flag;  // "--out", or "model" for a positional input
+  std::string path;
+};
+void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
+// The file a dataset SPEC reads when it names one (sign-mnist:F.csv -> F.csv), else "".
+std::string dataset_file(const std::string& spec);
 
 // This process's executable (/proc/self/exe). Error(kIo) when it cannot be read.
 std::string self_executable();
