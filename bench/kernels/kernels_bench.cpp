@@ -134,6 +134,39 @@ void BM_Conv3x3Q8(benchmark::State& state) {
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false));
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
+// int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers
+// (h, w, channels, stride).
+void BM_DepthwiseQ8(benchmark::State& state) {
+  const int64_t h = state.range(0), w = state.range(1), c = state.range(2), stride = state.range(3);
+  Conv2dParams p;
+  p.filter = {c, c, 3, 3, c};
+  p.batch = 1;
+  p.in_h = h;
+  p.in_w = w;
+  p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.out_h = window_output_extent(h, 3, stride, 1, 1, 1);
+  p.out_w = window_output_extent(w, 3, stride, 1, 1, 1);
+  std::vector<uint8_t> input(static_cast<size_t>(h * w * c));
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<uint8_t>(i * 29 % 251);
+  std::vector<int8_t> weight(static_cast<size_t>(c * 9));
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+  std::vector<float> mult(static_cast<size_t>(c), 1e-3f);
+  const PackedConv2dQ8 packed = hwy::pack_conv2d_qu8_qc8w(p, weight.data(), nullptr, mult.data());
+  std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p));
+  std::vector<uint8_t> output(static_cast<size_t>(p.out_h * p.out_w * c));
+  QuantU8Params q;
+  q.input_zero_point = 3;
+  q.output_zero_point = 128;
+  for (auto _ : state) {
+    hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    benchmark::DoNotOptimize(output.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(p.out_h * p.out_w * c * 9) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({16, 16, 144, 1})->Args({8, 8, 384, 1})->Args({4, 4, 960, 1});
+
 void BM_GemmQ8(benchmark::State& state) {
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   std::vector<uint8_t> a(static_cast<size_t>(m * k), 77);

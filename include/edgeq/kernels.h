@@ -214,6 +214,10 @@ struct PackedConv2dQ8 {
   const int8_t* quad_weights = nullptr;
   const int32_t* col_sums = nullptr;
   int64_t row_quads = 0;  // ceil(kernel_w * cin / 4)
+  // hwy, depthwise (groups == in == out channels, kQ8MethodDepthwise): int32 weights [kh * kw][C padded
+  // to 16], one vector of channels per tap; col_sums (above) holds each channel's weight sum, and bias
+  // and multipliers are indexed by channel.
+  const int32_t* depthwise_weights = nullptr;
   // hwy: how every call runs, decided once at pack time from the filter, the stride / dilation and the
   // dispatcher's target (src/kernels/hwy/q8_plan.h, kQ8Method*); only that method's layout is packed
   // (weights, winograd_weights or quad_weights; the others stay null).

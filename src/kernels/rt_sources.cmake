@@ -17,4 +17,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/hwy/elementwise.cpp
   ${_dir}/hwy/quantized.cpp
   ${_dir}/hwy/winograd.cpp
-  ${_dir}/hwy/winograd_q8.cpp)
+  ${_dir}/hwy/winograd_q8.cpp
+  ${_dir}/hwy/depthwise_q8.cpp)

@@ -80,7 +80,8 @@ void check_conv2d(const PackedConv2dF32& packed, const Conv2dParams& p, Family f
 
 void check_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p, Family family, int64_t row_begin,
                      int64_t row_end) {
-  check_conv_common(packed.family, packed.weights != nullptr || packed.winograd_weights != nullptr || packed.quad_weights != nullptr,
+  check_conv_common(packed.family, packed.weights != nullptr || packed.winograd_weights != nullptr || packed.quad_weights != nullptr ||
+                        packed.depthwise_weights != nullptr,
                     packed.filter, p, family, row_begin, row_end);
 }
 

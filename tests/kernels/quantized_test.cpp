@@ -235,11 +235,77 @@ TEST(QuantizedHwy, DirectPathsMatchReferenceExactly) {
   });
 }
 
+// Depthwise convs (groups == in == out channels, 3x3 / 5x5, stride 1 / 2, dilation 1) take the depthwise
+// method on every target: channels 1..200 (tails of every vector width), sizes 1..20, strides per axis,
+// asymmetric pads 0..2, per-tensor or per-channel multipliers, with and without bias, clamped output
+// ranges; byte for byte against the reference, over row splits.
+TEST(QuantizedHwy, DepthwiseMatchesReferenceExactly) {
+  std::mt19937 rng(test::kSeed + 500);
+  const int64_t fixed_channels[] = {1, 7, 15, 16, 17, 31, 32, 33, 96, 144, 200};
+  struct DwCase {
+    QConvOperands o;
+    bool bias;
+    std::string name;
+  };
+  std::vector<DwCase> cases;
+  for (int i = 0; cases.size() < 120; ++i) {
+    QConvCase c{};
+    c.batch = 1 + static_cast<int64_t>(rng() % 2);
+    c.cin = c.cout = c.groups = i < 11 ? fixed_channels[i] : 1 + static_cast<int64_t>(rng() % 200);
+    c.kh = c.kw = rng() % 2 ? 3 : 5;
+    c.stride = 1;
+    c.dilation = 1;
+    c.pad = 2;  // make_qconv's symmetric geometry, replaced below
+    c.in_h = 1 + static_cast<int64_t>(rng() % 20);
+    c.in_w = 1 + static_cast<int64_t>(rng() % 20);
+    QConvOperands o = make_qconv(c, test::kSeed + 600 + static_cast<uint32_t>(i), Operands::kRandom);
+    Conv2dParams& p = o.p;
+    p.stride_h = 1 + static_cast<int64_t>(rng() % 2);
+    p.stride_w = 1 + static_cast<int64_t>(rng() % 2);
+    p.pad_top = static_cast<int64_t>(rng() % 3);
+    p.pad_bottom = static_cast<int64_t>(rng() % 3);
+    p.pad_left = static_cast<int64_t>(rng() % 3);
+    p.pad_right = static_cast<int64_t>(rng() % 3);
+    if (p.in_h + p.pad_top + p.pad_bottom < c.kh || p.in_w + p.pad_left + p.pad_right < c.kw) continue;  // no output
+    p.out_h = window_output_extent(p.in_h, c.kh, p.stride_h, p.pad_top, p.pad_bottom, 1);
+    p.out_w = window_output_extent(p.in_w, c.kw, p.stride_w, p.pad_left, p.pad_right, 1);
+    if (rng() % 2) std::fill(o.mult.begin(), o.mult.end(), o.mult[0]);  // per-tensor weight scale
+    if (rng() % 3 == 0) {                                                 // Clip / ReLU6-like range
+      o.q.output_min = static_cast<int32_t>(rng() % 64);  // at least 128 codes wide: not all outputs clamped
+      o.q.output_max = o.q.output_min + 128 + static_cast<int32_t>(rng() % 64);
+    }
+    const bool bias = rng() % 4 != 0;
+    std::ostringstream name;
+    name << "C " << c.cin << " " << p.in_h << "x" << p.in_w << " k " << c.kh << " stride " << p.stride_h << "x"
+         << p.stride_w << " pads " << p.pad_top << "," << p.pad_left << "," << p.pad_bottom << "," << p.pad_right
+         << (bias ? "" : " no bias") << " out [" << o.q.output_min << ", " << o.q.output_max << "]";
+    cases.push_back({std::move(o), bias, name.str()});
+  }
+  test::for_each_target([&](const std::string& target) {
+    for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i) {
+      const QConvOperands& o = cases[i].o;
+      SCOPED_TRACE(target + " case " + std::to_string(i) + ": " + cases[i].name);
+      const int32_t* bias = cases[i].bias ? o.bias.data() : nullptr;
+      std::vector<uint8_t> want(static_cast<size_t>(o.p.total_rows() * o.p.out_w * o.p.filter.out_channels));
+      const auto ref_packed = ref::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), bias, o.mult.data());
+      ref::conv2d_qu8_qc8w_nhwc(ref_packed, o.p, o.q, o.input.data(), want.data(), 0, o.p.total_rows(), nullptr);
+      const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), bias, o.mult.data());
+      ASSERT_NE(packed.depthwise_weights, nullptr) << "not packed for the depthwise method";
+      GuardedBytes got(want.size());
+      check_split_output(want, o.p.total_rows(), 1 + static_cast<int>(i % 4), hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p),
+                         got, [&](int64_t b, int64_t e, std::byte* scratch) {
+                           hwy::conv2d_qu8_qc8w_nhwc(packed, o.p, o.q, o.input.data(), got.data(), b, e, scratch);
+                         });
+    }
+  });
+}
+
 TEST(QuantizedHwy, ConvExtremeOperandsAreExact) {
   const std::vector<QConvCase> cases = {
       conv3x3(1, 7, 7, 64, 128, 1),    conv3x3(1, 6, 5, 1024, 16, 1), conv3x3(1, 5, 6, 17, 20, 0),  // Winograd
       conv3x3(1, 10, 9, 1, 32, 1),     conv3x3(1, 6, 6, 1025, 16, 1),                               // direct
       {1, 8, 8, 6, 10, 3, 3, 1, 1, 2, 1}, {1, 8, 8, 12, 12, 3, 3, 1, 1, 1, 3},                         // im2col
+      {1, 9, 8, 40, 40, 3, 3, 1, 1, 1, 40}, {1, 9, 11, 33, 33, 5, 5, 2, 2, 1, 33},                     // depthwise
   };
   test::for_each_target([&](const std::string&) {
     for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i)

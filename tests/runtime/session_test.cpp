@@ -453,4 +453,57 @@ TEST(MatMulInteger, PackedPathGivesTheIntegerSums) {
   }
 }
 
+// A depthwise QLinearConv (group == channels) compiles to the int8 depthwise kernel, and gives the bits
+// of the plain QLinearConv loops (channels_last off): 3x3 and 5x5, stride 1 and 2, asymmetric pads,
+// channel counts off the vector widths, per-channel and per-tensor weight scales.
+TEST(QLinearConv, DepthwiseTakesTheDepthwiseKernelWithThePlainBits) {
+  struct Case {
+    int64_t channels, kernel, stride;
+    std::vector<int64_t> pads;
+    bool per_channel;
+  };
+  const Case cases[] = {{35, 3, 1, {1, 1, 1, 1}, true}, {20, 5, 2, {2, 1, 1, 2}, false}, {96, 3, 2, {0, 1, 1, 0}, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("C " + std::to_string(c.channels) + " k " + std::to_string(c.kernel) + " stride " + std::to_string(c.stride));
+    const int64_t ch = c.channels, h = 13, w = 11;
+    std::mt19937 rng(static_cast<uint32_t>(ch * 10 + c.kernel));
+    auto scalar_f32 = [](float v) { return Tensor::from_f32({}, std::vector<float>{v}); };
+    auto scalar_u8 = [](uint8_t v) {
+      Tensor t(DType::kU8, {});
+      t.data<uint8_t>()[0] = v;
+      return t;
+    };
+    Tensor weight(DType::kI8, {ch, 1, c.kernel, c.kernel});
+    for (int64_t i = 0; i < weight.numel(); ++i) weight.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+    const int64_t scales = c.per_channel ? ch : 1;
+    std::vector<float> w_scale(static_cast<size_t>(scales));
+    for (auto& v : w_scale) v = 0.002f + 0.001f * static_cast<float>(rng() % 10);
+    Tensor w_zero(DType::kI8, {scales});  // zero-filled: symmetric weights
+    Tensor bias(DType::kI32, {ch});
+    for (int64_t i = 0; i < ch; ++i) bias.data<int32_t>()[i] = static_cast<int32_t>(rng() % 2001) - 1000;
+    GraphBuilder g;
+    g.input("x", Shape{1, ch, h, w}, DType::kU8);
+    g.init("xs", scalar_f32(0.02f)).init("xz", scalar_u8(117)).init("w", weight);
+    g.init("ws", Tensor::from_f32({scales}, w_scale)).init("wz", w_zero).init("ys", scalar_f32(0.05f));
+    g.init("yz", scalar_u8(98)).init("b", bias);
+    g.node("QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"}, {"y"},
+           {Attribute::make_int("group", ch), Attribute::make_ints("kernel_shape", {c.kernel, c.kernel}),
+            Attribute::make_ints("strides", {c.stride, c.stride}), Attribute::make_ints("pads", c.pads)});
+    g.output("y", DType::kU8);
+    Session fast(g.build());
+    SessionOptions plain_options;
+    plain_options.channels_last = false;
+    Session plain(g.build(), plain_options);
+    const auto plan = fast.plan_info({Shape{1, ch, h, w}});
+    std::string labels;
+    for (const auto& l : plan.step_labels) labels += l + "\n";
+    EXPECT_NE(labels.find("depthwise"), std::string::npos) << labels;
+    Tensor x(DType::kU8, {1, ch, h, w});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
+    const Tensor a = fast.run({x})[0], b = plain.run({x})[0];
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << "depthwise kernel differs from the plain QLinearConv";
+  }
+}
+
 }  // namespace

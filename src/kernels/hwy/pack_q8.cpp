@@ -69,9 +69,42 @@ void pack_winograd_q8(const int8_t* weight_oihw, int64_t cout, int64_t cin, int6
     }
   }
 }
+
+// kDepthwise: int32 weights [tap][channel] (channels padded to a panel, padding 0), each channel's weight
+// sum, and bias / multipliers by channel.
+PackedConv2dQ8 pack_depthwise_q8(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
+                                 const float* multipliers) {
+  const int64_t channels = f.out_channels, taps = f.kernel_h * f.kernel_w;
+  const int64_t padded = round_up(channels, kPanel);
+  const int64_t weight_bytes = round_up(taps * padded * 4, 64);
+  Q8Buffers b = alloc_q8(static_cast<size_t>(weight_bytes + padded * 4), static_cast<size_t>(padded));
+  int32_t* w = reinterpret_cast<int32_t*>(b.weights);
+  int32_t* sums = reinterpret_cast<int32_t*>(b.weights + weight_bytes);
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t t = 0; t < taps; ++t) {
+      const int8_t v = weight_oihw[c * taps + t];  // OIHW with one input channel per group
+      w[t * padded + c] = v;
+      sums[c] += v;
+    }
+    b.bias[c] = bias ? bias[c] : 0;
+    b.multipliers[c] = multipliers[c];
+  }
+  PackedConv2dQ8 packed;
+  packed.family = Family::kHwy;
+  packed.filter = f;
+  packed.method = kQ8MethodDepthwise;
+  packed.storage = b.storage;
+  packed.storage_bytes = b.bytes;
+  packed.bias = b.bias;
+  packed.multipliers = b.multipliers;
+  packed.depthwise_weights = w;
+  packed.col_sums = sums;
+  return packed;
+}
 }  // namespace
 
 int32_t choose_conv2d_q8_method(const Conv2dFilter& f, const Conv2dParams& p, bool vnni) {
+  if (q8_depthwise_conv(f, p)) return kQ8MethodDepthwise;
   if (vnni && f.groups == 1 && p.dilation_w == 1) return kQ8MethodQuads;
   if (winograd_filter(f) && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1)
     return kQ8MethodWinograd;
@@ -85,6 +118,7 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weig
   if (weight_oihw == nullptr || multipliers == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
   const int32_t method = choose_conv2d_q8_method(f, conv, dispatches_vnni());
+  if (method == kQ8MethodDepthwise) return pack_depthwise_q8(f, weight_oihw, bias, multipliers);
   const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
   const int64_t row_pairs = (f.kernel_w * cin_g + 1) / 2;
   const int64_t k_padded = f.kernel_h * 2 * row_pairs;
@@ -208,7 +242,8 @@ namespace {
 constexpr int64_t kQ8BandBytes = 64 * 1024;
 // Winograd V holds 16 x chunk tiles x channels int16: ~64 KB.
 constexpr int64_t kQ8WinogradVBytes = 64 * 1024;
-constexpr size_t kSlackBytes = 64;  // the overread past a band image (odd runs: one int16; quads: 3 bytes)
+constexpr size_t kSlackBytes = 64;  // the overread past a band image (odd runs: one int16; quads: 3 bytes;
+                                    // depthwise: a panel's 16 bytes from its last channels)
 
 size_t aligned_bytes(int64_t bytes) { return static_cast<size_t>(round_up(bytes, 64)); }
 }  // namespace
@@ -222,6 +257,7 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
     throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d was packed for another stride / dilation or target than " +
                                                  target_name() + " (pack with the conv's params on the target that runs it)");
   const bool quads = packed.method == kQ8MethodQuads;
+  const bool u8_image = quads || packed.method == kQ8MethodDepthwise;
   if (packed.method == kQ8MethodWinograd) {
     const int64_t tiles_w = (p.out_w + 1) / 2, tiles_h = (p.out_h + 1) / 2;
     plan.image_w = 2 * tiles_w + 2;
@@ -237,7 +273,7 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
   }
   plan.image_w = (p.out_w - 1) * p.stride_w + (f.kernel_w - 1) * p.dilation_w + 1;
   plan.image_c = f.in_channels;
-  const int64_t row_bytes = plan.image_w * plan.image_c * (quads ? 1 : 2);
+  const int64_t row_bytes = plan.image_w * plan.image_c * (u8_image ? 1 : 2);
   const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
   const int64_t fit_rows = kQ8BandBytes / std::max<int64_t>(row_bytes, 1);
   // kQuads: at least 2 output rows, the two rows of a fused 2x2 max pool's windows.

@@ -140,6 +140,49 @@ HWY_INLINE void WidenBand(const edgeq::kernels::Conv2dParams& p, const edgeq::ke
   image[rows * pitch] = 0;
 }
 
+// Splits work rows [row_begin, row_end) (batch x rows of `unit` conv rows: 1, or 2 for a fused 2x2
+// pool) into bands of plan.band_rows conv rows within one image, and calls
+// band(n, b0, b1, ih0, in_rows): conv rows [b0, b1) of image n, which read input rows [ih0, ih0 + in_rows).
+template <class Band>
+HWY_INLINE void ForEachConvBand(const edgeq::kernels::Conv2dParams& p, const edgeq::kernels::hwy::Q8ConvPlan& plan,
+                                int64_t row_begin, int64_t row_end, int64_t unit, const Band& band) {
+  const int64_t window_rows = (p.filter.kernel_h - 1) * p.dilation_h + 1;
+  const int64_t image_rows = p.out_h / unit, band_units = plan.band_rows / unit;
+  for (int64_t row = row_begin; row < row_end;) {
+    const int64_t n = row / image_rows, r0 = row % image_rows;
+    const int64_t r1 = std::min(image_rows, r0 + (row_end - row));
+    row += r1 - r0;
+    for (int64_t u0 = r0; u0 < r1; u0 += band_units) {
+      const int64_t b0 = unit * u0, b1 = unit * std::min(r1, u0 + band_units);  // conv rows
+      band(n, b0, b1, b0 * p.stride_h - p.pad_top, (b1 - b0 - 1) * p.stride_h + window_rows);
+    }
+  }
+}
+
+// kQuads, kDepthwise: copies input rows [ih0, ih0 + rows) of image n into the u8 band image, plan.image_w pixels
+// from -pad_left, everything outside the input = the zero point's code (real 0, as the padding is).
+HWY_INLINE void CopyBandU8(const edgeq::kernels::Conv2dParams& p, const edgeq::kernels::hwy::Q8ConvPlan& plan, const uint8_t* input, int64_t n, int64_t ih0,
+                int64_t rows, int32_t zero_point, uint8_t* image) {
+  const int64_t c = plan.image_c, pitch = plan.image_w * c;
+  const int64_t j0 = std::min(plan.image_w, p.pad_left);
+  const int64_t j1 = std::clamp(p.pad_left + p.in_w, j0, plan.image_w);
+  const int zp = static_cast<int>(zero_point);
+  for (int64_t i = 0; i < rows; ++i) {
+    uint8_t* dst = image + i * pitch;
+    const int64_t ih = ih0 + i;
+    if (ih < 0 || ih >= p.in_h || j0 == j1) {
+      std::memset(dst, zp, static_cast<size_t>(pitch));
+      continue;
+    }
+    std::memset(dst, zp, static_cast<size_t>(j0 * c));
+    std::memcpy(dst + j0 * c, input + ((n * p.in_h + ih) * p.in_w + (j0 - p.pad_left)) * c, static_cast<size_t>((j1 - j0) * c));
+    std::memset(dst + j1 * c, zp, static_cast<size_t>((plan.image_w - j1) * c));
+  }
+  // Reads past the rows (a run's last quad: up to 3 bytes, weights 0; a depthwise panel's tail: up to 15
+  // bytes, lanes not stored): keep them defined.
+  std::memset(image + rows * pitch, zp, kPanel);
+}
+
 #ifdef EDGEQ_Q8_PAIRWISE
 using DI16 = hn::Repartition<int16_t, DI32>;  // (not on SCALAR: 2 int16 per int32 lane)
 using V16 = hn::Vec<DI16>;

@@ -13,6 +13,11 @@
 //              the padding = the zero point's code, and vpdpbusd multiplies 4 u8 x s8 at once; the sums
 //              start at bias - zero_point * (the channel's weight sum), which makes them exactly
 //              sum((x - zero_point) * w). Twice the multiplies per instruction of the int16 pairs.
+//   kDepthwise: groups == in == out channels, 3x3 or 5x5, stride 1 or 2, dilation 1 (any target): the
+//              band image stays u8 (padding = the zero point's code) and vectors run along the channels
+//              (NHWC: contiguous), one int32 multiply-add per tap and channel; the sums start at
+//              bias - zero_point * (the channel's weight sum), as kQuads. The other methods treat each
+//              channel as a group of one and fill 1 of 16 panel lanes.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +31,7 @@ inline constexpr int32_t kQ8MethodRows = 0;
 inline constexpr int32_t kQ8MethodIm2col = 1;
 inline constexpr int32_t kQ8MethodWinograd = 2;
 inline constexpr int32_t kQ8MethodQuads = 3;
+inline constexpr int32_t kQ8MethodDepthwise = 4;
 
 // Winograd F(2x2, 3x3) in integers: V = B^T d B (|V| <= 4 * 255), U = (2G) g (2G)^T (|U| <= 9 * 128,
 // both int16), M = sum over ci of V * U in int32 and Y' = A^T M A are ring operations mod 2^32, so
@@ -45,10 +51,17 @@ inline bool q8_row_pair_filter(const Conv2dFilter& f) {
   return f.in_channels == 1 && f.groups == 1 && f.kernel_h == 3 && f.kernel_w == 3;
 }
 
+// kDepthwise's filters and calls (see the file comment).
+inline bool q8_depthwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
+  const bool square_3_or_5 = f.kernel_h == f.kernel_w && (f.kernel_h == 3 || f.kernel_h == 5);
+  return f.groups == f.in_channels && f.out_channels == f.in_channels && square_3_or_5 && p.stride_h >= 1 &&
+         p.stride_h <= 2 && p.stride_w >= 1 && p.stride_w <= 2 && p.dilation_h == 1 && p.dilation_w == 1;
+}
+
 struct Q8ConvPlan {
   int32_t method = kQ8MethodRows;
   int64_t image_w = 0;        // columns of the band image (padded coordinates, from -pad_left)
-  int64_t image_c = 0;        // int16 (kQuads: u8) channels per band-image pixel (Winograd: padded to 16)
+  int64_t image_c = 0;        // int16 (kQuads, kDepthwise: u8) channels per band-image pixel (Winograd: padded to 16)
   int64_t band_rows = 0;      // output rows per band (Winograd: tile rows per band)
   int64_t band_in_rows = 0;   // image rows a full band holds
   int64_t chunk_tiles = 0;    // Winograd: tiles transformed at once

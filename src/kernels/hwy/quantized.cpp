@@ -4,7 +4,7 @@
 // once into scratch (int16 x - zero_point, padding = 0), then tiles of kQ8TileRows pixels x one
 // 16-channel panel run the shared micro-kernel (q8-inl.h), reading each kernel row's run in place
 // (kRows) or from per-tile im2col rows (kIm2col: grouped, dilated along w). The Winograd method lives in
-// winograd_q8.cpp.
+// winograd_q8.cpp, the depthwise one in depthwise_q8.cpp.
 // Gemm: rows of A widened per tile; int8 weights sign-extended in register (batch-1 fully-connected
 // layers are weight-bandwidth bound), several panels at once when M = 1.
 // Epilogue everywhere: exactly requantize_u8 (float multiply, round half to even, clamp, zero point).
@@ -240,29 +240,6 @@ void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvP
 }
 
 #ifdef EDGEQ_Q8_QUADS
-// kQuads: copies input rows [ih0, ih0 + rows) of image n into the u8 band image, plan.image_w pixels
-// from -pad_left, everything outside the input = the zero point's code (real 0, as the padding is).
-void CopyBandU8(const Conv2dParams& p, const Q8ConvPlan& plan, const uint8_t* input, int64_t n, int64_t ih0,
-                int64_t rows, int32_t zero_point, uint8_t* image) {
-  const int64_t c = plan.image_c, pitch = plan.image_w * c;
-  const int64_t j0 = std::min(plan.image_w, p.pad_left);
-  const int64_t j1 = std::clamp(p.pad_left + p.in_w, j0, plan.image_w);
-  const int zp = static_cast<int>(zero_point);
-  for (int64_t i = 0; i < rows; ++i) {
-    uint8_t* dst = image + i * pitch;
-    const int64_t ih = ih0 + i;
-    if (ih < 0 || ih >= p.in_h || j0 == j1) {
-      std::memset(dst, zp, static_cast<size_t>(pitch));
-      continue;
-    }
-    std::memset(dst, zp, static_cast<size_t>(j0 * c));
-    std::memcpy(dst + j0 * c, input + ((n * p.in_h + ih) * p.in_w + (j0 - p.pad_left)) * c, static_cast<size_t>((j1 - j0) * c));
-    std::memset(dst + j1 * c, zp, static_cast<size_t>((plan.image_w - j1) * c));
-  }
-  // A run's last quad may read up to 3 bytes past the rows (their weights are 0): keep them defined.
-  std::memset(image + rows * pitch, zp, 4);
-}
-
 // kQuads: output rows [oh_begin, oh_end) of image n from the u8 band image: tiles of up to
 // kConvQuadRows pixels x two panels (one broadcast per two multiply-adds, 16 accumulators), each kernel
 // row's run read in place as row_quads quads. On Zen 4, 8 x 2 beat 5, 6 and 7 rows; 8 x 1 panel
@@ -375,38 +352,27 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
 // pool: the fused 2x2 max pool (kQuads only); rows are then pooled rows.
 void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q, const Q8ConvPlan& plan,
             const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end, void* scratch, bool pool) {
-  const auto& f = packed.filter;
   int16_t* image = static_cast<int16_t*>(scratch);
   int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
   const Q8Requant rq(q);
-  const int64_t window_rows = (f.kernel_h - 1) * p.dilation_h + 1;
 #ifndef EDGEQ_Q8_QUADS
   HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for AVX3_DL only
 #endif
   HWY_ASSERT(!pool || plan.method == edgeq::kernels::hwy::kQ8MethodQuads);
-  // Work rows are output rows, or (pool) pooled rows of `unit` = 2 conv rows each; bands hold whole
-  // units (the plan gives kQuads at least 2 rows per band).
-  const int64_t unit = pool ? 2 : 1;
-  const int64_t image_rows = p.out_h / unit, band_units = plan.band_rows / unit;
-  for (int64_t row = row_begin; row < row_end;) {
-    const int64_t n = row / image_rows, r0 = row % image_rows;
-    const int64_t r1 = std::min(image_rows, r0 + (row_end - row));
-    row += r1 - r0;
-    for (int64_t u0 = r0; u0 < r1; u0 += band_units) {
-      const int64_t b0 = unit * u0, b1 = unit * std::min(r1, u0 + band_units);  // conv rows
-      const int64_t ih0 = b0 * p.stride_h - p.pad_top, rows = (b1 - b0 - 1) * p.stride_h + window_rows;
+  // Work rows are output rows, or (pool) pooled rows of 2 conv rows each (the plan gives kQuads at
+  // least 2 rows per band).
+  ForEachConvBand(p, plan, row_begin, row_end, pool ? 2 : 1, [&](int64_t n, int64_t b0, int64_t b1, int64_t ih0, int64_t rows) {
 #ifdef EDGEQ_Q8_QUADS
-      if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
-        uint8_t* bytes = static_cast<uint8_t*>(scratch);
-        CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
-        ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, pool, output);
-        continue;
-      }
-#endif
-      WidenBand(p, plan, input, n, ih0, rows, q.input_zero_point, image);
-      ConvBand(packed, p, plan, rq, image, cols, n, b0, b1, output);
+    if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
+      uint8_t* bytes = static_cast<uint8_t*>(scratch);
+      CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
+      ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, pool, output);
+      return;
     }
-  }
+#endif
+    WidenBand(p, plan, input, n, ih0, rows, q.input_zero_point, image);
+    ConvBand(packed, p, plan, rq, image, cols, n, b0, b1, output);
+  });
 }
 
 #ifdef EDGEQ_Q8_PAIRWISE
@@ -574,6 +540,9 @@ using edgeq::kernels::hwy::Q8ConvPlan;
 void DispatchQ8Winograd(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
                         const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch,
                         bool pool);
+// depthwise_q8.cpp
+void DispatchQ8Depthwise(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Params& q,
+                         const Q8ConvPlan& plan, const uint8_t* in, uint8_t* out, int64_t b, int64_t e, void* scratch);
 HWY_EXPORT(Q8Conv);
 HWY_EXPORT(Q8Gemm);
 HWY_EXPORT(Q8GemmS32);
@@ -627,7 +596,9 @@ void run_conv_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, const
   if (row_begin == row_end) return;
   if (scratch == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs scratch (conv2d_qu8_qc8w_scratch_bytes)");
-  if (plan.method == kQ8MethodWinograd) {
+  if (plan.method == kQ8MethodDepthwise) {
+    edgeq_kernels_hwy::DispatchQ8Depthwise(packed, params, quant, plan, input, output, row_begin, row_end, align64(scratch));
+  } else if (plan.method == kQ8MethodWinograd) {
     edgeq_kernels_hwy::DispatchQ8Winograd(packed, params, quant, plan, input, output, row_begin, row_end,
                                           align64(scratch), pool);
   } else {
