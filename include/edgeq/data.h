@@ -135,6 +135,9 @@ Split split_train_val(int64_t n, double val_fraction, uint64_t seed);
 // before decoding).
 Tensor decode_image(std::string_view bytes, const Preprocess& pp, const std::string& name);
 Tensor load_image(const std::string& path, const Preprocess& pp);
+// u8 pixels already at the model's size, [C, H, W] (pp.channels x pp.height x pp.width), normalized into a
+// float tensor [1, C, H, W]. Error(kInvalidArgument) when the count is not C*H*W.
+Tensor pixels_to_tensor(std::span<const uint8_t> chw, const Preprocess& pp);
 // The same decode + convert + resize, stopping at u8 pixels [C, H, W] (what the folder reader keeps).
 std::vector<uint8_t> decode_image_u8(std::string_view bytes, int64_t channels, int64_t height, int64_t width,
                                      const std::string& name, int64_t max_image_bytes = kDefaultMaxImageBytes);
@@ -163,5 +166,16 @@ std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::s
 // The same, but empty when the model carries no labels (a file from another exporter); a malformed
 // 'labels' value is still an error.
 std::vector<std::string> labels_from_metadata_if_any(const Metadata& meta, const std::string& model_name);
+
+// A classifier's answer for one row of its output: the k most probable classes, most probable first.
+// Probabilities are the softmax of the row, unless the row already is a distribution (values in [0, 1]
+// summing to 1 within 1e-3: a model that ends in Softmax).
+struct ClassScore {
+  int64_t index = 0;
+  float probability = 0;
+};
+std::vector<ClassScore> top_classes(std::span<const float> row, int64_t k);
+// labels[index], or "class <index>" when the model carries fewer labels.
+std::string class_label(const std::vector<std::string>& labels, int64_t index);
 
 }  // namespace edgeq::data

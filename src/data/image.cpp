@@ -205,4 +205,16 @@ Tensor decode_image(std::string_view bytes, const Preprocess& pp, const std::str
 
 Tensor load_image(const std::string& path, const Preprocess& pp) { return decode_image(read_file(path), pp, path); }
 
+Tensor pixels_to_tensor(std::span<const uint8_t> chw, const Preprocess& pp) {
+  check_normalization(pp.norm, pp.channels);
+  const int64_t want = pp.channels * pp.height * pp.width;
+  if (static_cast<int64_t>(chw.size()) != want)
+    throw Error(ErrorCode::kInvalidArgument, std::to_string(chw.size()) + " pixels given, the model takes " +
+                                                 std::to_string(pp.channels) + "x" + std::to_string(pp.height) + "x" +
+                                                 std::to_string(pp.width) + " = " + std::to_string(want));
+  Tensor out(DType::kF32, {1, pp.channels, pp.height, pp.width});
+  normalize_image(chw.data(), pp.channels, pp.height * pp.width, pp.norm, out.data<float>());
+  return out;
+}
+
 }  // namespace edgeq::data

@@ -1,8 +1,10 @@
 // Preprocessing and labels <-> ONNX metadata_props strings (JSON arrays and integers).
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <numeric>
 
 #include "edgeq/data.h"
 #include "normalize.h"
@@ -93,6 +95,37 @@ std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::s
 
 std::vector<std::string> labels_from_metadata_if_any(const Metadata& meta, const std::string& model_name) {
   return find(meta, kMetaLabels) ? labels_from_metadata(meta, model_name) : std::vector<std::string>{};
+}
+
+std::vector<ClassScore> top_classes(std::span<const float> row, int64_t k) {
+  const auto n = static_cast<int64_t>(row.size());
+  if (n == 0) return {};
+  bool is_distribution = true;
+  double sum = 0;
+  for (float v : row) {
+    if (!(v >= 0.f && v <= 1.f)) is_distribution = false;
+    sum += v;
+  }
+  std::vector<float> p(row.begin(), row.end());
+  if (!is_distribution || std::fabs(sum - 1.0) >= 1e-3) {
+    const float mx = *std::max_element(row.begin(), row.end());
+    double z = 0;
+    for (auto& v : p) z += (v = std::exp(v - mx));
+    for (auto& v : p) v = static_cast<float>(v / z);
+  }
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  k = std::clamp<int64_t>(k, 0, n);
+  // Ties keep the lower index first, so the answer does not depend on the sort's whims.
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int64_t l, int64_t r) { return p[l] > p[r] || (p[l] == p[r] && l < r); });
+  std::vector<ClassScore> top;
+  for (int64_t i = 0; i < k; ++i) top.push_back({order[i], p[order[i]]});
+  return top;
+}
+
+std::string class_label(const std::vector<std::string>& labels, int64_t index) {
+  return index >= 0 && index < static_cast<int64_t>(labels.size()) ? labels[index] : "class " + std::to_string(index);
 }
 
 }  // namespace edgeq::data

@@ -1,9 +1,7 @@
 // edgeq predict MODEL.onnx IMAGE... [--top K --json --threads T]: classifies image files with the
 // edgeq runtime; decode/resize/normalize follow the model's metadata, labels too.
-#include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -21,23 +19,6 @@ struct PredictArgs {
   int threads = 1;
 };
 
-// Probabilities from the model's output: softmax, unless the row already is a distribution.
-std::vector<float> probabilities(const float* row, int64_t n) {
-  bool is_distribution = true;
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (row[i] < 0.f || row[i] > 1.f) is_distribution = false;
-    sum += row[i];
-  }
-  std::vector<float> p(row, row + n);
-  if (is_distribution && std::fabs(sum - 1.0) < 1e-3) return p;
-  const float mx = *std::max_element(row, row + n);
-  double z = 0;
-  for (auto& v : p) z += (v = std::exp(v - mx));
-  for (auto& v : p) v = static_cast<float>(v / z);
-  return p;
-}
-
 void run_predict(const PredictArgs& a) {
   // The runtime reader alone: the Session checks what it runs, the ONNX checker would add ~40 ms.
   onnx::Model model = onnx::read_model(a.model);
@@ -52,18 +33,12 @@ void run_predict(const PredictArgs& a) {
     const Tensor y = session.run({x})[0];
     if (y.rank() != 2 || y.shape()[0] != 1) throw Error(ErrorCode::kInvalidArgument, a.model + ": output " + shape_str(y.shape()) + " is not [1, classes]");
     const int64_t n = y.shape()[1];
-    const auto p = probabilities(y.data<float>(), n);
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    const int64_t k = std::min(a.top, n);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t l, int64_t r) { return p[l] > p[r]; });
-    auto label = [&](int64_t c) { return c < static_cast<int64_t>(labels.size()) ? labels[c] : "class " + std::to_string(c); };
     nlohmann::ordered_json top = nlohmann::ordered_json::array();
     if (!a.json) std::printf("%s\n", path.c_str());
-    for (int64_t i = 0; i < k; ++i) {
-      const int64_t c = order[i];
-      top.push_back({{"index", c}, {"label", label(c)}, {"probability", p[c]}});
-      if (!a.json) std::printf("  %6.2f %%  %s (%lld)\n", 100.0 * p[c], label(c).c_str(), static_cast<long long>(c));
+    for (const auto& [c, p] : data::top_classes({y.data<float>(), static_cast<size_t>(n)}, a.top)) {
+      const std::string label = data::class_label(labels, c);
+      top.push_back({{"index", c}, {"label", label}, {"probability", p}});
+      if (!a.json) std::printf("  %6.2f %%  %s (%lld)\n", 100.0 * p, label.c_str(), static_cast<long long>(c));
     }
     results.push_back({{"image", path}, {"top", top}});
   }
