@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 EDGEQ      := $(BUILD)/bin/edgeq
 
-.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only demo fuzz clean
+.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only test-container demo fuzz clean
 
 all: build
 
@@ -41,7 +41,12 @@ test-rt-only: rt-only
 	cd $(RT_BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 test-release: build
-	cd $(BUILD) && ctest -LE fuzz --no-tests=error --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
+
+# deploy/Dockerfile built and run with podman + runc (label container; minutes: debootstraps a base image
+# once, then compiles the server inside the build stage). Not part of `make test`.
+test-container: build
+	cd $(BUILD) && ctest -L container --no-tests=error --output-on-failure
 
 # Sanitizer run first, the full release run last (its summary line closes the output).
 test: setup
