@@ -484,10 +484,12 @@ struct Server::Impl {
       return httplib::Server::HandlerResponse::Handled;
     }));
     http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!t_request.active) {
+      if (!t_request.active) {  // refused by httplib before routing (bad request line, body too large)
         t_request = RequestContext{};
         t_request.start = Clock::now();
         t_request.id = request_id(req);
+        t_request.route = "rejected";
+        metrics.record_http(t_request.route, res.status);
       }
       res.set_header("X-Request-ID", t_request.id);
       char ms[32];
@@ -497,6 +499,7 @@ struct Server::Impl {
       // finishes writing it), and the next request on this connection is not counted twice.
       if (t_request.active && !t_request.counted_out) {
         t_request.counted_out = true;
+        metrics.record_http(t_request.route.empty() ? "unmatched" : t_request.route, res.status);
         metrics.add_in_flight(-1);
         if (--in_flight == 0) {
           std::lock_guard lock(stop_mu);
@@ -505,7 +508,6 @@ struct Server::Impl {
       }
     });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      metrics.record_http(t_request.route.empty() ? "unmatched" : t_request.route, res.status);
       log_line(req, res);
       t_request = RequestContext{};
     });
