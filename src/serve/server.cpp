@@ -121,9 +121,18 @@ constexpr Route kRoutes[] = {
     {"GET", "/metrics"},
 };
 
-// Matches a path against a pattern; fills captures.
-bool match(std::string_view pattern, const std::vector<std::string_view>& parts, std::vector<std::string>& captures) {
-  const auto pat = split_path(pattern);
+// Each route's pattern split once.
+const std::vector<std::vector<std::string_view>>& split_patterns() {
+  static const auto patterns = [] {
+    std::vector<std::vector<std::string_view>> out;
+    for (const auto& r : kRoutes) out.push_back(split_path(r.pattern));
+    return out;
+  }();
+  return patterns;
+}
+
+// Matches a path against a split pattern; fills captures.
+bool match(const std::vector<std::string_view>& pat, const std::vector<std::string_view>& parts, std::vector<std::string>& captures) {
   if (pat.size() != parts.size()) return false;
   std::vector<std::string> caps;
   for (size_t i = 0; i < pat.size(); ++i) {
@@ -360,9 +369,10 @@ struct Server::Impl {
     const Route* found = nullptr;
     bool path_known = false;
     std::string allow;
-    for (const auto& r : kRoutes) {
+    for (size_t i = 0; i < std::size(kRoutes); ++i) {
+      const Route& r = kRoutes[i];
       std::vector<std::string> c;
-      if (!match(r.pattern, parts, c)) continue;
+      if (!match(split_patterns()[i], parts, c)) continue;
       path_known = true;
       allow += (allow.empty() ? "" : ", ") + std::string(r.method);
       if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET")) {

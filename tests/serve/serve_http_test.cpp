@@ -433,9 +433,11 @@ int ready_port(const Child& c) {
 
 TEST_F(ServeHttp, CliRefusesBadFlagsWithOneLine) {
   const std::string bin = edgeq::test::edgeq_binary();
+  write_file_atomic(tmp_.path() + "/garbage.onnx", std::string("\x08\x07\x12\xff\xff\xff\xff\x0fnot a model"));
   for (const std::string& args : {std::string("serve"), std::string("serve --model bad"), std::string("serve --model x=/nonexistent.onnx"),
                                   "serve --model-repository " + tmp_.path() + "/none", "serve --model-repository " + repo_dir_ + " --port 70000",
-                                  "serve --model-repository " + repo_dir_ + " --max-batch 0"}) {
+                                  "serve --model-repository " + repo_dir_ + " --max-batch 0", std::string("serve --model x=/dev/zero"),
+                                  "serve --model x=" + tmp_.path() + "/garbage.onnx", "serve --model-repository " + repo_dir_ + " --model quad=" + repo_dir_ + "/quad/1/model.onnx"}) {
     const auto r = edgeq::test::run_command(bin + " " + args + " 2>&1 >/dev/null");
     EXPECT_EQ(r.exit_code, 1) << args << ": " << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;
