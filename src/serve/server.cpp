@@ -1,9 +1,7 @@
-// The HTTP server: cpp-httplib (Debian's libcpp-httplib 0.11, one worker thread per connection, keep-alive)
-// under one dispatcher of ours. Every path goes through a single catch-all route per method, so a request
-// costs one regex match and a split of its path instead of one std::regex per route; the route table below
-// is also what routes() reports. Request ids, X-Latency-Ms, the JSON log line and the in-flight count are
-// kept in a per-thread request context (httplib serves a request start to end on one thread).
-#include <httplib.h>
+// The server's routes and request bookkeeping over the HTTP layer (http.h: Boost.Beast, one thread per
+// connection, keep-alive). One dispatcher matches the path against the route table below, which is also
+// what routes() reports. Request ids, X-Latency-Ms, the JSON log line and the in-flight count are kept in a
+// per-thread request context (a connection's requests are served one after another on its thread).
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -15,6 +13,7 @@
 #include <thread>
 
 #include "batcher.h"
+#include "http.h"
 #include "edgeq/serve.h"
 
 namespace edgeq::serve {
@@ -27,7 +26,7 @@ double us_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 // What the logger and the post-routing handler need about the request being served on this thread.
 struct RequestContext {
-  bool active = false;  // set by the pre-routing handler; a request httplib rejected before it has none
+  bool active = false;  // set when the request reaches the handler; one the HTTP layer refused has none
   Clock::time_point start;
   std::string id;
   std::string route;  // the pattern, e.g. "/v2/models/{name}/infer"
@@ -45,12 +44,12 @@ struct HttpError {
 
 [[noreturn]] void fail(int status, std::string message) { throw HttpError{status, std::move(message)}; }
 
-void reply_json(httplib::Response& res, int status, const json& body) {
+void reply_json(http::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-void reply_error(httplib::Response& res, int status, const std::string& message) {
+void reply_error(http::Response& res, int status, const std::string& message) {
   reply_json(res, status, json{{"error", message}});
 }
 
@@ -69,8 +68,8 @@ int status_for(const Error& e) {
 }
 
 // An X-Request-ID is echoed when it is short printable ASCII; otherwise (or absent) one is made.
-std::string request_id(const httplib::Request& req) {
-  std::string id = req.get_header_value("X-Request-ID");
+std::string request_id(const http::Request& req) {
+  std::string id = req.header("X-Request-ID");
   const bool usable = !id.empty() && id.size() <= 128 &&
                       std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   if (usable) return id;
@@ -152,7 +151,7 @@ struct Server::Impl {
   ModelRepository& repo;
   ServerOptions options;
   Metrics metrics;
-  httplib::Server http;
+  std::unique_ptr<http::Listener> listener;
   Batcher batcher;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
@@ -197,11 +196,11 @@ struct Server::Impl {
   }
 
   // ---- handlers
-  void server_metadata(httplib::Response& res) {
+  void server_metadata(http::Response& res) {
     reply_json(res, 200, json{{"name", "edgeq"}, {"version", version()}, {"extensions", {"binary_tensor_data", "model_repository"}}});
   }
 
-  void model_metadata(const std::string& name, const std::string& version, httplib::Response& res) {
+  void model_metadata(const std::string& name, const std::string& version, http::Response& res) {
     const auto m = model_for(name, version);
     json j = {{"name", m->name}, {"versions", repo.versions(m->name)}, {"platform", "onnx_onnxv1"},
               {"inputs", io_metadata(m->session->inputs())}, {"outputs", io_metadata(m->session->outputs())}};
@@ -211,7 +210,7 @@ struct Server::Impl {
     reply_json(res, 200, j);
   }
 
-  void model_ready(const std::string& name, const std::string& version, httplib::Response& res) {
+  void model_ready(const std::string& name, const std::string& version, http::Response& res) {
     const auto m = model_for(name, version);
     reply_json(res, 200, json{{"name", m->name}, {"version", m->version}, {"ready", true}});
   }
@@ -244,14 +243,14 @@ struct Server::Impl {
     }
   }
 
-  void infer(const httplib::Request& req, const std::string& name, const std::string& version, httplib::Response& res) {
+  void infer(const http::Request& req, const std::string& name, const std::string& version, http::Response& res) {
     RequestTimes times;
     const auto start = Clock::now();
     const auto m = model_for(name, version);
     timed_inference(*m, start, times, [&] {
       std::optional<size_t> json_length;
       if (req.has_header("Inference-Header-Content-Length")) {
-        const std::string v = req.get_header_value("Inference-Header-Content-Length");
+        const std::string v = req.header("Inference-Header-Content-Length");
         size_t n = 0;
         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc() || end != v.data() + v.size())
@@ -299,19 +298,19 @@ struct Server::Impl {
     return out;
   }
 
-  void predict(const httplib::Request& req, httplib::Response& res) {
+  void predict(const http::Request& req, http::Response& res) {
     RequestTimes times;
     const auto start = Clock::now();
-    std::string name = req.get_param_value("model");
+    std::string name = req.param("model");
     if (name.empty()) {
       const auto names = repo.model_names();
       if (names.size() != 1) fail(400, "several models are served; choose one with ?model=NAME");
       name = names[0];
     }
-    const auto m = model_for(name, req.get_param_value("version"));
+    const auto m = model_for(name, req.param("version"));
     int64_t top = 5;
     if (req.has_param("top")) {
-      const std::string v = req.get_param_value("top");
+      const std::string v = req.param("top");
       const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), top);
       if (ec != std::errc() || end != v.data() + v.size() || top < 1 || top > 1000)
         fail(400, "top must be a whole number in 1..1000, not '" + printable(v, 32) + "'");
@@ -322,12 +321,14 @@ struct Server::Impl {
       data::Preprocess pp = *m->preprocess;
       pp.max_image_bytes = options.max_image_bytes;
       Tensor x;
-      const std::string type = req.get_header_value("Content-Type");
-      if (req.is_multipart_form_data()) {
-        const httplib::MultipartFormData* part = nullptr;
+      const std::string type = req.header("Content-Type");
+      if (type.rfind("multipart/form-data", 0) == 0) {
+        const std::vector<http::FormPart> parts = http::parse_multipart(type, req.body);
+        const http::FormPart* part = nullptr;
         for (const char* field : {"file", "image"})
-          if (!part && req.files.count(field)) part = &req.files.find(field)->second;
-        if (!part && !req.files.empty()) part = &req.files.begin()->second;
+          for (const auto& p : parts)
+            if (!part && p.name == field) part = &p;
+        if (!part && !parts.empty()) part = &parts.front();
         if (!part) fail(400, "multipart body has no file part");
         x = data::decode_image(part->content, pp, "uploaded image");
       } else if (type.rfind("application/json", 0) == 0 || (type.empty() && !req.body.empty() && req.body[0] == '{')) {
@@ -350,7 +351,7 @@ struct Server::Impl {
     });
   }
 
-  void repository_index(httplib::Response& res) {
+  void repository_index(http::Response& res) {
     json arr = json::array();
     for (const auto& e : repo.index()) {
       json o = {{"name", e.name}, {"version", e.version}, {"state", e.state}};
@@ -363,7 +364,7 @@ struct Server::Impl {
   bool ready() const { return !draining && !repo.model_names().empty(); }
 
   // ---- dispatch
-  void dispatch(const httplib::Request& req, httplib::Response& res) {
+  void dispatch(const http::Request& req, http::Response& res) {
     const auto parts = split_path(req.path);
     std::vector<std::string> caps;
     const Route* found = nullptr;
@@ -420,7 +421,7 @@ struct Server::Impl {
     return model_metadata(name, ver, res);
   }
 
-  void handle(const httplib::Request& req, httplib::Response& res) {
+  void handle(const http::Request& req, http::Response& res) {
     try {
       dispatch(req, res);
     } catch (const HttpError& e) {
@@ -434,7 +435,7 @@ struct Server::Impl {
     }
   }
 
-  void log_line(const httplib::Request& req, const httplib::Response& res) {
+  void log_line(const http::Request& req, const http::Response& res) {
     if (!options.log_requests) return;
     json line = {{"ts", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
                  {"id", t_request.id},
@@ -451,76 +452,58 @@ struct Server::Impl {
     std::fwrite(text.data(), 1, text.size(), stderr);
   }
 
+  // Request bookkeeping around dispatch: context, draining, headers, the HTTP counter and the in-flight count.
+  void serve_request(const http::Request& req, http::Response& res) {
+    t_request = RequestContext{};
+    t_request.active = true;
+    t_request.start = Clock::now();
+    t_request.id = request_id(req);
+    ++in_flight;
+    metrics.add_in_flight(1);
+    if (draining) {
+      t_request.route = "draining";
+      res.set_header("Connection", "close");
+      reply_error(res, 503, "the server is shutting down");
+    } else {
+      handle(req, res);
+    }
+    res.set_header("X-Request-ID", t_request.id);
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", us_since(t_request.start) / 1000.0);
+    res.set_header("X-Latency-Ms", ms);
+    // Done once its response is ready: stop() may close the listener now (the layer still writes it).
+    metrics.record_http(t_request.route.empty() ? "unmatched" : t_request.route, res.status);
+    metrics.add_in_flight(-1);
+    if (--in_flight == 0) {
+      std::lock_guard lock(stop_mu);
+      stop_cv.notify_all();
+    }
+  }
+
   void configure() {
-    http.new_task_queue = [n = options.max_connections] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-    http.set_payload_max_length(options.max_body_bytes);
-    http.set_read_timeout(options.request_timeout_s, 0);
-    http.set_write_timeout(options.request_timeout_s, 0);
-    http.set_keep_alive_timeout(5);
-    http.set_keep_alive_max_count(10000);
-    http.set_tcp_nodelay(true);
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      t_request = RequestContext{};
-      t_request.active = true;
-      t_request.start = Clock::now();
-      t_request.id = request_id(req);
-      ++in_flight;
-      metrics.add_in_flight(1);
-      if (draining) {
-        t_request.route = "draining";
-        res.set_header("Connection", "close");
-        reply_error(res, 503, "the server is shutting down");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    http.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    http.Post(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    http.Put(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    http.Delete(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    http.Patch(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    http.Options(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    // Errors httplib answers itself (413 body too large, 400 bad request line) get a JSON body too.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      // httplib parses form-urlencoded bodies itself and caps them (curl -d sends that type by default).
-      const bool form = req.get_header_value("Content-Type") == "application/x-www-form-urlencoded";
-      const char* what = res.status == 413 && form ? "form-urlencoded bodies are limited to 8192 bytes: send Content-Type: application/json"
-                         : res.status == 413 ? "request body is larger than --max-body"
-                         : res.status == 414 ? "request URI is too long"
-                         : res.status == 400 ? "malformed HTTP request"
-                                             : "request refused";
-      reply_error(res, res.status, what);
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-    http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!t_request.active) {  // refused by httplib before routing (bad request line, body too large)
-        t_request = RequestContext{};
-        t_request.start = Clock::now();
-        t_request.id = request_id(req);
-        t_request.route = "rejected";
-        metrics.record_http(t_request.route, res.status);
-      }
-      res.set_header("X-Request-ID", t_request.id);
-      char ms[32];
-      std::snprintf(ms, sizeof ms, "%.3f", us_since(t_request.start) / 1000.0);
-      res.set_header("X-Latency-Ms", ms);
-      // The request is done once its response is ready: stop() may close the listener now (httplib still
-      // finishes writing it), and the next request on this connection is not counted twice.
-      if (t_request.active && !t_request.counted_out) {
-        t_request.counted_out = true;
-        metrics.record_http(t_request.route.empty() ? "unmatched" : t_request.route, res.status);
-        metrics.add_in_flight(-1);
-        if (--in_flight == 0) {
-          std::lock_guard lock(stop_mu);
-          stop_cv.notify_all();
-        }
-      }
-    });
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      log_line(req, res);
-      t_request = RequestContext{};
-    });
+    http::Options ho;
+    ho.host = options.host;
+    ho.port = options.port;
+    ho.max_connections = options.max_connections;
+    ho.max_body_bytes = options.max_body_bytes;
+    ho.timeout_s = options.request_timeout_s;
+    listener = std::make_unique<http::Listener>(
+        ho, [this](const http::Request& req, http::Response& res) { serve_request(req, res); },
+        [this](const http::Request& req, const http::Response& res) {
+          log_line(req, res);
+          t_request = RequestContext{};
+        },
+        // Responses the HTTP layer makes itself (400 malformed, 413, 431, 503 over the connection limit).
+        [this](int status, const std::string& message, http::Response& res) {
+          t_request = RequestContext{};
+          t_request.start = Clock::now();
+          t_request.route = "rejected";
+          t_request.id = request_id(http::Request{});
+          reply_error(res, status, message);
+          res.set_header("X-Request-ID", t_request.id);
+          res.set_header("X-Latency-Ms", "0.000");
+          metrics.record_http(t_request.route, status);
+        });
   }
 };
 
@@ -539,15 +522,7 @@ Server::~Server() {
 }
 
 int Server::bind() {
-  const auto& o = impl_->options;
-  if (o.port == 0) {
-    impl_->port = impl_->http.bind_to_any_port(o.host);
-    if (impl_->port <= 0) throw Error(ErrorCode::kIo, "cannot listen on " + o.host + " (any port)");
-  } else {
-    if (!impl_->http.bind_to_port(o.host, o.port))
-      throw Error(ErrorCode::kIo, "cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address of this host)");
-    impl_->port = o.port;
-  }
+  impl_->port = impl_->listener->bind();
   return impl_->port;
 }
 
@@ -564,7 +539,7 @@ void Server::serve() {
       }
     });
   }
-  impl_->http.listen_after_bind();
+  impl_->listener->run();
 }
 
 void Server::stop() {
@@ -575,11 +550,11 @@ void Server::stop() {
     impl_->stop_cv.notify_all();
   }
   impl_->draining = true;
-  // In-flight requests finish (new ones get 503 from the pre-routing handler), then the listener closes.
+  // In-flight requests finish (new ones get 503), then the listener closes.
   std::unique_lock lock(impl_->stop_mu);
   impl_->stop_cv.wait_for(lock, std::chrono::seconds(impl_->options.drain_timeout_s), [this] { return impl_->in_flight.load() == 0; });
   lock.unlock();
-  impl_->http.stop();
+  impl_->listener->close();
 }
 
 int Server::port() const { return impl_->port; }
