@@ -4,7 +4,7 @@
 // swapped atomically on reload), the Open Inference Protocol v2 codec (JSON tensors and the binary tensor
 // data extension, to and from Tensors), the server's metrics (Prometheus text), and the HTTP server
 // (routes, request ids, latency headers, one JSON log line per request, limits, graceful stop).
-// Depends on runtime and data; the HTTP library (cpp-httplib) stays inside src/serve.
+// Depends on runtime and data; the HTTP layer (Boost.Beast, src/serve/http.h) stays inside src/serve.
 #pragma once
 
 #include <atomic>
@@ -175,7 +175,7 @@ class Metrics {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                     // 0 = any free port (see Server::port)
-  int max_connections = 64;            // connections served at once (one HTTP worker each); more wait
+  int max_connections = 64;            // connections open at once (a thread each); more get 503 and are closed
   size_t max_body_bytes = 16u << 20;   // larger bodies get 413
   int request_timeout_s = 30;          // reading a request, writing a response
   int64_t max_image_bytes = data::kDefaultMaxImageBytes;  // decode budget of /predict images

@@ -6,6 +6,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -495,6 +497,81 @@ TEST_F(ServeHttp, SigtermFinishesRequestsInFlightAndExitsZero) {
     }
   }
   EXPECT_EQ(infer_lines, 4u) << err;
+}
+
+}  // namespace
+}  // namespace edgeq::serve
+
+namespace edgeq::serve {
+namespace {
+
+// A raw TCP connection to the server, for what an HTTP client library will not send.
+struct RawConnection {
+  int fd = -1;
+  explicit RawConnection(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() {
+    if (fd >= 0) ::close(fd);
+  }
+  void send_text(const std::string& s) const { (void)::send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+  // Everything until the server closes (or 10 s pass).
+  std::string read_all() const {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+};
+
+TEST_F(ServeHttp, ConnectionLimitTimeoutsAndMalformedRequests) {
+  ServerOptions o;
+  o.max_connections = 2;
+  o.request_timeout_s = 1;
+  RunningServer s([&](ModelRepository& r) { r.add_repository(repo_dir_); }, o);
+  // A malformed request line: 400 with a JSON body, then the connection closes.
+  {
+    RawConnection c(s.port);
+    ASSERT_GE(c.fd, 0);
+    c.send_text("NOT HTTP AT ALL\r\n\r\n");
+    const std::string reply = c.read_all();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+    EXPECT_NE(reply.find("{\"error\":\"malformed HTTP request"), std::string::npos) << reply;
+  }
+  // Two idle keep-alive connections fill the limit: a third gets 503; once the idle ones time out (1 s),
+  // the server takes connections again.
+  {
+    RawConnection a(s.port), b(s.port);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    RawConnection third(s.port);
+    const std::string reply = third.read_all();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 503", 0), 0u) << reply;
+    EXPECT_NE(reply.find("--max-connections 2"), std::string::npos) << reply;
+    const Timer idle;
+    EXPECT_EQ(a.read_all(), "");  // closed by the server after the read timeout, with nothing sent
+    EXPECT_GE(idle.elapsed_ms(), 500);
+    EXPECT_LT(idle.elapsed_ms(), 5000);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(s.client().Get("/v2/health/ready")->status, 200);
+  // Headers past the limit: 431.
+  RawConnection big(s.port);
+  big.send_text("GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_EQ(big.read_all().rfind("HTTP/1.1 431", 0), 0u);
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ void setup_serve(CLI::App& app) {
   cmd->add_option("--host", a->server.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->server.port, "Port (0 = any free port, printed in the ready line)")->capture_default_str()->check(whole_number(0, 65535));
   cmd->add_option("--threads", a->threads, "Intra-op threads shared by every model")->capture_default_str()->transform(thread_count(1));
-  cmd->add_option("--max-connections", a->server.max_connections, "Connections served at once (one worker each)")
+  cmd->add_option("--max-connections", a->server.max_connections, "Connections open at once (one thread each; more get 503)")
       ->capture_default_str()->check(whole_number(1, 4096));
   cmd->add_option("--max-batch", a->server.max_batch, "Dynamic batching: merge up to N concurrent requests per run (1 = off)")
       ->capture_default_str()->check(whole_number(1, 1024));
