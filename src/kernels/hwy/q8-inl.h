@@ -371,22 +371,33 @@ HWY_INLINE V32 BroadcastQuad(const uint8_t* p) {
 // A panel's starting sums, one per channel vector: bias - zero_point * weight sums, so that adding
 // sum(x * w) over the raw u8 inputs gives exactly bias + sum((x - zero_point) * w) (int32 wraps as a
 // ring: exact when that fits). NEON adds sum((x - 128) * w): start 128 * weight sums higher.
-// (Plain int32, not vectors: a struct of NEON vectors in a std::array gets an implicit constructor GCC
-// compiles without the target pragma, which cannot inline the vectors' constructors.)
+#if HWY_TARGET == HWY_NEON
+// Plain int32 on NEON: a struct of NEON vectors in a std::array gets an implicit constructor GCC
+// compiles without the target pragma, which cannot inline the vectors' constructors.
 struct Q8QuadStart {
   HWY_ALIGN int32_t sums[kPanel];
   HWY_INLINE V32 Vec(size_t v) const { return hn::Load(DI32(), sums + v * kLanes); }
+  HWY_INLINE void Set(size_t v, V32 x) { hn::Store(x, DI32(), sums + v * kLanes); }
 };
+#else
+// AVX3_DL (one vector per panel): the vector itself.
+static_assert(kVecs == 1, "one 16-channel panel per AVX-512 vector");
+using Q8QuadStart = V32;
+#endif
+
 HWY_INLINE Q8QuadStart QuadInit(const int32_t* bias, const int32_t* col_sums, int32_t zero_point) {
   const DI32 d32;
 #if HWY_TARGET == HWY_NEON
   zero_point -= 128;
 #endif
+#if HWY_TARGET == HWY_NEON
   Q8QuadStart start;
   for (size_t v = 0; v < kVecs; ++v)
-    hn::Store(hn::Sub(hn::LoadU(d32, bias + v * kLanes), hn::Mul(hn::LoadU(d32, col_sums + v * kLanes), hn::Set(d32, zero_point))),
-              d32, start.sums + v * kLanes);
+    start.Set(v, hn::Sub(hn::LoadU(d32, bias + v * kLanes), hn::Mul(hn::LoadU(d32, col_sums + v * kLanes), hn::Set(d32, zero_point))));
   return start;
+#else
+  return hn::Sub(hn::LoadU(d32, bias), hn::Mul(hn::LoadU(d32, col_sums), hn::Set(d32, zero_point)));
+#endif
 }
 
 // MR rows of u8 x NP panels of quads ([steps][16][4] each, `panel_stride` bytes apart): the reduction
@@ -397,17 +408,26 @@ HWY_INLINE void Q8QuadTile(const uint8_t* const* a, const Red& red, const int8_t
                            const std::array<Q8QuadStart, NP>& init, const std::array<Sink, NP>& sinks) {
   const DI32 d32;
   V32 acc[NP][MR][kVecs];
-  for (size_t p = 0; p < NP; ++p)
-    for (size_t r = 0; r < MR; ++r)
+  for (size_t p = 0; p < NP; ++p) {
+    for (size_t r = 0; r < MR; ++r) {
+#if HWY_TARGET == HWY_NEON
       for (size_t v = 0; v < kVecs; ++v) acc[p][r][v] = init[p].Vec(v);
+#else
+      // Not a loop over kVecs = 1: with it GCC kept AVX3_DL's weight vectors on the stack in the conv
+      // tiles (cnn-s conv1 +14 %).
+      acc[p][r][0] = init[p];
+#endif
+    }
+  }
   for (size_t s = 0; s < red.Segments(); ++s) {
     const uint8_t* ap[MR];
     for (size_t r = 0; r < MR; ++r) ap[r] = a[r] + static_cast<int64_t>(s) * red.seg_stride;
-    size_t i = 0;
+    size_t i0 = 0;  // the first quad the loop below runs
 #if HWY_TARGET == HWY_NEON
     // 4 quads of each row at once: one 16-byte load and one flip per row, then SDOT's lane form picks
     // quad l of the row for step l (XNNPACK's neondot kernels do the same). The remaining quads below.
-    for (; i + 4 <= red.SegPairs(); i += 4) {
+    for (; i0 + 4 <= red.SegPairs(); i0 += 4) {
+      const size_t i = i0;
       int8x16_t x[MR];
       for (size_t r = 0; r < MR; ++r) x[r] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(ap[r] + 4 * i), vdupq_n_u8(0x80)));
       auto step = [&](auto lane) {
@@ -426,7 +446,7 @@ HWY_INLINE void Q8QuadTile(const uint8_t* const* a, const Red& red, const int8_t
       w += 16 * kPanel;
     }
 #endif
-    for (; i < red.SegPairs(); ++i) {
+    for (size_t i = i0; i < red.SegPairs(); ++i) {
       V32 wv[NP][kVecs];
       for (size_t p = 0; p < NP; ++p)
         for (size_t v = 0; v < kVecs; ++v)

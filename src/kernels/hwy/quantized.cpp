@@ -316,12 +316,13 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
           for (int64_t q = 0; q < windows; ++q)
             for (size_t j = 0; j < kNp; ++j) out[j][q] = dst + (pc + q) * cout + static_cast<int64_t>(j * kPanel);
           if constexpr (kConvPoolWindows == 2) {
-            if (windows == 2) {
+            if (windows == 2)
               Q8PooledTile<8, kNp>(a, red, w, panel_weights, init, sinks);
-              continue;
-            }
+            else
+              Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
+          } else {
+            Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
           }
-          Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
         }
       }
       return;
@@ -345,9 +346,12 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
   };
   auto run = [&](const auto& red) {
     int64_t panel = 0;
-    if constexpr (kConvQuadPanels == 2)
+    if constexpr (kConvQuadPanels == 2) {
       for (; panel + 2 <= panels; panel += 2) panels_from(std::integral_constant<size_t, 2>(), panel, red);
-    for (; panel < panels; ++panel) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+      if (panel < panels) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+    } else {
+      for (; panel < panels; ++panel) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+    }
   };
   const int64_t seg_stride = p.dilation_h * pitch;
   if (f.kernel_h == 3 && packed.row_quads == 1) {  // 3x3 over one input channel (first layers): unrolled
@@ -425,8 +429,12 @@ HWY_INLINE void Q8GemvQuads(const uint8_t* a, size_t k_quads, const int8_t* w, s
   const DI32 d32;
   V32 acc[kPanels][kVecs];
   for (size_t p = 0; p < kPanels; ++p) {
+#if HWY_TARGET == HWY_NEON
     const Q8QuadStart start = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
     for (size_t v = 0; v < kVecs; ++v) acc[p][v] = start.Vec(v);
+#else
+    acc[p][0] = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
+#endif
   }
   size_t i = 0;
 #if HWY_TARGET == HWY_NEON
