@@ -325,9 +325,21 @@ EDGEQ_KERNELS_FAMILY_DECLS
 std::string target_name();
 // Every target compiled into this binary, best first.
 std::vector<std::string> compiled_target_names();
-// True when the dispatcher runs AVX3_DL (AVX512-VNNI): the int8 kernels then use vpdpbusd on u8 inputs
-// (exact int32 sums of u8 x s8 quads), and an int8 pack that runs them holds the quad layout only.
+// True when the dispatcher runs AVX3_DL (AVX512-VNNI).
 bool dispatches_vnni();
+// How the hwy int8 kernels multiply on this CPU and dispatched target: the one decision every int8
+// pack, plan and kernel reads (q8_product()). kPairs: int16 pairs (x - zero_point) x w, exact int32 sums
+// (x86 vpmaddwd, NEON smull + addp; plain loops on EMU128 / SCALAR / WASM). The others multiply u8 x s8
+// quads into int32 (the quad layout, sums starting at bias - zero_point * weight sums): kDotProd Armv8.2
+// SDOT (NEON target and getauxval(AT_HWCAP) & HWCAP_ASIMDDP; inputs flipped to s8 by x ^ 0x80 = x - 128,
+// the 128 * weight sums folded into the start); kVnni AVX512-VNNI vpdpbusd (AVX3_DL).
+enum class Q8Product { kPairs, kDotProd, kVnni };
+Q8Product q8_product();
+// q8_product() != kPairs: int8 packs hold the quad layout only, the kernels read it.
+bool q8_quads();
+const char* q8_product_name(Q8Product product);
+// Tests: caps q8_product() (kPairs: the int16 pair kernels on a quad CPU; kVnni lifts the cap).
+void set_q8_product_cap_for_test(Q8Product cap);
 // int8 conv2d followed by a 2x2, stride-2, unpadded max pool (floor: out_h / 2 x out_w / 2 outputs per
 // image), in one pass: the max of the four int32 sums is requantized once. Exact, i.e. the bytes of
 // conv2d_qu8_qc8w_nhwc then max_pool2d_u8_nhwc, when every multiplier is > 0 (requantization is then

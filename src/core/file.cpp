@@ -129,8 +129,10 @@ std::string write_temp(const std::string& path, std::string_view bytes) {
 }
 
 void sync_directory_of(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  // Not `dir = "."` on an empty string: GCC 12 -O3 warns (-Wrestrict) about its own inlined copy there
+  // (aarch64 build).
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  const std::string dir = parent.empty() ? std::string(".") : parent;
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     ::fsync(fd);  // the renames reach the disk; best effort (some file systems refuse)

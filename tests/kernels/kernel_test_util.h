@@ -81,16 +81,29 @@ inline bool close_enough(float got, float want, int64_t k, float rtol = 1e-5f) {
   return std::fabs(got - want) <= atol + rtol * std::fabs(want);
 }
 
-// Runs `body(target_name)` once per Highway target compiled in and supported by this CPU, with the
-// dispatcher forced to that target, then restores normal dispatch.
+// Runs `body(name)` once per Highway target compiled in and supported by this CPU, with the dispatcher
+// forced to that target, then restores normal dispatch. On a target with several int8 products
+// (hwy::Q8Product: NEON with the dot product also runs the int16 pairs), once per product, best
+// last, named "TARGET+product" (the best product keeps the plain target name). AVX3_DL runs VNNI only,
+// as before.
 inline void for_each_target(const std::function<void(const std::string&)>& body) {
   for (int64_t target : ::hwy::SupportedAndGeneratedTargets()) {
     ::hwy::SetSupportedTargetsForTest(target);
     ::hwy::GetChosenTarget().Update(::hwy::SupportedTargets());
-    SCOPED_TRACE(std::string("highway target ") + ::hwy::TargetName(target));
     // The dispatcher must really run this target, or the loop would test the best one N times.
     ASSERT_EQ(hwy::target_name(), ::hwy::TargetName(target));
-    body(::hwy::TargetName(target));
+    const hwy::Q8Product best = hwy::q8_product();
+    std::vector<hwy::Q8Product> products;
+    if (best == hwy::Q8Product::kDotProd) products.push_back(hwy::Q8Product::kPairs);
+    products.push_back(best);
+    for (hwy::Q8Product product : products) {
+      hwy::set_q8_product_cap_for_test(product);
+      SCOPED_TRACE(std::string("highway target ") + ::hwy::TargetName(target) + ", int8 " + hwy::q8_product_name(product));
+      ASSERT_EQ(hwy::q8_product(), product);
+      body(product == best ? std::string(::hwy::TargetName(target))
+                           : std::string(::hwy::TargetName(target)) + "+" + hwy::q8_product_name(product));
+      hwy::set_q8_product_cap_for_test(hwy::Q8Product::kVnni);
+    }
   }
   ::hwy::SetSupportedTargetsForTest(0);
   ::hwy::GetChosenTarget().Update(::hwy::SupportedTargets());

@@ -2,6 +2,9 @@
 // shapes, every Highway target; the rounding is half-to-even; extreme operands do not saturate.
 #include <iostream>
 #include <sstream>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 #include "edgeq/kernels.h"
 #include "kernels/kernel_test_util.h"
@@ -11,6 +14,15 @@ namespace {
 
 using test::GuardedBytes;
 using test::random_u8;
+
+// The CPU offers the Armv8.2 dot product (what makes NEON's int8 product SDOT).
+bool cpu_has_dotprod() {
+#if defined(__aarch64__)
+  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return false;
+#endif
+}
 
 std::vector<int8_t> random_s8(std::mt19937& rng, size_t n) {
   std::vector<int8_t> v(n);
@@ -331,7 +343,7 @@ TEST(QuantizedHwy, ConvMaxPoolMatchesConvThenPool) {
     for (size_t i = 0; i < winograd.size() && !testing::Test::HasFailure(); ++i)
       check_qconv_pool(winograd[i], test::kSeed + 500 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
     check_qconv_pool(winograd[1], test::kSeed + 510, 2, Operands::kExtremeMixed);
-    const bool vnni = hwy::dispatches_vnni();
+    const bool vnni = hwy::q8_quads();  // the quad kernels fuse the pool
     for (size_t i = 0; i < direct.size() && !testing::Test::HasFailure(); ++i) {
       const QConvOperands o = make_qconv(direct[i], 1, Operands::kRandom);
       const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), o.bias.data(), o.mult.data());
@@ -360,9 +372,9 @@ TEST(QuantizedHwy, RowAlignmentNamesWinogradTiles) {
   std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 1);
   std::vector<float> mult(64, 1e-3f);
   test::for_each_target([&](const std::string&) {
-    // AVX3_DL runs the direct VNNI quad kernel instead of Winograd (one output row is one unit).
+    // The quad targets run the direct quad kernel instead of Winograd (one output row is one unit).
     const auto packed = hwy::pack_conv2d_qu8_qc8w(p, w.data(), nullptr, mult.data());
-    EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), hwy::dispatches_vnni() ? 1 : 2);
+    EXPECT_EQ(hwy::conv2d_qu8_qc8w_row_alignment(packed, p), hwy::q8_quads() ? 1 : 2);
   });
   p.stride_h = p.stride_w = 2;
   p.out_h = p.out_w = 7;
@@ -440,15 +452,16 @@ TEST(QuantizedHwy, GemmMatchesReferenceExactly) {
   });
 }
 
-// The VNNI quad layout exists exactly where a kernel reads it: packed while AVX3_DL dispatches (so the
-// exactness tests above run the quad kernels there), for ungrouped filters only, and never elsewhere.
-TEST(QuantizedHwy, QuadLayoutIsPackedForTheVnniTargetOnly) {
+// The quad layout exists exactly where a kernel reads it: packed while AVX3_DL dispatches or NEON runs
+// the dot product (so the exactness tests above run the quad kernels there), for ungrouped filters only,
+// and never elsewhere.
+TEST(QuantizedHwy, QuadLayoutIsPackedForTheQuadTargetsOnly) {
   std::vector<int8_t> w(static_cast<size_t>(64 * 32 * 9), 3);
   std::vector<float> mult(64, 1e-3f);
   bool saw_vnni = false;
   test::for_each_target([&](const std::string& name) {
-    const bool vnni = hwy::dispatches_vnni();
-    EXPECT_EQ(vnni, name == "AVX3_DL");
+    const bool vnni = hwy::q8_quads();
+    EXPECT_EQ(vnni, name == "AVX3_DL" || (name == "NEON" && cpu_has_dotprod()));
     saw_vnni |= vnni;
     Conv2dParams cp;
     cp.filter = {64, 32, 3, 3, 1};
@@ -470,7 +483,8 @@ TEST(QuantizedHwy, QuadLayoutIsPackedForTheVnniTargetOnly) {
       EXPECT_EQ(gemm.col_sums[16], 3 * 1030);
     }
   });
-  std::cout << (saw_vnni ? "AVX3_DL ran: quad kernels tested\n" : "no AVX3_DL on this CPU: quad kernels not run\n");
+  std::cout << (saw_vnni ? "quad kernels tested (AVX3_DL or NEON dot product)\n"
+                         : "no AVX3_DL or dot product on this CPU: quad kernels not run\n");
 }
 
 // One method per conv, decided at pack time from the filter, the stride / dilation and the target, and
@@ -481,7 +495,7 @@ TEST(QuantizedHwy, ConvPacksOnlyTheLayoutOfItsMethod) {
   std::vector<float> mult(64, 1e-3f);
   const size_t epilogue = 2 * r64(64 * 4);  // int32 bias + float multipliers, 4 panels of 16
   test::for_each_target([&](const std::string& name) {
-    const bool vnni = hwy::dispatches_vnni();
+    const bool vnni = hwy::q8_quads();
     for (int64_t stride : {1, 2}) {
       Conv2dParams p;
       p.filter = {64, 32, 3, 3, 1};

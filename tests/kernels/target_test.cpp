@@ -1,6 +1,12 @@
 // Which Highway target the dispatcher picks on this CPU, and that the targets the tests iterate exist.
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 #include "edgeq/kernels.h"
 #include "kernels/kernel_test_util.h"
@@ -22,6 +28,19 @@ TEST(KernelTargets, DispatcherPicksTheBestTargetForThisCpu) {
   std::string compiled;
   for (const auto& t : hwy::compiled_target_names()) compiled += t + " ";
   std::printf("highway dispatch target: %s (compiled: %s)\n", chosen.c_str(), compiled.c_str());
+#if defined(__aarch64__)
+  // Every aarch64 Linux CPU has Advanced SIMD: NEON, never the scalar fallback; the int8 product is SDOT
+  // exactly when the kernel reports the dot product. Under qemu (`make test-arm64`) ctest says which CPU
+  // it emulates, so a detection that never finds the dot product (or always does) fails here.
+  EXPECT_EQ(chosen, "NEON");
+  const bool dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+  EXPECT_EQ(hwy::q8_product(), dotprod ? hwy::Q8Product::kDotProd : hwy::Q8Product::kPairs);
+  std::printf("int8 product: %s\n", hwy::q8_product_name(hwy::q8_product()));
+  if (const char* cpu = std::getenv("EDGEQ_TEST_QEMU_CPU")) {
+    EXPECT_EQ(dotprod, std::string(cpu) != "cortex-a53") << "qemu -cpu " << cpu;
+  }
+  return;
+#endif
   // A CPU with AVX2+FMA (and the AES/CLMUL flags Highway's AVX2 target requires) must get AVX2 or better,
   // never the SSE4/EMU128 fallback (KERNELS.md: the missing -maes trap). /proc/cpuinfo spells the
   // AVX-512 extensions with an underscore (avx512_vnni), the base ones without (avx512f).
@@ -38,6 +57,18 @@ TEST(KernelTargets, DispatcherPicksTheBestTargetForThisCpu) {
 }
 
 TEST(KernelTargets, TestsCoverThePortableTarget) {
+#if defined(__aarch64__)
+  // aarch64 compiles NEON alone (the baseline: Highway adds no scalar fallback below it, and SVE is
+  // disabled, CMakeLists.txt); the portable loops run in the x86 build. Here the loops must cover NEON
+  // with every int8 product the CPU has: the int16 pairs always, SDOT where the dot product is.
+  std::vector<std::string> names;
+  test::for_each_target([&](const std::string& name) { names.push_back(name); });
+  const bool dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+  const std::vector<std::string> want =
+      dotprod ? std::vector<std::string>{"NEON+int16 pairs", "NEON"} : std::vector<std::string>{"NEON"};
+  EXPECT_EQ(names, want);
+  return;
+#endif
   // The portable baseline stands in for wasm/NEON in the per-target loops: EMU128 (128-bit vectors in
   // plain C++), or SCALAR (1 lane) where Highway marks EMU128 broken (GCC < 12.3, e.g. Debian 12's 12.2).
   bool saw_portable = false;

@@ -50,7 +50,7 @@ TEST_F(Int8Runtime, QdqGroupsCompileToIntegerKernels) {
   EXPECT_EQ(count_steps(plan, "MaxPool", "[nhwc u8]"), 2) << all;
   // With AVX512-VNNI both convs take over their 2x2 max pools (the quad kernels fuse any shape);
   // elsewhere only Winograd convs can, and these have 1 and 8 input channels.
-  EXPECT_EQ(count_steps(plan, "QLinearConv", "+ MaxPool"), kernels::hwy::dispatches_vnni() ? 2 : 0) << all;
+  EXPECT_EQ(count_steps(plan, "QLinearConv", "+ MaxPool"), kernels::hwy::q8_quads() ? 2 : 0) << all;
   // No float convolution and no layout conversion is left between the integer layers.
   for (const auto& l : plan.step_labels) EXPECT_NE(l.rfind("Conv '", 0), 0u) << "a float Conv is left: " << l;
   EXPECT_EQ(count_steps(plan, "ToN", ""), 0) << all;
@@ -87,7 +87,7 @@ TEST_F(Int8Runtime, FusedMaxPoolGivesTheUnfusedBits) {
   EXPECT_EQ(count_steps(plan, "QLinearConv", "+ MaxPool"), 0);
   EXPECT_EQ(count_steps(plan, "MaxPool", "[nhwc u8]"), 2);
   const auto fused_plan = fused.plan_info({Shape{64, 1, 28, 28}});
-  if (kernels::hwy::dispatches_vnni()) {  // no pool step is left, and the conv outputs' memory is gone
+  if (kernels::hwy::q8_quads()) {  // no pool step is left, and the conv outputs' memory is gone
     for (const auto& l : fused_plan.step_labels) EXPECT_NE(l.rfind("MaxPool", 0), 0u) << l;
     EXPECT_LT(fused_plan.arena_bytes, plan.arena_bytes);
   }

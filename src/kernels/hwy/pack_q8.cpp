@@ -7,11 +7,11 @@
 //   winograd: int16 [16][panel][cin16 / 2][16][2], (2G) g (2G)^T per (co, ci).
 //   gemm:     int8 [panel][K / 2][16][2]: batch-1 fully-connected layers are weight-bandwidth bound.
 //   quads:    int8 [panel][K / 4][16][4] (conv: [panel][kh][row_quads][16][4]), the operand order of
-//             AVX512-VNNI vpdpbusd (4 u8 x s8 products summed into int32), plus each channel's weight
-//             sum; packed only while the dispatcher runs AVX3_DL (dispatches_vnni()), the one target
-//             that reads them.
+//             AVX512-VNNI vpdpbusd and Arm SDOT (4 8-bit products summed into int32), plus each channel's
+//             weight sum; packed only while q8_quads() (AVX3_DL, or NEON with the dot product), where the
+//             kernels read them.
 // A conv packs only the layout of its method (choose_conv2d_q8_method, decided once here and stored
-// in PackedConv2dQ8::method); a gemm packs the quads on AVX3_DL and the pairs elsewhere.
+// in PackedConv2dQ8::method); a gemm packs the quads while q8_quads() and the pairs otherwise.
 #include <algorithm>
 #include <utility>
 #include <cstdint>
@@ -103,9 +103,9 @@ PackedConv2dQ8 pack_depthwise_q8(const Conv2dFilter& f, const int8_t* weight_oih
 }
 }  // namespace
 
-int32_t choose_conv2d_q8_method(const Conv2dFilter& f, const Conv2dParams& p, bool vnni) {
+int32_t choose_conv2d_q8_method(const Conv2dFilter& f, const Conv2dParams& p, bool quads) {
   if (q8_depthwise_conv(f, p)) return kQ8MethodDepthwise;
-  if (vnni && f.groups == 1 && p.dilation_w == 1) return kQ8MethodQuads;
+  if (quads && f.groups == 1 && p.dilation_w == 1) return kQ8MethodQuads;
   if (winograd_filter(f) && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1)
     return kQ8MethodWinograd;
   return f.groups == 1 && p.dilation_w == 1 ? kQ8MethodRows : kQ8MethodIm2col;
@@ -117,7 +117,7 @@ PackedConv2dQ8 pack_conv2d_qu8_qc8w(const Conv2dParams& conv, const int8_t* weig
   detail::check_filter(f);
   if (weight_oihw == nullptr || multipliers == nullptr)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 conv2d needs weights and multipliers");
-  const int32_t method = choose_conv2d_q8_method(f, conv, dispatches_vnni());
+  const int32_t method = choose_conv2d_q8_method(f, conv, q8_quads());
   if (method == kQ8MethodDepthwise) return pack_depthwise_q8(f, weight_oihw, bias, multipliers);
   const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups;
   const int64_t row_pairs = (f.kernel_w * cin_g + 1) / 2;
@@ -195,9 +195,9 @@ PackedGemmQ8 pack_gemm_qu8_qc8w(const int8_t* src, int64_t k, int64_t n, BLayout
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm pack needs K, N >= 1, B and multipliers");
   const int64_t k_padded = round_up(k, 2);
   const int64_t n16 = round_up(n, kPanel);
-  const bool quads = dispatches_vnni();
+  const bool quads = q8_quads();
   const int64_t k_quads = (k + 3) / 4;
-  // AVX3_DL reads the quads only: the pairs are packed for the other targets.
+  // The quad kernels read the quads only: the pairs are packed for the others.
   const size_t pairs_bytes = quads ? 0 : static_cast<size_t>(round_up(n16 * k_padded, 64));
   Q8Buffers b = alloc_q8(pairs_bytes + (quads ? quad_bytes(n16 / kPanel, k_quads) : 0), static_cast<size_t>(n16));
   int8_t* w = quads ? nullptr : reinterpret_cast<int8_t*>(b.weights);
@@ -253,7 +253,7 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
   Q8ConvPlan plan;
   plan.method = packed.method;
   // The choice this call would make on the target it was packed for must be the packed one.
-  if (choose_conv2d_q8_method(f, p, packed.method == kQ8MethodQuads) != packed.method || (packed.method == kQ8MethodQuads && !dispatches_vnni()))
+  if (choose_conv2d_q8_method(f, p, packed.method == kQ8MethodQuads) != packed.method || (packed.method == kQ8MethodQuads && !q8_quads()))
     throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d was packed for another stride / dilation or target than " +
                                                  target_name() + " (pack with the conv's params on the target that runs it)");
   const bool quads = packed.method == kQ8MethodQuads;

@@ -5,9 +5,11 @@
 // The rows are int16 (x - zero_point); the reduction is `segments` runs of `seg_pairs` int16 pairs, run s
 // of row r starting at a[r] + s * seg_stride (conv: one run per kernel row); the weights are the packed pairs [pairs][16][2] (int16, or
 // int8 sign-extended in register). Per pair step: one broadcast 32-bit pair per row, one vpmaddwd +
-// vpaddd per accumulator (exact: |pair sum| <= 2 * 255 * 1152 fits int32, no int16 saturation).
-// x86 SIMD targets only: on the others ReorderWidenMulAccumulate may order lanes differently, so they
-// run plain loops over the same packed data (wasm/NEON: correct, not tuned).
+// vpaddd per accumulator (exact: |pair sum| <= 2 * 255 * 1152 fits int32, no int16 saturation); NEON:
+// smull + smull2 + addp + add (Highway 1.0.3's ReorderWidenMulAccumulate keeps the two products of a
+// pair in different vectors there, so NEON has its own pair step). The other targets (EMU128, SCALAR,
+// WASM) run plain loops over the same packed data.
+// Quads (kQ8MethodQuads): AVX3_DL's vpdpbusd and NEON's SDOT (Armv8.2 dot product), see MulAccQuad.
 #if defined(EDGEQ_KERNELS_HWY_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef EDGEQ_KERNELS_HWY_Q8_INL_H_
 #undef EDGEQ_KERNELS_HWY_Q8_INL_H_
@@ -37,8 +39,22 @@
 
 #undef EDGEQ_Q8_PAIRWISE
 #undef EDGEQ_Q8_QUADS
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#undef EDGEQ_Q8_QUADS_BEGIN
+#undef EDGEQ_Q8_QUADS_END
+#if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
 #define EDGEQ_Q8_PAIRWISE 1
+#endif
+// The quad code (EDGEQ_Q8_QUADS) sits between EDGEQ_Q8_QUADS_BEGIN and _END. NEON: those functions are
+// compiled for Armv8.2 with the dot product (SDOT) and only run when q8_product() found it
+// (getauxval(AT_HWCAP) & HWCAP_ASIMDDP). A pragma region rather than a target attribute per function:
+// the region's lambdas and templates get the target too, and SDOT inlines into them. (Highway 1.0.3
+// dispatches at run time on Arm with GCC only, so GCC's pragma is the one needed.)
+#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+#define EDGEQ_Q8_QUADS_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"arch=armv8.2-a+crypto+dotprod\")")
+#define EDGEQ_Q8_QUADS_END _Pragma("GCC pop_options")
+#else
+#define EDGEQ_Q8_QUADS_BEGIN
+#define EDGEQ_Q8_QUADS_END
 #endif
 
 HWY_BEFORE_NAMESPACE();
@@ -202,13 +218,26 @@ HWY_INLINE V16 LoadPairs(const int8_t* w) { return hn::PromoteTo(DI16(), hn::Loa
 // saturating), the pair read as an embedded {1to16} broadcast. Inline asm because Highway 1.0.3's
 // AVX3_DL target string enables avxvnni, not avx512vnni, so the intrinsic does not compile here; Highway
 // picks AVX3_DL only on CPUs with AVX512-VNNI (its Ice Lake group), so the instruction is there.
+// acc + per int32 lane the sum of the lane's two int16 products of a and w (vpmaddwd semantics).
+HWY_INLINE V32 MulAccPairs(V32 acc, V16 a, V16 w) {
+#if HWY_TARGET == HWY_NEON
+  // smull / smull2: the 8 products of channels 0-1 and 2-3 as int32, addp: adjacent pairs summed, in
+  // channel order.
+  const int32x4_t lo = vmull_s16(vget_low_s16(a.raw), vget_low_s16(w.raw));
+  const int32x4_t hi = vmull_high_s16(a.raw, w.raw);
+  return V32(vaddq_s32(acc.raw, vpaddq_s32(lo, hi)));
+#else
+  V32 unused;
+  return hn::ReorderWidenMulAccumulate(DI32(), a, w, acc, unused);  // x86: vpmaddwd + vpaddd, lanes in place
+#endif
+}
+
 HWY_INLINE V32 MulAccPair(V32 acc, const int16_t* p, V16 w) {
 #if HWY_TARGET == HWY_AVX3_DL
   __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc.raw) : "v"(w.raw), "m"(*reinterpret_cast<const int16_t(*)[2]>(p)));
   return acc;
 #else
-  V32 unused;
-  return hn::ReorderWidenMulAccumulate(DI32(), hn::BitCast(DI16(), BroadcastPair(p)), w, acc, unused);
+  return MulAccPairs(acc, hn::BitCast(DI16(), BroadcastPair(p)), w);
 #endif
 }
 
@@ -310,51 +339,122 @@ HWY_INLINE void Q8Tile(const int16_t* const* a, const Red& red, const WeightT* w
   FinishTile(sink, acc);
 }
 
-#if HWY_TARGET == HWY_AVX3_DL
-// u8 quads (kQ8MethodQuads, the quad-packed gemm): AVX512-VNNI vpdpbusd adds, per int32 lane, the 4
-// products of the lane's u8 bytes of `a` with its s8 bytes of `w` (exact: 4 * 255 * 128 fits easily;
-// vpdpbusd wraps, it does not saturate, unlike vpdpbusds and vpmaddubsw). Inline asm for the reason
-// MulAccPair gives. AT&T order: the s8 operand first, the u8 second, the accumulator last.
+#if HWY_TARGET == HWY_AVX3_DL || (HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64)
+// u8 quads (kQ8MethodQuads, the quad-packed gemm): per int32 lane, the 4 products of the lane's u8
+// bytes of `a` with its s8 bytes of `w`, added to the lane (exact: 4 * 255 * 128 fits easily).
+//   AVX3_DL: AVX512-VNNI vpdpbusd (wraps, does not saturate, unlike vpdpbusds and vpmaddubsw); inline
+//   asm for the reason MulAccPair gives. AT&T order: the s8 operand first, the u8 second, the
+//   accumulator last.
+//   NEON: SDOT multiplies s8 x s8, so the inputs are flipped to s8 (x ^ 0x80 = x - 128) and the sums
+//   start 128 * (weight sum) higher (QuadInit). USDOT (i8mm) would take u8 as is: same layout, not
+//   used yet.
 #define EDGEQ_Q8_QUADS 1
-static_assert(kVecs == 1, "one 16-channel panel per AVX-512 vector");
+EDGEQ_Q8_QUADS_BEGIN
 
-HWY_INLINE V32 MulAccQuad(V32 acc, V32 a_u8, V32 w_s8) {
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc.raw) : "v"(a_u8.raw), "v"(w_s8.raw));
+HWY_INLINE V32 MulAccQuad(V32 acc, V32 a, V32 w_s8) {
+#if HWY_TARGET == HWY_AVX3_DL
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc.raw) : "v"(a.raw), "v"(w_s8.raw));
   return acc;
+#else
+  return V32(vdotq_s32(acc.raw, vreinterpretq_s8_s32(a.raw), vreinterpretq_s8_s32(w_s8.raw)));
+#endif
 }
-// The 4 bytes at p in every lane.
+// The 4 bytes at p in every lane, as MulAccQuad takes them (NEON: flipped to s8).
 HWY_INLINE V32 BroadcastQuad(const uint8_t* p) {
   int32_t quad;
   std::memcpy(&quad, p, sizeof(quad));
+#if HWY_TARGET == HWY_NEON
+  quad ^= static_cast<int32_t>(0x80808080u);
+#endif
   return hn::Set(DI32(), quad);
 }
-// A panel's starting sums: bias - zero_point * weight sums, so that adding sum(x * w) over the raw u8
-// inputs gives exactly bias + sum((x - zero_point) * w) (int32 wraps as a ring: exact when that fits).
-HWY_INLINE V32 QuadInit(const int32_t* bias, const int32_t* col_sums, int32_t zero_point) {
+// A panel's starting sums, one per channel vector: bias - zero_point * weight sums, so that adding
+// sum(x * w) over the raw u8 inputs gives exactly bias + sum((x - zero_point) * w) (int32 wraps as a
+// ring: exact when that fits). NEON adds sum((x - 128) * w): start 128 * weight sums higher.
+#if HWY_TARGET == HWY_NEON
+// Plain int32 on NEON: a struct of NEON vectors in a std::array gets an implicit constructor GCC
+// compiles without the target pragma, which cannot inline the vectors' constructors.
+struct Q8QuadStart {
+  HWY_ALIGN int32_t sums[kPanel];
+  HWY_INLINE V32 Vec(size_t v) const { return hn::Load(DI32(), sums + v * kLanes); }
+  HWY_INLINE void Set(size_t v, V32 x) { hn::Store(x, DI32(), sums + v * kLanes); }
+};
+#else
+// AVX3_DL (one vector per panel): the vector itself.
+static_assert(kVecs == 1, "one 16-channel panel per AVX-512 vector");
+using Q8QuadStart = V32;
+#endif
+
+HWY_INLINE Q8QuadStart QuadInit(const int32_t* bias, const int32_t* col_sums, int32_t zero_point) {
   const DI32 d32;
+#if HWY_TARGET == HWY_NEON
+  zero_point -= 128;
+#endif
+#if HWY_TARGET == HWY_NEON
+  Q8QuadStart start;
+  for (size_t v = 0; v < kVecs; ++v)
+    start.Set(v, hn::Sub(hn::LoadU(d32, bias + v * kLanes), hn::Mul(hn::LoadU(d32, col_sums + v * kLanes), hn::Set(d32, zero_point))));
+  return start;
+#else
   return hn::Sub(hn::LoadU(d32, bias), hn::Mul(hn::LoadU(d32, col_sums), hn::Set(d32, zero_point)));
+#endif
 }
 
 // MR rows of u8 x NP panels of quads ([steps][16][4] each, `panel_stride` bytes apart): the reduction
 // as in Q8Tile, in quads (red's seg_pairs counts quads, seg_stride bytes); panel p's sums start at
-// init[p] (QuadInit) and go to sinks[p]. One broadcast quad feeds NP multiply-adds.
+// init[p] (QuadInit) and go to sinks[p]. One broadcast quad feeds NP * kVecs multiply-adds.
 template <size_t MR, size_t NP, class Red, class Sink>
 HWY_INLINE void Q8QuadTile(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
-                           const std::array<V32, NP>& init, const std::array<Sink, NP>& sinks) {
+                           const std::array<Q8QuadStart, NP>& init, const std::array<Sink, NP>& sinks) {
   const DI32 d32;
-  V32 acc[NP][MR][1];
-  for (size_t p = 0; p < NP; ++p)
-    for (size_t r = 0; r < MR; ++r) acc[p][r][0] = init[p];
+  V32 acc[NP][MR][kVecs];
+  for (size_t p = 0; p < NP; ++p) {
+    for (size_t r = 0; r < MR; ++r) {
+#if HWY_TARGET == HWY_NEON
+      for (size_t v = 0; v < kVecs; ++v) acc[p][r][v] = init[p].Vec(v);
+#else
+      // Not a loop over kVecs = 1: with it GCC kept AVX3_DL's weight vectors on the stack in the conv
+      // tiles (cnn-s conv1 +14 %).
+      acc[p][r][0] = init[p];
+#endif
+    }
+  }
   for (size_t s = 0; s < red.Segments(); ++s) {
     const uint8_t* ap[MR];
     for (size_t r = 0; r < MR; ++r) ap[r] = a[r] + static_cast<int64_t>(s) * red.seg_stride;
-    for (size_t i = 0; i < red.SegPairs(); ++i) {
-      V32 wv[NP];
+    size_t i0 = 0;  // the first quad the loop below runs
+#if HWY_TARGET == HWY_NEON
+    // 4 quads of each row at once: one 16-byte load and one flip per row, then SDOT's lane form picks
+    // quad l of the row for step l (XNNPACK's neondot kernels do the same). The remaining quads below.
+    for (; i0 + 4 <= red.SegPairs(); i0 += 4) {
+      const size_t i = i0;
+      int8x16_t x[MR];
+      for (size_t r = 0; r < MR; ++r) x[r] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(ap[r] + 4 * i), vdupq_n_u8(0x80)));
+      auto step = [&](auto lane) {
+        constexpr int kLane = decltype(lane)::value;
+        int8x16_t wv[NP][kVecs];
+        for (size_t p = 0; p < NP; ++p)
+          for (size_t v = 0; v < kVecs; ++v) wv[p][v] = vld1q_s8(w + static_cast<int64_t>(p) * panel_stride + (kLane * kPanel + v * kLanes) * 4);
+        for (size_t r = 0; r < MR; ++r)
+          for (size_t p = 0; p < NP; ++p)
+            for (size_t v = 0; v < kVecs; ++v) acc[p][r][v] = V32(vdotq_laneq_s32(acc[p][r][v].raw, wv[p][v], x[r], kLane));
+      };
+      step(std::integral_constant<int, 0>());
+      step(std::integral_constant<int, 1>());
+      step(std::integral_constant<int, 2>());
+      step(std::integral_constant<int, 3>());
+      w += 16 * kPanel;
+    }
+#endif
+    for (size_t i = i0; i < red.SegPairs(); ++i) {
+      V32 wv[NP][kVecs];
       for (size_t p = 0; p < NP; ++p)
-        wv[p] = hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + static_cast<int64_t>(p) * panel_stride));
+        for (size_t v = 0; v < kVecs; ++v)
+          wv[p][v] = hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + static_cast<int64_t>(p) * panel_stride) + v * kLanes);
       for (size_t r = 0; r < MR; ++r) {
         const V32 x = BroadcastQuad(ap[r] + 4 * i);
-        for (size_t p = 0; p < NP; ++p) acc[p][r][0] = MulAccQuad(acc[p][r][0], x, wv[p]);
+        for (size_t p = 0; p < NP; ++p)
+          for (size_t v = 0; v < kVecs; ++v) acc[p][r][v] = MulAccQuad(acc[p][r][v], x, wv[p][v]);
       }
       w += 4 * kPanel;
     }
@@ -365,11 +465,12 @@ HWY_INLINE void Q8QuadTile(const uint8_t* const* a, const Red& red, const int8_t
 // Runs Q8QuadTile with MR = rows (1..kMaxRows).
 template <size_t kMaxRows, size_t NP, class Red, class Sink>
 HWY_INLINE void Q8QuadTileRows(size_t rows, const uint8_t* const* a, const Red& red, const int8_t* w,
-                               int64_t panel_stride, const std::array<V32, NP>& init,
+                               int64_t panel_stride, const std::array<Q8QuadStart, NP>& init,
                                const std::array<Sink, NP>& sinks) {
   WithTileRows<kMaxRows>(rows, [&](auto mr) { Q8QuadTile<decltype(mr)::value, NP>(a, red, w, panel_stride, init, sinks); });
 }
-#endif  // HWY_AVX3_DL
+EDGEQ_Q8_QUADS_END
+#endif  // HWY_AVX3_DL || NEON
 
 #else  // portable: plain loops over the same packed data
 

@@ -9,7 +9,7 @@
 //   kIm2col:   grouped or dilated along w: the window is gathered per tile into im2col rows of the same
 //              packed order (runs per kernel row, each padded to an even length).
 //   kWinograd: 3x3, stride 1, dilation 1, ungrouped, cin in [16, 1024]: exact integer F(2x2, 3x3).
-//   kQuads:    AVX3_DL (AVX512-VNNI), ungrouped, dilation_w 1: as kRows, but the band image stays u8 with
+//   kQuads:    q8_quads() (AVX3_DL's AVX512-VNNI, NEON's SDOT), ungrouped, dilation_w 1: as kRows, but the band image stays u8 with
 //              the padding = the zero point's code, and vpdpbusd multiplies 4 u8 x s8 at once; the sums
 //              start at bias - zero_point * (the channel's weight sum), which makes them exactly
 //              sum((x - zero_point) * w). Twice the multiplies per instruction of the int16 pairs.
@@ -71,11 +71,11 @@ struct Q8ConvPlan {
 };
 
 // The one place that decides an int8 conv's method: from the filter, the conv's stride / dilation and
-// whether the dispatcher runs AVX3_DL (vnni). VNNI quads before Winograd: on Zen 4 the direct quad
+// whether the int8 product is a quad one (q8_quads(): AVX3_DL VNNI or the Arm dot product). Quads before Winograd: on Zen 4 the direct quad
 // kernel runs cnn-m's conv2 (14x14, 32 -> 64) in 17.9 us and conv3 (7x7, 64 -> 128) in 16.6 us,
 // Winograd's int16 pairs in 20.7 and 24.9 us (bench/kernels BM_Conv3x3Q8): the same multiply-adds per
 // output at twice the products each.
-int32_t choose_conv2d_q8_method(const Conv2dFilter& filter, const Conv2dParams& conv, bool vnni);
+int32_t choose_conv2d_q8_method(const Conv2dFilter& filter, const Conv2dParams& conv, bool quads);
 
 // The call's geometry for the method packed.method (chosen at pack time). Throws kInvalidArgument when
 // the call cannot run it: another stride / dilation than packed for, or kQuads off AVX3_DL.

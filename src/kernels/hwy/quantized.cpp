@@ -240,23 +240,28 @@ void ConvBand(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8ConvP
 }
 
 #ifdef EDGEQ_Q8_QUADS
+EDGEQ_Q8_QUADS_BEGIN
 // kQuads: output rows [oh_begin, oh_end) of image n from the u8 band image: tiles of up to
-// kConvQuadRows pixels x two panels (one broadcast per two multiply-adds, 16 accumulators), each kernel
-// row's run read in place as row_quads quads. On Zen 4, 8 x 2 beat 5, 6 and 7 rows; 8 x 1 panel
-// spilled the row pointers to vector registers and reloaded them every step.
-constexpr size_t kConvQuadRows = 8;
+// kConvQuadRows pixels x kConvQuadPanels panels (16 accumulators), each kernel row's run read in place
+// as row_quads quads. AVX-512 (one vector per panel): 8 x 2, one broadcast per two multiply-adds; on
+// Zen 4, 8 x 2 beat 5, 6 and 7 rows; 8 x 1 panel spilled the row pointers to vector registers and
+// reloaded them every step. NEON (4 vectors per panel, 32 registers): 4 x 1, 16 accumulators, 4 weight
+// vectors and the broadcast, XNNPACK's 4x16 dot-product tile.
+constexpr size_t kConvQuadRows = kVecs == 1 ? 8 : 4;
+constexpr size_t kConvQuadPanels = kVecs == 1 ? 2 : 1;
+constexpr int64_t kConvPoolWindows = static_cast<int64_t>(kConvQuadRows) / 4;  // 2x2 windows per pooled tile
 
 // The pooled tiles out of line: inlined into ConvBandQuads with a long reduction, GCC keeps some of
 // the 16 accumulators on the stack (cnn-m conv2 fused 31.7 us, out of line 17.0 us); short fixed
 // reductions (one input channel) are faster inlined.
 template <size_t MR, size_t NP, class Red>
 HWY_NOINLINE void Q8QuadTileOutOfLine(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
-                                      const std::array<V32, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
+                                      const std::array<Q8QuadStart, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
   Q8QuadTile<MR, NP>(a, red, w, panel_stride, init, sinks);
 }
 template <size_t MR, size_t NP, class Red>
 HWY_INLINE void Q8PooledTile(const uint8_t* const* a, const Red& red, const int8_t* w, int64_t panel_stride,
-                             const std::array<V32, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
+                             const std::array<Q8QuadStart, NP>& init, const std::array<Q8Pool2Sink, NP>& sinks) {
   if constexpr (std::is_same_v<Red, Q8Reduction>) {
     Q8QuadTileOutOfLine<MR, NP>(a, red, w, panel_stride, init, sinks);
   } else {
@@ -277,10 +282,10 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
   const int64_t panel_weights = f.kernel_h * packed.row_quads * static_cast<int64_t>(kPanel) * 4;
   const int64_t step = p.stride_w * plan.image_c;
   const uint8_t* a[kConvQuadRows];
-  uint8_t* out[2][kConvQuadRows];
+  uint8_t* out[kConvQuadPanels][kConvQuadRows];
   auto panels_from = [&](auto np, int64_t panel, const auto& red) {
     constexpr size_t kNp = decltype(np)::value;
-    std::array<V32, kNp> init;
+    std::array<Q8QuadStart, kNp> init;
     for (size_t j = 0; j < kNp; ++j) {
       const int64_t c0 = (panel + static_cast<int64_t>(j)) * static_cast<int64_t>(kPanel);
       init[j] = QuadInit(packed.bias + c0, packed.col_sums + c0, zero_point);
@@ -302,18 +307,22 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
         const uint8_t* row0 = image + (oh - oh_begin) * p.stride_h * pitch;
         const uint8_t* row1 = row0 + p.stride_h * pitch;
         uint8_t* dst = output + (n * (p.out_h / 2) + oh / 2) * pw * cout + panel * kPanel;
-        for (int64_t pc = 0; pc < pw; pc += 2) {
-          const int64_t windows = std::min<int64_t>(2, pw - pc);
+        for (int64_t pc = 0; pc < pw; pc += kConvPoolWindows) {
+          const int64_t windows = std::min<int64_t>(kConvPoolWindows, pw - pc);
           for (int64_t c = 0; c < 2 * windows; ++c) {
             a[c] = row0 + (2 * pc + c) * step;
             a[2 * windows + c] = row1 + (2 * pc + c) * step;
           }
           for (int64_t q = 0; q < windows; ++q)
             for (size_t j = 0; j < kNp; ++j) out[j][q] = dst + (pc + q) * cout + static_cast<int64_t>(j * kPanel);
-          if (windows == 2)
-            Q8PooledTile<8, kNp>(a, red, w, panel_weights, init, sinks);
-          else
+          if constexpr (kConvPoolWindows == 2) {
+            if (windows == 2)
+              Q8PooledTile<8, kNp>(a, red, w, panel_weights, init, sinks);
+            else
+              Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
+          } else {
             Q8PooledTile<4, kNp>(a, red, w, panel_weights, init, sinks);
+          }
         }
       }
       return;
@@ -337,8 +346,12 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
   };
   auto run = [&](const auto& red) {
     int64_t panel = 0;
-    for (; panel + 2 <= panels; panel += 2) panels_from(std::integral_constant<size_t, 2>(), panel, red);
-    if (panel < panels) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+    if constexpr (kConvQuadPanels == 2) {
+      for (; panel + 2 <= panels; panel += 2) panels_from(std::integral_constant<size_t, 2>(), panel, red);
+      if (panel < panels) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+    } else {
+      for (; panel < panels; ++panel) panels_from(std::integral_constant<size_t, 1>(), panel, red);
+    }
   };
   const int64_t seg_stride = p.dilation_h * pitch;
   if (f.kernel_h == 3 && packed.row_quads == 1) {  // 3x3 over one input channel (first layers): unrolled
@@ -347,6 +360,7 @@ void ConvBandQuads(const PackedConv2dQ8& packed, const Conv2dParams& p, const Q8
     run(Q8Reduction{static_cast<size_t>(f.kernel_h), seg_stride, static_cast<size_t>(packed.row_quads)});
   }
 }
+EDGEQ_Q8_QUADS_END
 #endif  // EDGEQ_Q8_QUADS
 
 // pool: the fused 2x2 max pool (kQuads only); rows are then pooled rows.
@@ -356,7 +370,7 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
   int16_t* cols = reinterpret_cast<int16_t*>(static_cast<std::byte*>(scratch) + plan.image_bytes);
   const Q8Requant rq(q);
 #ifndef EDGEQ_Q8_QUADS
-  HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for AVX3_DL only
+  HWY_ASSERT(plan.method != edgeq::kernels::hwy::kQ8MethodQuads);  // planned for the quad targets only
 #endif
   HWY_ASSERT(!pool || plan.method == edgeq::kernels::hwy::kQ8MethodQuads);
   // Work rows are output rows, or (pool) pooled rows of 2 conv rows each (the plan gives kQuads at
@@ -396,13 +410,9 @@ HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t
     for (size_t v = 0; v < kVecs; ++v) acc[p][v] = hn::LoadU(d32, bias + p * kPanel + v * kLanes);
   for (size_t i = 0; i < k_pairs; ++i) {
     const V16 av = hn::BitCast(d16, BroadcastPair(a + 2 * i));
-    for (size_t p = 0; p < kPanels; ++p) {
-      for (size_t v = 0; v < kVecs; ++v) {
-        V32 unused;
-        acc[p][v] = hn::ReorderWidenMulAccumulate(d32, av, LoadPairs(w + p * panel_stride + i * 2 * kPanel + v * 2 * kLanes),
-                                                  acc[p][v], unused);
-      }
-    }
+    for (size_t p = 0; p < kPanels; ++p)
+      for (size_t v = 0; v < kVecs; ++v)
+        acc[p][v] = MulAccPairs(acc[p][v], av, LoadPairs(w + p * panel_stride + i * 2 * kPanel + v * 2 * kLanes));
   }
   for (size_t p = 0; p < kPanels; ++p)
     StoreRow(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
@@ -410,22 +420,102 @@ HWY_INLINE void Q8Gemv(const int16_t* a, size_t k_pairs, const int8_t* w, size_t
 #endif
 
 #ifdef EDGEQ_Q8_QUADS
-// Q8Gemv on the quad layout: the u8 row read as is, kPanels sums per broadcast quad.
+EDGEQ_Q8_QUADS_BEGIN
+// Q8Gemv on the quad layout: the u8 row read as is, kPanels x kVecs sums per broadcast quad.
 template <size_t kPanels, class Out>
 HWY_INLINE void Q8GemvQuads(const uint8_t* a, size_t k_quads, const int8_t* w, size_t panel_stride, const int32_t* bias,
                             const int32_t* col_sums, int32_t zero_point, const float* mult, const Q8Requant& rq, Out* out,
                             size_t channels_last) {
   const DI32 d32;
-  V32 acc[kPanels][1];
-  for (size_t p = 0; p < kPanels; ++p) acc[p][0] = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
-  for (size_t i = 0; i < k_quads; ++i) {
+  V32 acc[kPanels][kVecs];
+  for (size_t p = 0; p < kPanels; ++p) {
+#if HWY_TARGET == HWY_NEON
+    const Q8QuadStart start = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
+    for (size_t v = 0; v < kVecs; ++v) acc[p][v] = start.Vec(v);
+#else
+    acc[p][0] = QuadInit(bias + p * kPanel, col_sums + p * kPanel, zero_point);
+#endif
+  }
+  size_t i = 0;
+#if HWY_TARGET == HWY_NEON
+  for (; i + 4 <= k_quads; i += 4) {  // 4 quads per load, SDOT's lane form (as Q8QuadTile)
+    const int8x16_t x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a + 4 * i), vdupq_n_u8(0x80)));
+    auto step = [&](auto lane) {
+      constexpr int kLane = decltype(lane)::value;
+      for (size_t p = 0; p < kPanels; ++p)
+        for (size_t v = 0; v < kVecs; ++v)
+          acc[p][v] = V32(vdotq_laneq_s32(acc[p][v].raw, vld1q_s8(w + p * panel_stride + ((i + kLane) * kPanel + v * kLanes) * 4), x, kLane));
+    };
+    step(std::integral_constant<int, 0>());
+    step(std::integral_constant<int, 1>());
+    step(std::integral_constant<int, 2>());
+    step(std::integral_constant<int, 3>());
+  }
+#endif
+  for (; i < k_quads; ++i) {
     const V32 av = BroadcastQuad(a + 4 * i);
     for (size_t p = 0; p < kPanels; ++p)
-      acc[p][0] = MulAccQuad(acc[p][0], av, hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + p * panel_stride + i * 4 * kPanel)));
+      for (size_t v = 0; v < kVecs; ++v)
+        acc[p][v] = MulAccQuad(acc[p][v], av,
+                               hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + p * panel_stride + i * 4 * kPanel) + v * kLanes));
   }
   for (size_t p = 0; p < kPanels; ++p)
     StoreRow(acc[p], mult + p * kPanel, rq, out + p * kPanel, p + 1 == kPanels ? channels_last : kPanel);
 }
+
+// Q8GemmTo on the quad layout (packed while q8_quads()).
+template <class Out>
+void Q8GemmQuads(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t* a_u8, int64_t lda, Out* c,
+                 int64_t ldc, const GemmRange& range, void* scratch) {
+  const Q8Requant rq(q);
+  const int64_t panel_begin = range.n_begin / static_cast<int64_t>(kPanel);
+  const int64_t panel_end = (range.n_end + static_cast<int64_t>(kPanel) - 1) / static_cast<int64_t>(kPanel);
+  auto columns = [&](int64_t panel) {
+    return static_cast<size_t>(std::min<int64_t>(kPanel, range.n_end - panel * static_cast<int64_t>(kPanel)));
+  };
+  Out* out[kQ8TileRows];
+  auto sink = [&](int64_t panel) {
+    if constexpr (std::is_same_v<Out, uint8_t>) {
+      return Q8RequantSink{out, packed.bias + panel * kPanel, packed.multipliers + panel * kPanel, columns(panel), rq};
+    } else {
+      return Q8Int32Sink{out, packed.bias + panel * kPanel, columns(panel)};
+    }
+  };
+  const int64_t k_bytes = packed.k_quads * 4;
+  const int64_t quad_stride = packed.k_quads * 4 * static_cast<int64_t>(kPanel);
+  uint8_t* bytes = static_cast<uint8_t*>(scratch);
+  const uint8_t* rows[kQ8TileRows];
+  const Q8Reduction quads{1, 0, static_cast<size_t>(packed.k_quads)};
+  ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
+    const int64_t m = range.m_begin + first;
+    for (size_t r = 0; r < count; ++r) {  // copied: the last quad of a row may run past K (weight 0)
+      uint8_t* row = bytes + static_cast<int64_t>(r) * k_bytes;
+      std::memcpy(row, a_u8 + (m + static_cast<int64_t>(r)) * lda, static_cast<size_t>(packed.k));
+      std::memset(row + packed.k, 0, static_cast<size_t>(k_bytes - packed.k));
+      rows[r] = row;
+    }
+    int64_t panel = panel_begin;
+    auto gemv = [&](auto panels) {
+      constexpr int64_t kPanels = decltype(panels)::value;
+      for (; panel + kPanels <= panel_end; panel += kPanels)
+        Q8GemvQuads<kPanels>(rows[0], static_cast<size_t>(packed.k_quads), packed.quad_weights + panel * quad_stride,
+                             static_cast<size_t>(quad_stride), packed.bias + panel * kPanel,
+                             packed.col_sums + panel * kPanel, q.input_zero_point, packed.multipliers + panel * kPanel,
+                             rq, c + m * ldc + panel * kPanel, columns(panel + kPanels - 1));
+    };
+    if (count == 1) {  // batch-1 fully-connected: several panels per pass over A (8 vectors x 4 on NEON)
+      gemv(std::integral_constant<int64_t, 8 / kVecs>());
+      gemv(std::integral_constant<int64_t, 4 / kVecs>());
+    }
+    for (; panel < panel_end; ++panel) {
+      for (size_t r = 0; r < count; ++r) out[r] = c + (m + static_cast<int64_t>(r)) * ldc + panel * kPanel;
+      const std::array<Q8QuadStart, 1> init = {QuadInit(packed.bias + panel * kPanel, packed.col_sums + panel * kPanel, q.input_zero_point)};
+      const std::array<decltype(sink(panel)), 1> sinks = {sink(panel)};
+      Q8QuadTileRows<kQ8TileRows>(count, rows, quads, packed.quad_weights + panel * quad_stride, quad_stride, init, sinks);
+    }
+  });
+}
+EDGEQ_Q8_QUADS_END
 #endif
 
 // Out = uint8_t: requantized (gemm_qu8_qc8w); int32_t: the sums + bias (gemm_qu8_qc8w_s32).
@@ -453,40 +543,8 @@ void Q8GemmTo(const PackedGemmQ8& packed, const QuantU8Params& q, const uint8_t*
     }
   };
 #ifdef EDGEQ_Q8_QUADS
-  if (packed.quad_weights != nullptr) {  // AVX512-VNNI: u8 rows as they are, 4 products per lane and step
-    const int64_t k_bytes = packed.k_quads * 4;
-    const int64_t quad_stride = packed.k_quads * 4 * static_cast<int64_t>(kPanel);
-    uint8_t* bytes = static_cast<uint8_t*>(scratch);
-    const uint8_t* rows[kQ8TileRows];
-    const Q8Reduction quads{1, 0, static_cast<size_t>(packed.k_quads)};
-    ForEachBalancedTile(range.m_end - range.m_begin, [&](int64_t first, size_t count) {
-      const int64_t m = range.m_begin + first;
-      for (size_t r = 0; r < count; ++r) {  // copied: the last quad of a row may run past K (weight 0)
-        uint8_t* row = bytes + static_cast<int64_t>(r) * k_bytes;
-        std::memcpy(row, a_u8 + (m + static_cast<int64_t>(r)) * lda, static_cast<size_t>(packed.k));
-        std::memset(row + packed.k, 0, static_cast<size_t>(k_bytes - packed.k));
-        rows[r] = row;
-      }
-      int64_t panel = panel_begin;
-      auto gemv = [&](auto panels) {
-        constexpr int64_t kPanels = decltype(panels)::value;
-        for (; panel + kPanels <= panel_end; panel += kPanels)
-          Q8GemvQuads<kPanels>(rows[0], static_cast<size_t>(packed.k_quads), packed.quad_weights + panel * quad_stride,
-                               static_cast<size_t>(quad_stride), packed.bias + panel * kPanel,
-                               packed.col_sums + panel * kPanel, q.input_zero_point, packed.multipliers + panel * kPanel,
-                               rq, c + m * ldc + panel * kPanel, columns(panel + kPanels - 1));
-      };
-      if (count == 1) {  // batch-1 fully-connected: several panels per pass over A
-        gemv(std::integral_constant<int64_t, 8>());
-        gemv(std::integral_constant<int64_t, 4>());
-      }
-      for (; panel < panel_end; ++panel) {
-        for (size_t r = 0; r < count; ++r) out[r] = c + (m + static_cast<int64_t>(r)) * ldc + panel * kPanel;
-        const std::array<V32, 1> init = {QuadInit(packed.bias + panel * kPanel, packed.col_sums + panel * kPanel, q.input_zero_point)};
-        const std::array<decltype(sink(panel)), 1> sinks = {sink(panel)};
-        Q8QuadTileRows<kQ8TileRows>(count, rows, quads, packed.quad_weights + panel * quad_stride, quad_stride, init, sinks);
-      }
-    });
+  if (packed.quad_weights != nullptr) {  // u8 rows as they are, 4 products per lane and step
+    Q8GemmQuads(packed, q, a_u8, lda, c, ldc, range, scratch);
     return;
   }
 #endif
@@ -635,7 +693,7 @@ bool check_gemm_call(const PackedGemmQ8& packed, const QuantU8Params& quant, int
                      const GemmRange& range, const void* scratch) {
   detail::check_gemm_q8(packed, Family::kHwy, lda, ldc, range);
   detail::check_quant(quant);
-  if ((packed.quad_weights != nullptr) != (packed.weights_s8 == nullptr) || (packed.quad_weights != nullptr && !dispatches_vnni()))
+  if ((packed.quad_weights != nullptr) != (packed.weights_s8 == nullptr) || (packed.quad_weights != nullptr && !q8_quads()))
     throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 gemm was packed for another target than " + target_name());
   if (range.n_begin % kPanelChannels != 0 && range.n_begin != range.n_end)
     throw Error(ErrorCode::kInvalidArgument, "kernels: int8 gemm column range must start at a multiple of 16, got " +

@@ -85,6 +85,10 @@ HWY_INLINE VF LoadPartial(const float* src, size_t count) { return LoadPartial(D
 template <size_t MR>
 struct Tile {
   VF acc[MR][kVecs];
+  // Declared, not implicit: GCC compiles an implicit constructor without the target pragma of
+  // HWY_BEFORE_NAMESPACE, and on aarch64 (NEON's "+crypto" over a -march=armv8-a baseline) the vectors'
+  // always-inline constructors then do not inline into it.
+  HWY_INLINE Tile() {}
 
   HWY_INLINE void Init(const float* bias) {
     for (size_t v = 0; v < kVecs; ++v) {
