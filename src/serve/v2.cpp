@@ -28,7 +28,13 @@ constexpr DatatypeName kDatatypes[] = {
 
 [[noreturn]] void bad(const std::string& message) { throw Error(ErrorCode::kInvalidArgument, message); }
 
-std::string quote_name(std::string_view s) { return "'" + printable(s, 64) + "'"; }
+// Built by insert/push_back: `"'" + printable(...) + "'"` trips GCC 12's -Wrestrict false positive.
+std::string quote_name(std::string_view s) {
+  std::string out = printable(s, 64);
+  out.insert(out.begin(), '\'');
+  out.push_back('\'');
+  return out;
+}
 
 // Largest tensor a request may declare: the body limit bounds the bytes actually sent, this bounds what a
 // shape alone could make us allocate before counting them.
