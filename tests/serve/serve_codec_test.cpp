@@ -228,3 +228,103 @@ TEST(Metrics, CountsRequestsAndFillsCumulativeHistograms) {
 
 }  // namespace
 }  // namespace edgeq::serve
+
+namespace edgeq::serve {
+namespace {
+
+// The binary tensor data extension's request example (Triton's docs/protocol/extension_binary_data.md,
+// which the KServe v2 protocol points to), replayed byte for byte: two binary inputs, one binary and one
+// JSON output requested.
+TEST(V2Spec, BinaryExtensionExampleRoundTrips) {
+  const std::string header = R"({
+  "model_name" : "mymodel",
+  "inputs" : [
+    {
+      "name" : "input0",
+      "shape" : [ 2, 2 ],
+      "datatype" : "UINT32",
+      "parameters" : {
+        "binary_data_size" : 16
+      }
+    },
+    {
+      "name" : "input1",
+      "shape" : [ 3 ],
+      "datatype" : "BOOL",
+      "parameters" : {
+        "binary_data_size" : 3
+      }
+    }
+  ],
+  "outputs" : [
+    {
+      "name" : "output0",
+      "parameters" : {
+        "binary_data" : true
+      }
+    },
+    {
+      "name" : "output1"
+    }
+  ]
+})";
+  const uint32_t input0[4] = {1, 2, 3, 4};
+  const uint8_t input1[3] = {1, 0, 1};
+  std::string body = header;
+  body.append(reinterpret_cast<const char*>(input0), sizeof input0);
+  body.append(reinterpret_cast<const char*>(input1), sizeof input1);
+  const InferRequest r = parse_infer_request(body, header.size());
+  ASSERT_EQ(r.inputs.size(), 2u);
+  EXPECT_EQ(r.inputs[0].dtype(), DType::kU32);
+  EXPECT_EQ(r.inputs[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ(r.inputs[0].data<uint32_t>()[3], 4u);
+  EXPECT_EQ(r.inputs[1].dtype(), DType::kBool);
+  EXPECT_TRUE(r.inputs[1].data<bool>()[2]);
+  EXPECT_FALSE(r.inputs[1].data<bool>()[1]);
+  ASSERT_EQ(r.outputs.size(), 2u);
+  EXPECT_EQ(r.outputs[0].binary, std::optional<bool>(true));
+  EXPECT_FALSE(r.outputs[1].binary.has_value());
+
+  // The response the extension's example shows: output0 binary (FP32 [3, 2]) after the JSON, output1 as JSON.
+  const std::vector<runtime::IoInfo> outs = {{"output0", DType::kF32, {3, 2}}, {"output1", DType::kF32, {3, 2}}};
+  const std::vector<float> values = {1.0f, 1.1f, 2.0f, 2.1f, 3.0f, 3.1f};
+  const EncodedResponse e = encode_infer_response("mymodel", "1", r, outs, {Tensor::from_f32({3, 2}, values), Tensor::from_f32({3, 2}, values)});
+  ASSERT_TRUE(e.json_length);
+  const json j = json::parse(e.body.substr(0, *e.json_length));
+  EXPECT_EQ(j["outputs"][0]["name"], "output0");
+  EXPECT_EQ(j["outputs"][0]["parameters"]["binary_data_size"], 24);
+  EXPECT_EQ(j["outputs"][1]["name"], "output1");
+  EXPECT_EQ(j["outputs"][1]["data"].size(), 6u);
+  EXPECT_EQ(j["outputs"][1]["data"][1].get<float>(), 1.1f);
+  ASSERT_EQ(e.body.size(), *e.json_length + 24);
+  EXPECT_EQ(std::memcmp(e.body.data() + *e.json_length, values.data(), 24), 0);
+}
+
+// The core protocol's JSON example (KServe's v2 "Inference Request Examples"), with its input1 given the
+// three values its shape [3] declares: the example as printed holds one value for shape [3], which a
+// server must refuse, and this one does, naming the input.
+TEST(V2Spec, JsonExampleParsesAndItsMisprintIsRefused) {
+  const std::string fixed = R"({
+  "id" : "42",
+  "inputs" : [
+    { "name" : "input0", "shape" : [ 2, 2 ], "datatype" : "UINT32", "data" : [ 1, 2, 3, 4 ] },
+    { "name" : "input1", "shape" : [ 3 ], "datatype" : "BOOL", "data" : [ true, false, true ] }
+  ],
+  "outputs" : [ { "name" : "output0" } ]
+})";
+  const InferRequest r = parse_infer_request(fixed, std::nullopt);
+  EXPECT_EQ(r.id, "42");
+  EXPECT_EQ(r.inputs[0].data<uint32_t>()[2], 3u);
+  EXPECT_EQ(r.inputs[1].numel(), 3);
+  std::string printed = fixed;
+  printed.replace(printed.find("[ true, false, true ]"), 21, "[ true ]");
+  try {
+    parse_infer_request(printed, std::nullopt);
+    ADD_FAILURE() << "accepted one value for shape [3]";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input 'input1': 'data' holds 1 values, shape [3] needs 3"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace edgeq::serve
