@@ -213,11 +213,6 @@ HWY_INLINE V32 BroadcastPair(const int16_t* p) {
 HWY_INLINE V16 LoadPairs(const int16_t* w) { return hn::LoadU(DI16(), w); }
 HWY_INLINE V16 LoadPairs(const int8_t* w) { return hn::PromoteTo(DI16(), hn::LoadU(hn::Rebind<int8_t, DI16>(), w)); }
 
-// acc + the pairwise products of w with the int16 pair at p broadcast to every lane (vpmaddwd + vpaddd:
-// exact, see the file comment). AVX3_DL: AVX512-VNNI vpdpwssd does both in one instruction (not
-// saturating), the pair read as an embedded {1to16} broadcast. Inline asm because Highway 1.0.3's
-// AVX3_DL target string enables avxvnni, not avx512vnni, so the intrinsic does not compile here; Highway
-// picks AVX3_DL only on CPUs with AVX512-VNNI (its Ice Lake group), so the instruction is there.
 // acc + per int32 lane the sum of the lane's two int16 products of a and w (vpmaddwd semantics).
 HWY_INLINE V32 MulAccPairs(V32 acc, V16 a, V16 w) {
 #if HWY_TARGET == HWY_NEON
@@ -232,6 +227,11 @@ HWY_INLINE V32 MulAccPairs(V32 acc, V16 a, V16 w) {
 #endif
 }
 
+// acc + the pairwise products of w with the int16 pair at p broadcast to every lane (vpmaddwd + vpaddd:
+// exact, see the file comment). AVX3_DL: AVX512-VNNI vpdpwssd does both in one instruction (not
+// saturating), the pair read as an embedded {1to16} broadcast. Inline asm because Highway 1.0.3's
+// AVX3_DL target string enables avxvnni, not avx512vnni, so the intrinsic does not compile here; Highway
+// picks AVX3_DL only on CPUs with AVX512-VNNI (its Ice Lake group), so the instruction is there.
 HWY_INLINE V32 MulAccPair(V32 acc, const int16_t* p, V16 w) {
 #if HWY_TARGET == HWY_AVX3_DL
   __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc.raw) : "v"(w.raw), "m"(*reinterpret_cast<const int16_t(*)[2]>(p)));
@@ -389,8 +389,6 @@ HWY_INLINE Q8QuadStart QuadInit(const int32_t* bias, const int32_t* col_sums, in
   const DI32 d32;
 #if HWY_TARGET == HWY_NEON
   zero_point -= 128;
-#endif
-#if HWY_TARGET == HWY_NEON
   Q8QuadStart start;
   for (size_t v = 0; v < kVecs; ++v)
     start.Set(v, hn::Sub(hn::LoadU(d32, bias + v * kLanes), hn::Mul(hn::LoadU(d32, col_sums + v * kLanes), hn::Set(d32, zero_point))));
