@@ -160,7 +160,8 @@ class Metrics {
   // Any HTTP request, by route pattern ("/v2/models/{name}/infer") and status.
   void record_http(const std::string& route, int status);
   void set_load_time(const std::string& model, const std::string& version, double ms);
-  void add_in_flight(int delta);
+  // Requests in flight (the pending-request gauge, and what Server::stop() waits on); returns the new count.
+  int64_t add_in_flight(int delta);
   int64_t in_flight() const;
   std::string prometheus_text() const;
 

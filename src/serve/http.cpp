@@ -40,6 +40,21 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// errno after a failed recv/send: SO_RCVTIMEO/SO_SNDTIMEO expiring shows as EAGAIN.
+beast::error_code socket_error() {
+  return (errno == EAGAIN || errno == EWOULDBLOCK) ? beast::error_code(asio::error::timed_out)
+                                                   : beast::error_code(errno, beast::system_category());
+}
+
+// Beast's throwing overloads over the error_code ones.
+template <typename Op>
+size_t or_throw(Op&& op) {
+  beast::error_code ec;
+  const size_t n = op(ec);
+  if (ec) throw beast::system_error(ec);
+  return n;
+}
+
 // A connected socket as Beast's SyncReadStream / SyncWriteStream.
 class FdStream {
  public:
@@ -60,7 +75,7 @@ class FdStream {
           return 0;
         }
         if (errno == EINTR) continue;
-        ec = (errno == EAGAIN || errno == EWOULDBLOCK) ? asio::error::timed_out : beast::error_code(errno, beast::system_category());
+        ec = socket_error();
         return 0;
       }
     }
@@ -69,10 +84,7 @@ class FdStream {
   }
   template <typename Buffers>
   size_t read_some(const Buffers& buffers) {
-    beast::error_code ec;
-    const size_t n = read_some(buffers, ec);
-    if (ec) throw beast::system_error(ec);
-    return n;
+    return or_throw([&](beast::error_code& ec) { return read_some(buffers, ec); });
   }
   template <typename Buffers>
   size_t write_some(const Buffers& buffers, beast::error_code& ec) {
@@ -99,23 +111,22 @@ class FdStream {
         return static_cast<size_t>(n);
       }
       if (errno == EINTR) continue;
-      ec = (errno == EAGAIN || errno == EWOULDBLOCK) ? asio::error::timed_out : beast::error_code(errno, beast::system_category());
+      ec = socket_error();
       return 0;
     }
   }
   template <typename Buffers>
   size_t write_some(const Buffers& buffers) {
-    beast::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw beast::system_error(ec);
-    return n;
+    return or_throw([&](beast::error_code& ec) { return write_some(buffers, ec); });
   }
 
  private:
   int fd_;
 };
 
-void write_response(FdStream& stream, const Response& r, unsigned version, bool keep_alive, bool head, beast::error_code& ec) {
+// Sends r; its body moves into the message (a response can be megabytes of binary tensors), so r.body is
+// empty afterwards.
+void write_response(FdStream& stream, Response& r, unsigned version, bool keep_alive, bool head, beast::error_code& ec) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
   res.set(bhttp::field::content_type, r.content_type);
   for (const auto& [k, v] : r.headers) res.set(k, v);
@@ -123,7 +134,7 @@ void write_response(FdStream& stream, const Response& r, unsigned version, bool 
   if (head) {
     res.content_length(r.body.size());
   } else {
-    res.body() = r.body;
+    res.body() = std::move(r.body);
     res.prepare_payload();
   }
   bhttp::write(stream, res, ec);
@@ -138,17 +149,18 @@ int hex_value(char c) {
 
 }  // namespace
 
-std::string Request::header(std::string_view name) const {
+const std::string* Request::find_header(std::string_view name) const {
   for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return v;
-  return "";
+    if (iequals(k, name)) return &v;
+  return nullptr;
 }
 
-bool Request::has_header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return true;
-  return false;
+std::string Request::header(std::string_view name) const {
+  const std::string* v = find_header(name);
+  return v ? *v : "";
 }
+
+bool Request::has_header(std::string_view name) const { return find_header(name) != nullptr; }
 
 std::string Request::param(const std::string& name) const {
   const auto it = query.find(name);
@@ -338,21 +350,21 @@ struct Listener::Impl {
   }
 
   void start_connection(int fd) {
+    bool admitted = false;
     {
       std::lock_guard lock(mu);
-      if (active >= options.max_connections) {
-        // Over the limit: one 503 and close, without reading (the client may retry elsewhere).
-        FdStream stream(fd);
-        Response r;
-        r.status = 503;
-        error_body(503, "too many connections (--max-connections " + std::to_string(options.max_connections) + ")", r);
-        beast::error_code ec;
-        write_response(stream, r, 11, false, false, ec);
-        ::close(fd);
-        return;
+      admitted = active < options.max_connections;
+      if (admitted) {
+        ++active;
+        open_fds.insert(fd);
       }
-      ++active;
-      open_fds.insert(fd);
+    }
+    if (!admitted) {
+      // Over the limit: one 503 and close, without reading (the client may retry elsewhere).
+      FdStream stream(fd);
+      reply_error(stream, 503, "too many connections (--max-connections " + std::to_string(options.max_connections) + ")", 11);
+      ::close(fd);
+      return;
     }
     std::thread([this, fd] {
       serve_connection(fd);

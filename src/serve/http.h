@@ -22,7 +22,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 
-  // Header lookup, case-insensitive; "" when absent.
+  // Header lookup, case-insensitive: the value, or nullptr / "" when absent.
+  const std::string* find_header(std::string_view name) const;
   std::string header(std::string_view name) const;
   bool has_header(std::string_view name) const;
   std::string param(const std::string& name) const;  // first query value, "" when absent
@@ -67,7 +68,7 @@ struct Options {
 
 // Called once per request, on the connection's thread. Must fill the response; exceptions become 500.
 using Handler = std::function<void(const Request&, Response&)>;
-// Called after each response is written (status, and whether the request reached the handler).
+// Called after each response is written, with its status and headers (its body has been sent and moved out).
 using Completion = std::function<void(const Request&, const Response&)>;
 // For responses the layer makes itself (400 malformed, 413, 431, 503 over the connection limit): the
 // body it should carry, e.g. {"error": ...}.

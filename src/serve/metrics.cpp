@@ -130,7 +130,7 @@ void Metrics::set_load_time(const std::string& model, const std::string& version
   impl_->models[{model, version}].load_ms = ms;
 }
 
-void Metrics::add_in_flight(int delta) { impl_->in_flight += delta; }
+int64_t Metrics::add_in_flight(int delta) { return impl_->in_flight += delta; }
 int64_t Metrics::in_flight() const { return impl_->in_flight.load(); }
 
 std::string Metrics::prometheus_text() const {
@@ -151,17 +151,20 @@ std::string Metrics::prometheus_text() const {
   for (const auto& [k, s] : impl_->models) out += "edgeq_inference_count{" + model_labels(k) + "} " + std::to_string(s.inference_count) + "\n";
   family("edgeq_inference_exec_count", "counter", "Engine executions (one per batch)");
   for (const auto& [k, s] : impl_->models) out += "edgeq_inference_exec_count{" + model_labels(k) + "} " + std::to_string(s.exec_count) + "\n";
-  const std::pair<const char*, Histogram<kLatencyBucketsUs.size()> ModelStats::*> phases[] = {
-      {"edgeq_inference_queue_duration_us", &ModelStats::queue},
-      {"edgeq_inference_preprocess_duration_us", &ModelStats::preprocess},
-      {"edgeq_inference_compute_duration_us", &ModelStats::compute},
-      {"edgeq_inference_request_duration_us", &ModelStats::total}};
-  const char* phase_help[] = {"Time waiting for a batch or the engine (us)", "Body parse, image decode and input binding (us)",
-                              "Engine run (us)", "Whole request, as in X-Latency-Ms (us)"};
-  for (size_t p = 0; p < 4; ++p) {
-    family(phases[p].first, "histogram", phase_help[p]);
+  struct Phase {
+    const char* name;
+    Histogram<kLatencyBucketsUs.size()> ModelStats::*histogram;
+    const char* help;
+  };
+  const Phase phases[] = {
+      {"edgeq_inference_queue_duration_us", &ModelStats::queue, "Time waiting for a batch or the engine (us)"},
+      {"edgeq_inference_preprocess_duration_us", &ModelStats::preprocess, "Body parse, image decode and input binding (us)"},
+      {"edgeq_inference_compute_duration_us", &ModelStats::compute, "Engine run (us)"},
+      {"edgeq_inference_request_duration_us", &ModelStats::total, "Whole request, as in X-Latency-Ms (us)"}};
+  for (const Phase& phase : phases) {
+    family(phase.name, "histogram", phase.help);
     for (const auto& [k, s] : impl_->models)
-      if (s.success > 0) write_histogram(out, phases[p].first, model_labels(k), s.*(phases[p].second), kLatencyBucketsUs);
+      if (s.success > 0) write_histogram(out, phase.name, model_labels(k), s.*(phase.histogram), kLatencyBucketsUs);
   }
   family("edgeq_inference_batch_size", "histogram", "Requests per engine execution");
   for (const auto& [k, s] : impl_->models)

@@ -14,6 +14,7 @@
 
 #include "batcher.h"
 #include "http.h"
+#include "json_values.h"
 #include "edgeq/serve.h"
 
 namespace edgeq::serve {
@@ -24,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 double us_since(Clock::time_point t) { return std::chrono::duration<double, std::micro>(Clock::now() - t).count(); }
 
-// What the logger and the post-routing handler need about the request being served on this thread.
+// What the request bookkeeping and the log line need about the request being served on this thread.
 struct RequestContext {
   bool active = false;  // set when the request reaches the handler; one the HTTP layer refused has none
   Clock::time_point start;
@@ -32,7 +33,6 @@ struct RequestContext {
   std::string route;  // the pattern, e.g. "/v2/models/{name}/infer"
   std::string model, version;
   int64_t batch = 0;
-  bool counted_out = false;  // its in-flight count was released
 };
 thread_local RequestContext t_request;
 
@@ -67,16 +67,20 @@ int status_for(const Error& e) {
   }
 }
 
+// 16 hex digits from a per-thread generator.
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
 // An X-Request-ID is echoed when it is short printable ASCII; otherwise (or absent) one is made.
 std::string request_id(const http::Request& req) {
   std::string id = req.header("X-Request-ID");
   const bool usable = !id.empty() && id.size() <= 128 &&
                       std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-  if (usable) return id;
-  thread_local std::mt19937_64 rng{std::random_device{}() ^ std::hash<std::thread::id>{}(std::this_thread::get_id())};
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
+  return usable ? id : new_request_id();
 }
 
 // Path segments without empty ones: "/v2/models/a/infer" -> v2, models, a, infer.
@@ -154,7 +158,6 @@ struct Server::Impl {
   std::unique_ptr<http::Listener> listener;
   Batcher batcher;
   std::atomic<bool> draining{false};
-  std::atomic<int64_t> in_flight{0};
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
@@ -274,26 +277,18 @@ struct Server::Impl {
 
   // The u8 pixels of a JSON body {"pixels": [...]} (nested or flat, C x H x W order).
   static std::vector<uint8_t> json_pixels(const std::string& body, size_t want) {
-    const auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    const auto j = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object() || !j.contains("pixels"))
       fail(400, "a JSON body must be an object with 'pixels' (numbers 0..255, C x H x W)");
+    std::vector<const json*> values;
+    flatten_json(j["pixels"], values, want, "'pixels'",
+                 "'pixels' holds more than the " + std::to_string(want) + " values the model takes");
     std::vector<uint8_t> out;
-    // Iterative walk: depth and count are bounded by the body, never by recursion.
-    std::vector<std::pair<const nlohmann::json*, size_t>> walk{{&j["pixels"], 0}};
-    while (!walk.empty()) {
-      auto& [node, next] = walk.back();
-      if (!node->is_array()) {
-        if (!node->is_number() || node->get<double>() < 0 || node->get<double>() > 255)
-          fail(400, "'pixels' holds " + node->dump().substr(0, 32) + ", not a number in 0..255");
-        if (out.size() >= want) fail(400, "'pixels' holds more than the " + std::to_string(want) + " values the model takes");
-        out.push_back(static_cast<uint8_t>(std::lround(node->get<double>())));
-        walk.pop_back();
-      } else if (next < node->size()) {
-        const nlohmann::json* child = &(*node)[next++];
-        walk.emplace_back(child, 0);
-      } else {
-        walk.pop_back();
-      }
+    out.reserve(values.size());
+    for (const json* v : values) {
+      if (!v->is_number() || v->get<double>() < 0 || v->get<double>() > 255)
+        fail(400, "'pixels' holds " + v->dump().substr(0, 32) + ", not a number in 0..255");
+      out.push_back(static_cast<uint8_t>(std::lround(v->get<double>())));
     }
     return out;
   }
@@ -458,7 +453,6 @@ struct Server::Impl {
     t_request.active = true;
     t_request.start = Clock::now();
     t_request.id = request_id(req);
-    ++in_flight;
     metrics.add_in_flight(1);
     if (draining) {
       t_request.route = "draining";
@@ -473,8 +467,7 @@ struct Server::Impl {
     res.set_header("X-Latency-Ms", ms);
     // Done once its response is ready: stop() may close the listener now (the layer still writes it).
     metrics.record_http(t_request.route.empty() ? "unmatched" : t_request.route, res.status);
-    metrics.add_in_flight(-1);
-    if (--in_flight == 0) {
+    if (metrics.add_in_flight(-1) == 0) {
       std::lock_guard lock(stop_mu);
       stop_cv.notify_all();
     }
@@ -498,7 +491,7 @@ struct Server::Impl {
           t_request = RequestContext{};
           t_request.start = Clock::now();
           t_request.route = "rejected";
-          t_request.id = request_id(http::Request{});
+          t_request.id = new_request_id();
           reply_error(res, status, message);
           res.set_header("X-Request-ID", t_request.id);
           res.set_header("X-Latency-Ms", "0.000");
@@ -552,7 +545,7 @@ void Server::stop() {
   impl_->draining = true;
   // In-flight requests finish (new ones get 503), then the listener closes.
   std::unique_lock lock(impl_->stop_mu);
-  impl_->stop_cv.wait_for(lock, std::chrono::seconds(impl_->options.drain_timeout_s), [this] { return impl_->in_flight.load() == 0; });
+  impl_->stop_cv.wait_for(lock, std::chrono::seconds(impl_->options.drain_timeout_s), [this] { return impl_->metrics.in_flight() == 0; });
   lock.unlock();
   impl_->listener->close();
 }

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "edgeq/serve.h"
+#include "json_values.h"
 
 namespace edgeq::serve {
 namespace {
@@ -54,17 +55,6 @@ Shape parse_shape(const json& j, const std::string& where) {
     n *= d;
   }
   return shape;
-}
-
-// Flattens nested arrays of values (v2 allows the data row-major nested or flat) into `out`.
-void flatten(const json& j, std::vector<const json*>& out, size_t limit, int depth, const std::string& where) {
-  if (depth > 17) bad(where + ": 'data' is nested too deeply");
-  if (!j.is_array()) {
-    if (out.size() >= limit) bad(where + ": 'data' holds more values than the shape's " + std::to_string(limit));
-    out.push_back(&j);
-    return;
-  }
-  for (const auto& e : j) flatten(e, out, limit, depth + 1, where);
 }
 
 template <typename T>
@@ -166,7 +156,23 @@ std::optional<bool> bool_parameter(const json& owner, const char* key, const std
   return p[key].get<bool>();
 }
 
+void flatten_leaves(const json& j, std::vector<const json*>& out, size_t limit, int depth, const std::string& field,
+                    const std::string& overflow) {
+  if (depth > 17) bad(field + " is nested too deeply");
+  if (!j.is_array()) {
+    if (out.size() >= limit) bad(overflow);
+    out.push_back(&j);
+    return;
+  }
+  for (const auto& e : j) flatten_leaves(e, out, limit, depth + 1, field, overflow);
+}
+
 }  // namespace
+
+void flatten_json(const json& j, std::vector<const json*>& out, size_t limit, const std::string& field,
+                  const std::string& overflow) {
+  flatten_leaves(j, out, limit, 0, field, overflow);
+}
 
 const char* v2_datatype(DType dtype) {
   for (const auto& d : kDatatypes)
@@ -240,7 +246,8 @@ InferRequest parse_infer_request(std::string_view body, std::optional<size_t> js
     } else {
       if (!in.contains("data")) bad(at + ": 'data' is missing");
       std::vector<const json*> values;
-      flatten(in["data"], values, static_cast<size_t>(numel), 0, at);
+      flatten_json(in["data"], values, static_cast<size_t>(numel), at + ": 'data'",
+                   at + ": 'data' holds more values than the shape's " + std::to_string(numel));
       if (static_cast<int64_t>(values.size()) != numel)
         bad(at + ": 'data' holds " + std::to_string(values.size()) + " values, shape " + shape_str(shape) + " needs " +
             std::to_string(numel));

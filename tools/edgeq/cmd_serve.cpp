@@ -71,10 +71,9 @@ void run_serve(ServeArgs a) {
 void setup_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve models over HTTP: KServe v2 / Open Inference Protocol, /predict, /metrics");
   auto a = std::make_shared<ServeArgs>();
-  auto* repo = cmd->add_option("--model-repository", a->repository, "Directory of <name>/<version>/model.onnx (Triton/KServe layout)")
+  cmd->add_option("--model-repository", a->repository, "Directory of <name>/<version>/model.onnx (Triton/KServe layout)")
                    ->check(input_directory());
   cmd->add_option("--model", a->models, "NAME=PATH: serve one model file as NAME (repeatable)");
-  (void)repo;
   cmd->add_option("--host", a->server.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->server.port, "Port (0 = any free port, printed in the ready line)")->capture_default_str()->check(whole_number(0, 65535));
   cmd->add_option("--threads", a->threads, "Intra-op threads shared by every model")->capture_default_str()->transform(thread_count(1));
