@@ -224,9 +224,10 @@ std::vector<FormPart> parse_multipart(std::string_view content_type, std::string
     if (body.substr(pos, 2) == "--") break;  // the closing delimiter
     if (body.substr(pos, 2) != "\r\n") bad("boundary line not followed by CRLF");
     pos += 2;
-    const size_t head_end = body.find("\r\n\r\n", pos);
+    // From the boundary line's own CRLF: a part may have no header lines at all ("--b\r\n\r\ncontent").
+    const size_t head_end = body.find("\r\n\r\n", pos - 2);
     if (head_end == std::string_view::npos) bad("part without a header end");
-    const std::string_view head = body.substr(pos, head_end - pos);
+    const std::string_view head = head_end > pos ? body.substr(pos, head_end - pos) : std::string_view{};
     const size_t next = body.find("\r\n" + delim, head_end + 4);
     if (next == std::string_view::npos) bad("part not closed by the boundary");
     FormPart part;

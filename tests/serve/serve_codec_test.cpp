@@ -328,3 +328,56 @@ TEST(V2Spec, JsonExampleParsesAndItsMisprintIsRefused) {
 
 }  // namespace
 }  // namespace edgeq::serve
+
+#include "serve/http.h"
+
+namespace edgeq::serve {
+namespace {
+
+// The HTTP layer's own parsers for what arrives from the network: multipart forms (/predict uploads), query
+// strings and percent escapes.
+TEST(HttpParsers, MultipartFormsAndTheirMalformedKinds) {
+  const std::string type = "multipart/form-data; boundary=XyZ";
+  const std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+      "\x89PNG\r\n--X not the boundary\r\n"
+      "--XyZ--\r\n";
+  const auto parts = http::parse_multipart(type, body);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].name, "note");
+  EXPECT_EQ(parts[0].content, "hello");
+  EXPECT_EQ(parts[1].name, "file");  // not taken from inside filename="..."
+  EXPECT_EQ(parts[1].filename, "a.png");
+  EXPECT_EQ(parts[1].content_type, "image/png");
+  EXPECT_EQ(parts[1].content, "\x89PNG\r\n--X not the boundary");
+
+  EXPECT_NE(error_of([&] { http::parse_multipart("multipart/form-data", body); }).find("no boundary"), std::string::npos);
+  EXPECT_NE(error_of([&] { http::parse_multipart(type, "no delimiter here"); }).find("no boundary line"), std::string::npos);
+  EXPECT_NE(error_of([&] { http::parse_multipart(type, "--XyZ\r\nContent-Type: x\r\n"); }).find("without a header end"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { http::parse_multipart(type, "--XyZ\r\n\r\nbody that never closes"); }).find("not closed"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { http::parse_multipart(type, "--XyZjunk"); }).find("not followed by CRLF"), std::string::npos);
+  // A part with no header lines is still a part.
+  const auto bare = http::parse_multipart(type, "--XyZ\r\n\r\nraw\r\n--XyZ--");
+  ASSERT_EQ(bare.size(), 1u);
+  EXPECT_EQ(bare[0].content, "raw");
+  EXPECT_EQ(bare[0].name, "");
+}
+
+TEST(HttpParsers, QueryStringsAndPercentEscapes) {
+  const auto q = http::parse_query("model=fash%69on&top=3&flag&x=a+b%2Fc&&top=4");
+  EXPECT_EQ(q.find("model")->second, "fashion");
+  EXPECT_EQ(q.count("top"), 2u);
+  EXPECT_EQ(q.find("top")->second, "3");  // the first one, as Request::param reads it
+  EXPECT_EQ(q.find("flag")->second, "");
+  EXPECT_EQ(q.find("x")->second, "a b/c");
+  // Malformed escapes stay as written, including at the very end.
+  EXPECT_EQ(http::percent_decode("%zz%4"), "%zz%4");
+  EXPECT_EQ(http::percent_decode("/v2/models/a%20b"), "/v2/models/a b");
+  EXPECT_EQ(http::percent_decode("%"), "%");
+}
+
+}  // namespace
+}  // namespace edgeq::serve

@@ -229,6 +229,8 @@ TEST_F(ServeHttp, BadRequestsGetA4xxJsonErrorAndTheServerKeepsServing) {
   std::memcpy(&huge[20], &side, 4);  // IHDR height
   expect_error(c.Post("/predict?model=quad", huge, "image/png"), 400, "request body");
   expect_error(c.Post("/predict", png, "image/png"), 400, "several models are served");
+  expect_error(c.Post("/predict?model=quad", "--b\r\nno header end", "multipart/form-data; boundary=b"), 400,
+               "multipart body: part without a header end");
   expect_error(c.Post("/predict?model=tensor_only", png, "image/png"), 400, "no image preprocessing metadata");
   expect_error(c.Post("/predict?model=quad&top=0", png, "image/png"), 400, "top must be");
   expect_error(c.Post("/predict?model=quad", json{{"pixels", {1, 2, 3}}}.dump(), "application/json"), 400, "3 pixels given");
