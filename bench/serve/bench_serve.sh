@@ -4,13 +4,15 @@
 # `http` server around onnxruntime-node (the same file). Each request is one sample: the raw float32 input
 # (edgeq: a v2 infer with the binary tensor extension, JSON logits back; peers: the raw body, JSON logits).
 #
-# Usage: bench/serve/bench_serve.sh [--duration S] [--conns 1,8,64] [--soak S] MODEL.onnx...
+# Usage: bench/serve/bench_serve.sh [--duration S] [--conns 1,8,64] [--soak S] [--batch N[,T_US]] MODEL.onnx...
 #   MODEL: an edgeq classifier (cnn-s/cnn-m from `edgeq train`, fp32 or quantized); the FastAPI peer needs the
 #   fp32 file and is skipped for quantized ones (torch cannot run a QDQ file), with the reason.
 # Output: a Markdown table on stdout (one row per model, server and connection count): requests/s, p50 and
 # p99 (wrk's), errors (non-2xx + socket errors), and for edgeq the engine's p50 (edgeq bench, same run),
 # p50 - engine p50 and requests/s over the engine's 1-thread run()/s. With --soak S, edgeq's RSS before and
-# after S seconds at 8 connections. Every server runs one engine thread (--threads 1); wrk uses one thread.
+# after S seconds at 8 connections. With --batch N[,T], a second edgeq row set runs the same server with dynamic
+# batching on (--max-batch N --batch-timeout-us T, default T 200): when batching pays is read off side by side.
+# Every server runs one engine thread (--threads 1); wrk uses one thread.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 EDGEQ="${EDGEQ:-$ROOT/build/bin/edgeq}"
@@ -18,12 +20,14 @@ PEERS="$ROOT/tools/peers"
 DURATION=10
 CONNS=1,8,64
 SOAK=0
+BATCH=""
 MODELS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --conns) CONNS="$2"; shift 2 ;;
     --soak) SOAK="$2"; shift 2 ;;
+    --batch) BATCH="$2"; shift 2 ;;
     -*) echo "bench_serve: unknown flag $1" >&2; exit 1 ;;
     *) MODELS+=("$1"); shift ;;
   esac
@@ -89,12 +93,19 @@ PY
     "$WORK" "$(cat "$WORK/v2.hdrlen")" > "$WORK/v2.lua"
   printf 'local f = io.open("%s/x.f32", "rb"); wrk.body = f:read("*a"); f:close()\nwrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\n' "$WORK" > "$WORK/raw.lua"
 
-  servers=(edgeq ort-node fastapi)
+  servers=(edgeq)
+  [ -n "$BATCH" ] && servers+=(edgeq-batch)
+  servers+=(ort-node fastapi)
   for server in "${servers[@]}"; do
     port="$(free_port)"
     case "$server" in
       edgeq)
         "$EDGEQ" serve --model "m=$model" --port "$port" --threads 1 --max-connections 128 --no-request-log 2>"$WORK/serve.err" &
+        url="http://127.0.0.1:$port/v2/models/m/infer"; lua="$WORK/v2.lua"; health=/v2/health/ready ;;
+      edgeq-batch)
+        IFS=, read -r max_batch batch_us <<<"$BATCH"
+        "$EDGEQ" serve --model "m=$model" --port "$port" --threads 1 --max-connections 128 --no-request-log \
+          --max-batch "$max_batch" --batch-timeout-us "${batch_us:-200}" 2>"$WORK/serve.err" &
         url="http://127.0.0.1:$port/v2/models/m/infer"; lua="$WORK/v2.lua"; health=/v2/health/ready ;;
       ort-node)
         node "$PEERS/ort_http.mjs" "$model" "$port" 2>"$WORK/node.err" &
@@ -114,10 +125,11 @@ PY
     IFS=, read -ra conns <<<"$CONNS"
     for c in "${conns[@]}"; do
       read -r rps p50 p99 errors <<<"$(run_wrk "$url" "$lua" "$c")"
-      if [ "$server" = edgeq ]; then
+      if [ "${server%-batch}" = edgeq ]; then
+        label="edgeq serve"; [ "$server" = edgeq-batch ] && label="edgeq serve batch ≤$max_batch, ${batch_us:-200} µs"
         over="$(/usr/bin/python3 -c "print(round($p50 - $engine_us, 1))")"
         frac="$(/usr/bin/python3 -c "print(round($rps / (1e6 / $engine_us), 2))")"
-        echo "| $name | edgeq serve | $c | $rps | $p50 | $p99 | $errors | $engine_us | $over | $frac |"
+        echo "| $name | $label | $c | $rps | $p50 | $p99 | $errors | $engine_us | $over | $frac |"
       else
         echo "| $name | $server | $c | $rps | $p50 | $p99 | $errors | | | |"
       fi
