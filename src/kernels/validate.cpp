@@ -122,6 +122,11 @@ Q8Buffers alloc_q8(size_t weight_bytes, size_t channels) {
   return b;
 }
 
+void check_qlinear_global_avg_pool(int64_t spatial, int64_t channels, int64_t n_begin, int64_t n_end) {
+  if (spatial < 1 || spatial >= (int64_t{1} << 23) || channels < 1 || n_begin < 0 || n_begin > n_end)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: qlinear_global_avg_pool needs 1 <= spatial < 2^23, channels >= 1, 0 <= n_begin <= n_end");
+}
+
 }  // namespace detail
 
 }  // namespace edgeq::kernels

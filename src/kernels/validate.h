@@ -15,6 +15,8 @@ void check_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& params, F
 void check_gemm_q8(const PackedGemmQ8& packed, Family family, int64_t lda, int64_t ldc, const GemmRange& range);
 void check_quant(const QuantU8Params& quant);
 void check_pool2d(const Pool2dParams& params, int64_t row_begin, int64_t row_end);
+// int32 sums of fewer than 2^23 codes cannot overflow (onnxruntime refuses images of 2^24 pixels).
+void check_qlinear_global_avg_pool(int64_t spatial, int64_t channels, int64_t n_begin, int64_t n_end);
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

@@ -191,6 +191,42 @@ TEST(PoolHwy, GlobalAveragePool) {
   });
 }
 
+// onnxruntime's QLinearGlobalAveragePool: int32 sums minus zero point x pixels, one float multiplier,
+// ties to even; hwy gives ref's bytes on every target for channel counts around the lane count.
+TEST(PoolHwy, QLinearGlobalAveragePoolU8) {
+  {
+    const uint8_t ties[] = {1, 2, 3, 4}, up[] = {1, 2, 3, 5}, shifted[] = {11, 12, 13, 14};
+    const float m = qlinear_global_avg_pool_multiplier(1.f, 1.f, 4);
+    uint8_t y = 0;
+    ref::qlinear_global_avg_pool_u8_nhwc(ties, &y, 4, 1, 0, m, 0, 0, 1);
+    EXPECT_EQ(y, 2);  // 10 / 4 = 2.5 -> 2
+    ref::qlinear_global_avg_pool_u8_nhwc(up, &y, 4, 1, 0, m, 0, 0, 1);
+    EXPECT_EQ(y, 3);  // 2.75
+    ref::qlinear_global_avg_pool_u8_nhwc(shifted, &y, 4, 1, 10, m, 7, 0, 1);
+    EXPECT_EQ(y, 9);  // (50 - 40) / 4 = 2.5 -> 2, + 7
+    EXPECT_THROW(ref::qlinear_global_avg_pool_u8_nhwc(ties, &y, 0, 1, 0, m, 0, 0, 1), Error);
+    EXPECT_THROW(hwy::qlinear_global_avg_pool_u8_nhwc(ties, &y, int64_t{1} << 23, 1, 0, m, 0, 0, 1), Error);
+  }
+  std::mt19937 rng(test::kSeed);
+  test::for_each_target([&](const std::string&) {
+    for (int64_t channels : {1, 3, 8, 15, 16, 17, 33, 64}) {
+      for (int64_t spatial : {1, 4, 49}) {
+        SCOPED_TRACE("channels " + std::to_string(channels) + " spatial " + std::to_string(spatial));
+        const int64_t batch = 2;
+        const auto x = test::random_u8(rng, static_cast<size_t>(batch * spatial * channels));
+        const int32_t xz = static_cast<int32_t>(rng() % 256), yz = static_cast<int32_t>(rng() % 256);
+        const float m = qlinear_global_avg_pool_multiplier(0.05f, 0.03f + 0.01f * static_cast<float>(channels % 5), spatial);
+        std::vector<uint8_t> want(static_cast<size_t>(batch * channels));
+        test::GuardedBytes got(want.size());
+        ref::qlinear_global_avg_pool_u8_nhwc(x.data(), want.data(), spatial, channels, xz, m, yz, 0, batch);
+        hwy::qlinear_global_avg_pool_u8_nhwc(x.data(), got.data(), spatial, channels, xz, m, yz, 0, batch);
+        ASSERT_TRUE(got.guards_intact());
+        for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got.data()[i], want[i]) << i;
+      }
+    }
+  });
+}
+
 TEST(PoolHwy, KnownValues) {
   // 1 image, 2x2 input, 1 channel, 2x2 window, pad 1, stride 2: four windows each seeing one input.
   Pool2dParams p = square_pool(/*channels=*/1, /*in=*/2, /*kernel=*/2, /*stride=*/2, /*pad_begin=*/1,

@@ -20,6 +20,7 @@ namespace edgeq_kernels_hwy {
 namespace HWY_NAMESPACE {
 
 using edgeq::kernels::Activation;
+using edgeq::kernels::QLinearAddParams;
 
 // out[i] = op(x[i]) over full vectors, then the tail.
 template <class Op>
@@ -110,6 +111,26 @@ HWY_NOINLINE void QuantizeU8(const float* x, uint8_t* out, size_t n, float scale
   if (i < n) edgeq::kernels::ref::quantize_f32_u8(x + i, out + i, n - i, scale, zero_point);
 }
 
+// onnxruntime's QLinearAdd: the two fused multiply-adds of qlinear_add_u8_one per lane. Targets without a
+// native FMA (SSE4, scalar) would round the product separately: they run ref's loop (std::fma) instead.
+HWY_NOINLINE void QLinearAddU8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, const QLinearAddParams& p) {
+  size_t i = 0;
+#if HWY_NATIVE_FMA
+  const DF d;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const VF ra = hn::Set(d, p.ratio_a), rb = hn::Set(d, p.ratio_b), fixed = hn::Set(d, p.fixed);
+  for (; i + kLanes <= n; i += kLanes) {
+    const VF va = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(du8, a + i)));
+    const VF vb = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(du8, b + i)));
+    const VF t = hn::MulAdd(va, ra, hn::MulAdd(vb, rb, fixed));
+    // NearestInt rounds half to even; DemoteTo saturates to 0..255.
+    hn::StoreU(hn::DemoteTo(du8, hn::NearestInt(t)), du8, out + i);
+  }
+#endif
+  if (i < n) edgeq::kernels::ref::qlinear_add_u8(a + i, b + i, out + i, n - i, p);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -117,6 +138,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace edgeq_kernels_hwy {
 using edgeq::kernels::Activation;
+using edgeq::kernels::QLinearAddParams;
 HWY_EXPORT(Add);
 HWY_EXPORT(Sub);
 HWY_EXPORT(Mul);
@@ -127,6 +149,7 @@ HWY_EXPORT(Sigmoid);
 HWY_EXPORT(Tanh);
 HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(QuantizeU8);
+HWY_EXPORT(QLinearAddU8);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 #define EDGEQ_DISPATCH(NAME, PARAMS, ARGS) \
   void Dispatch##NAME PARAMS { HWY_DYNAMIC_DISPATCH(NAME) ARGS; }
@@ -142,6 +165,7 @@ EDGEQ_DISPATCH(Sigmoid, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(Tanh, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(SoftmaxRow, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(QuantizeU8, (const float* x, uint8_t* o, size_t n, float s, int32_t z), (x, o, n, s, z))
+EDGEQ_DISPATCH(QLinearAddU8, (const uint8_t* a, const uint8_t* b, uint8_t* o, size_t n, const QLinearAddParams& p), (a, b, o, n, p))
 #undef EDGEQ_DISPATCH
 }  // namespace edgeq_kernels_hwy
 
@@ -164,6 +188,9 @@ void tanh_f32(const float* x, float* out, size_t n) { impl::DispatchTanh(x, out,
 void softmax_row_f32(const float* x, float* out, size_t n) { impl::DispatchSoftmaxRow(x, out, n); }
 void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point) {
   impl::DispatchQuantizeU8(x, out, n, scale, zero_point);
+}
+void qlinear_add_u8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, const QLinearAddParams& params) {
+  impl::DispatchQLinearAddU8(a, b, out, n, params);
 }
 }  // namespace edgeq::kernels::hwy
 #endif  // HWY_ONCE

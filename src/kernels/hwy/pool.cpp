@@ -200,6 +200,38 @@ void GlobalAvgPool(const float* input, float* output, int64_t spatial, int64_t c
   }
 }
 
+// int32 sums over the image along the channels (8-bit codes widened to int32 lanes), then requantize_u8's
+// float product and rounding per lane: the same IEEE operations as ref.
+void QLinearGlobalAvgPoolU8(const uint8_t* input, uint8_t* output, int64_t spatial, int64_t channels, int32_t input_zero_point,
+                            float multiplier, int32_t output_zero_point, int64_t n_begin, int64_t n_end) {
+  const DF d;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const int64_t lanes = static_cast<int64_t>(kLanes);
+  const auto bias = hn::Set(di, -input_zero_point * static_cast<int32_t>(spatial));
+  const VF m = hn::Set(d, multiplier);
+  const VF lo = hn::Set(d, static_cast<float>(-output_zero_point)), hi = hn::Set(d, static_cast<float>(255 - output_zero_point));
+  const auto zp = hn::Set(di, output_zero_point);
+  for (int64_t n = n_begin; n < n_end; ++n) {
+    const uint8_t* image = input + n * spatial * channels;
+    int64_t c = 0;
+    for (; c + lanes <= channels; c += lanes) {
+      auto acc = bias;
+      for (int64_t s = 0; s < spatial; ++s) acc = hn::Add(acc, hn::PromoteTo(di, hn::LoadU(du8, image + s * channels + c)));
+      const VF r = hn::Min(hn::Max(hn::Round(hn::Mul(hn::ConvertTo(d, acc), m)), lo), hi);
+      hn::StoreU(hn::DemoteTo(du8, hn::Add(hn::ConvertTo(di, r), zp)), du8, output + n * channels + c);
+    }
+    if (c < channels) {
+      // The last channels: ref's loop over a strided view would re-read the image; sum them here.
+      for (; c < channels; ++c) {
+        int32_t acc = -input_zero_point * static_cast<int32_t>(spatial);
+        for (int64_t s = 0; s < spatial; ++s) acc += image[s * channels + c];
+        output[n * channels + c] = edgeq::kernels::requantize_u8(acc, multiplier, output_zero_point, 0, 255);
+      }
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -211,6 +243,7 @@ HWY_EXPORT(MaxPool);
 HWY_EXPORT(MaxPoolU8);
 HWY_EXPORT(AvgPool);
 HWY_EXPORT(GlobalAvgPool);
+HWY_EXPORT(QLinearGlobalAvgPoolU8);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 void DispatchMaxPool(const Pool2dParams& p, const float* in, float* out, int64_t b, int64_t e) {
   HWY_DYNAMIC_DISPATCH(MaxPool)(p, in, out, b, e);
@@ -223,6 +256,10 @@ void DispatchAvgPool(const Pool2dParams& p, const float* in, float* out, int64_t
 }
 void DispatchGlobalAvgPool(const float* in, float* out, int64_t spatial, int64_t channels, int64_t b, int64_t e) {
   HWY_DYNAMIC_DISPATCH(GlobalAvgPool)(in, out, spatial, channels, b, e);
+}
+void DispatchQLinearGlobalAvgPoolU8(const uint8_t* in, uint8_t* out, int64_t spatial, int64_t channels, int32_t xz, float m,
+                                    int32_t yz, int64_t b, int64_t e) {
+  HWY_DYNAMIC_DISPATCH(QLinearGlobalAvgPoolU8)(in, out, spatial, channels, xz, m, yz, b, e);
 }
 }  // namespace edgeq_kernels_hwy
 
@@ -249,6 +286,13 @@ void global_avg_pool_f32_nhwc(const float* in, float* out, int64_t spatial, int6
   if (spatial < 1 || channels < 1 || n_begin < 0 || n_begin > n_end)
     throw Error(ErrorCode::kInvalidArgument, "kernels: global_avg_pool needs spatial, channels >= 1");
   edgeq_kernels_hwy::DispatchGlobalAvgPool(in, out, spatial, channels, n_begin, n_end);
+}
+
+void qlinear_global_avg_pool_u8_nhwc(const uint8_t* in, uint8_t* out, int64_t spatial, int64_t channels, int32_t input_zero_point,
+                                     float multiplier, int32_t output_zero_point, int64_t n_begin, int64_t n_end) {
+  detail::check_qlinear_global_avg_pool(spatial, channels, n_begin, n_end);
+  edgeq_kernels_hwy::DispatchQLinearGlobalAvgPoolU8(in, out, spatial, channels, input_zero_point, multiplier, output_zero_point,
+                                                   n_begin, n_end);
 }
 
 }  // namespace edgeq::kernels::hwy

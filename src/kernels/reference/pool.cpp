@@ -71,4 +71,17 @@ void global_avg_pool_f32_nhwc(const float* input, float* output, int64_t spatial
   }
 }
 
+void qlinear_global_avg_pool_u8_nhwc(const uint8_t* input, uint8_t* output, int64_t spatial, int64_t channels,
+                                     int32_t input_zero_point, float multiplier, int32_t output_zero_point, int64_t n_begin,
+                                     int64_t n_end) {
+  detail::check_qlinear_global_avg_pool(spatial, channels, n_begin, n_end);
+  const int32_t bias = -input_zero_point * static_cast<int32_t>(spatial);
+  for (int64_t n = n_begin; n < n_end; ++n)
+    for (int64_t c = 0; c < channels; ++c) {
+      int32_t acc = bias;
+      for (int64_t s = 0; s < spatial; ++s) acc += input[(n * spatial + s) * channels + c];
+      output[n * channels + c] = requantize_u8(acc, multiplier, output_zero_point, 0, 255);
+    }
+}
+
 }  // namespace edgeq::kernels::ref
