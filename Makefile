@@ -44,7 +44,7 @@ test-rt-only: rt-only
 # The runtime core for 64-bit Arm (cmake/aarch64-linux-gnu.cmake: Debian's cross compiler, static
 # programs), its kernel tests and the ONNX node conformance suite run by qemu-aarch64-static as a
 # Cortex-A53 (Armv8.0: NEON int16 pairs, label arm64_a53) and as qemu's "max" CPU (dot product: SDOT
-# quads, label arm64_max), and cnn-s / cnn-m / cnn-qat outputs compared with the x86 core's (rt-only).
+# quads, label arm64_max), and cnn-s / cnn-m outputs, fp32 and int8, compared with the x86 core's (rt-only).
 arm64: setup
 	@command -v qemu-aarch64-static >/dev/null || { echo "make arm64: qemu-aarch64-static missing (Debian qemu-user-static, scripts/setup)"; exit 1; }
 	cmake -S . -B $(ARM64_BUILD) $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
