@@ -48,7 +48,8 @@ test-rt-only: rt-only
 arm64: setup
 	@command -v qemu-aarch64-static >/dev/null || { echo "make arm64: qemu-aarch64-static missing (Debian qemu-user-static, scripts/setup)"; exit 1; }
 	cmake -S . -B $(ARM64_BUILD) $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-	  -DCMAKE_BUILD_TYPE=Release -DEDGEQ_RT_ONLY=ON -DEDGEQ_X86_MODEL_OUTPUTS=$(abspath $(RT_BUILD))/tests/arm64/model_outputs
+	  -DCMAKE_BUILD_TYPE=Release -DEDGEQ_RT_ONLY=ON -DEDGEQ_RT_BENCH=ON \
+	  -DEDGEQ_X86_MODEL_OUTPUTS=$(abspath $(RT_BUILD))/tests/arm64/model_outputs
 	cmake --build $(ARM64_BUILD) -j $(JOBS)
 
 test-arm64: rt-only arm64
