@@ -162,13 +162,7 @@ EvalSet make_eval_set(const BenchArgs& a, const Variant& first, const onnx::Mode
 #ifndef EDGEQ_CORE_ONLY
   if (!a.dataset.empty()) {
     const data::Preprocess pp = data::preprocess_from_metadata(first_model.metadata, first.path);
-    data::DatasetOptions dopt;
-    dopt.default_split = "test";
-    dopt.channels = pp.channels;
-    dopt.height = pp.height;
-    dopt.width = pp.width;
-    dopt.limit = a.limit;
-    const data::Dataset ds = data::load_dataset(a.dataset, dopt);
+    const data::Dataset ds = data::load_dataset(a.dataset, data::dataset_options_for(pp, "test", a.limit));
     if (ds.size() == 0) throw Error(ErrorCode::kInvalidArgument, a.dataset + ": no images");
     std::vector<int64_t> idx(static_cast<size_t>(ds.size()));
     std::iota(idx.begin(), idx.end(), 0);
