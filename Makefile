@@ -64,8 +64,9 @@ test-container: build
 	cd $(BUILD) && ctest -L container --no-tests=error --output-on-failure
 
 # Sanitizer run first, the full release run last (its summary line closes the output). test-arm64 (the
-# aarch64 core under qemu) adds 35 s with a warm ccache, 4.5 min cold (its build: 4 min 7 s on 2 cores), to
-# the ~18 min of the rest.
+# aarch64 core under qemu) adds 30 s with a warm ccache (its tests: 11 s), about 6 min cold (the core's build:
+# 4 min 7 s on 2 cores; the core-only edgeq bench and its libraries: 1 min 40 s more, measured on a loaded
+# machine), to the ~18 min of the rest.
 test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-rt-only
