@@ -44,11 +44,12 @@ test-rt-only: rt-only
 # The runtime core for 64-bit Arm (cmake/aarch64-linux-gnu.cmake: Debian's cross compiler, static
 # programs), its kernel tests and the ONNX node conformance suite run by qemu-aarch64-static as a
 # Cortex-A53 (Armv8.0: NEON int16 pairs, label arm64_a53) and as qemu's "max" CPU (dot product: SDOT
-# quads, label arm64_max), and cnn-s / cnn-m / cnn-qat outputs compared with the x86 core's (rt-only).
+# quads, label arm64_max), and cnn-s / cnn-m outputs, fp32 and int8, compared with the x86 core's (rt-only).
 arm64: setup
 	@command -v qemu-aarch64-static >/dev/null || { echo "make arm64: qemu-aarch64-static missing (Debian qemu-user-static, scripts/setup)"; exit 1; }
 	cmake -S . -B $(ARM64_BUILD) $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-	  -DCMAKE_BUILD_TYPE=Release -DEDGEQ_RT_ONLY=ON -DEDGEQ_X86_MODEL_OUTPUTS=$(abspath $(RT_BUILD))/tests/arm64/model_outputs
+	  -DCMAKE_BUILD_TYPE=Release -DEDGEQ_RT_ONLY=ON -DEDGEQ_RT_BENCH=ON \
+	  -DEDGEQ_X86_MODEL_OUTPUTS=$(abspath $(RT_BUILD))/tests/arm64/model_outputs
 	cmake --build $(ARM64_BUILD) -j $(JOBS)
 
 test-arm64: rt-only arm64
@@ -63,8 +64,9 @@ test-container: build
 	cd $(BUILD) && ctest -L container --no-tests=error --output-on-failure
 
 # Sanitizer run first, the full release run last (its summary line closes the output). test-arm64 (the
-# aarch64 core under qemu) adds 35 s with a warm ccache, 4.5 min cold (its build: 4 min 7 s on 2 cores), to
-# the ~18 min of the rest.
+# aarch64 core under qemu) adds 30 s with a warm ccache (its tests: 11 s), about 6 min cold (the core's build:
+# 4 min 7 s on 2 cores; the core-only edgeq bench and its libraries: 1 min 40 s more, measured on a loaded
+# machine), to the ~18 min of the rest.
 test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-rt-only

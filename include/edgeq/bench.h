@@ -106,11 +106,16 @@ struct MachineInfo {
 };
 
 // The flags edgeq's kernels care about. /proc/cpuinfo spells VNNI on AVX-512 "avx512_vnni"
-// (older kernels "avx512vnni"); both are looked for and reported as found.
-inline constexpr const char* kIsaFlagsOfInterest[] = {"sse4_2",     "avx2",        "fma",     "avx512f",
-                                                      "avx512_vnni", "avx512vnni", "avx512_bf16", "avx_vnni"};
+// (older kernels "avx512vnni"); both are looked for and reported as found. aarch64 lists "Features":
+// asimd (NEON), asimddp (the dot product, SDOT), i8mm, sve.
+inline constexpr const char* kIsaFlagsOfInterest[] = {"sse4_2",      "avx2",       "fma",         "avx512f",
+                                                      "avx512_vnni", "avx512vnni", "avx512_bf16", "avx_vnni",
+                                                      "asimd",       "asimddp",    "i8mm",        "sve"};
 
-// Parses /proc/cpuinfo text (model name, processor count, flags); kernel/compiler left empty.
+// Parses /proc/cpuinfo text (model name, processor count, flags); kernel/compiler left empty. On aarch64,
+// which has no "model name": the core named from "CPU implementer" / "CPU part" (Arm's Cortex and
+// Neoverse parts, e.g. "Cortex-A76"; else "Arm CPU part 0x..."), followed by the board's "Model" line when
+// there is one ("Cortex-A72 (Raspberry Pi 4 Model B Rev 1.4)").
 MachineInfo parse_cpuinfo(const std::string& cpuinfo_text);
 // This machine: /proc/cpuinfo + uname + compiler + edgeq version.
 MachineInfo describe_machine();

@@ -162,6 +162,8 @@ Metadata preprocess_metadata(const Preprocess& pp, const std::vector<std::string
 // e.g. channels other than 1 or 3, a side past kMaxImageSide, a non-finite mean/std; kNotFound for a
 // missing key).
 Preprocess preprocess_from_metadata(const Metadata& meta, const std::string& model_name);
+// load_dataset's options for images as a model with this preprocessing takes them.
+DatasetOptions dataset_options_for(const Preprocess& pp, const std::string& default_split, int64_t limit = 0);
 std::vector<std::string> labels_from_metadata(const Metadata& meta, const std::string& model_name);
 // The same, but empty when the model carries no labels (a file from another exporter); a malformed
 // 'labels' value is still an error.

@@ -57,12 +57,31 @@ bool MachineInfo::has(const std::string& flag) const {
   return std::find(isa_flags.begin(), isa_flags.end(), flag) != isa_flags.end();
 }
 
+namespace {
+
+// Arm Ltd's (implementer 0x41) part numbers of the cores edge boards and servers use (Linux's
+// arch/arm64/include/asm/cputype.h).
+std::string arm_part_name(const std::string& implementer, const std::string& part) {
+  static const std::pair<const char*, const char*> kArmParts[] = {
+      {"0xd03", "Cortex-A53"}, {"0xd04", "Cortex-A35"}, {"0xd05", "Cortex-A55"}, {"0xd07", "Cortex-A57"},
+      {"0xd08", "Cortex-A72"}, {"0xd09", "Cortex-A73"}, {"0xd0a", "Cortex-A75"}, {"0xd0b", "Cortex-A76"},
+      {"0xd0c", "Neoverse N1"}, {"0xd0d", "Cortex-A77"}, {"0xd40", "Neoverse V1"}, {"0xd41", "Cortex-A78"},
+      {"0xd46", "Cortex-A510"}, {"0xd47", "Cortex-A710"}, {"0xd49", "Neoverse N2"}, {"0xd4f", "Neoverse V2"}};
+  if (implementer == "0x41")
+    for (const auto& [number, name] : kArmParts)
+      if (part == number) return name;
+  return "Arm CPU implementer " + implementer + " part " + part;
+}
+
+}  // namespace
+
 MachineInfo parse_cpuinfo(const std::string& cpuinfo_text) {
   MachineInfo info;
   std::set<std::string> flags;
   std::istringstream in(cpuinfo_text);
   std::string line;
   bool flags_read = false;
+  std::string implementer, part, board;
   while (std::getline(in, line)) {
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
@@ -72,7 +91,13 @@ MachineInfo parse_cpuinfo(const std::string& cpuinfo_text) {
       ++info.logical_cpus;
     } else if (key == "model name" && info.cpu_model.empty()) {
       info.cpu_model = value;
-    } else if (key == "flags" && !flags_read) {
+    } else if (key == "CPU implementer" && implementer.empty()) {
+      implementer = value;
+    } else if (key == "CPU part" && part.empty()) {
+      part = value;
+    } else if (key == "Model") {
+      board = value;
+    } else if ((key == "flags" || key == "Features") && !flags_read) {
       // Every processor lists the same flags on the machines we target; the first list is enough.
       std::istringstream words(value);
       std::string w;
@@ -82,6 +107,8 @@ MachineInfo parse_cpuinfo(const std::string& cpuinfo_text) {
   }
   for (const char* f : kIsaFlagsOfInterest)
     if (flags.count(f)) info.isa_flags.emplace_back(f);
+  if (info.cpu_model.empty() && !part.empty()) info.cpu_model = arm_part_name(implementer, part);
+  if (!board.empty()) info.cpu_model = info.cpu_model.empty() ? board : info.cpu_model + " (" + board + ")";
   return info;
 }
 

@@ -7,7 +7,6 @@
 #include "bench/sidecar.h"
 #include "bench/subprocess.h"
 #include "edgeq/bench.h"
-#include "edgeq/onnx.h"
 
 namespace edgeq::bench {
 namespace {
@@ -15,26 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 
 }  // namespace
-
-void write_identity_model(const std::string& path, const Shape& shape) {
-  onnx::Model m;
-  m.opset_imports[""] = 17;
-  m.producer_name = "edgeq";
-  m.producer_version = version();
-  m.doc_string = "no-op model: measures a runtime's per-call overhead";
-  m.graph.name = "identity";
-  onnx::ValueInfo v;
-  v.dtype = DType::kF32;
-  v.has_shape = true;
-  v.shape = shape;
-  for (int64_t d : shape) v.dim_params.push_back(d < 0 ? "batch" : "");
-  v.name = "input";
-  m.graph.inputs.push_back(v);
-  v.name = "output";
-  m.graph.outputs.push_back(v);
-  m.graph.nodes.push_back(onnx::Node{"identity", "Identity", "", {"input"}, {"output"}, {}, ""});
-  onnx::save_model(m, path);
-}
 
 EvalFiles write_eval_set(const std::string& dir, const Tensor& samples, std::span<const int64_t> labels,
                          std::span<const float> reference_logits) {
@@ -124,11 +103,21 @@ OrtPeer::OrtPeer(OrtPeerOptions options) : options_(std::move(options)) {
 }
 
 std::string OrtPeer::unavailable_reason() const {
-  if (detail::find_executable(options_.node).empty()) return "node not found (looked for '" + options_.node + "' on PATH)";
+  const std::string node = detail::find_executable(options_.node);
+  if (node.empty()) return "node not found (looked for '" + options_.node + "' on PATH)";
+  if (std::string foreign = detail::foreign_architecture(node); !foreign.empty()) return foreign;
   const fs::path dir(options_.peers_dir);
   if (!fs::exists(dir / "ort_bench.mjs")) return (dir / "ort_bench.mjs").string() + " not found";
-  if (!fs::exists(dir / "node_modules" / "onnxruntime-node" / "package.json"))
+  const fs::path package = dir / "node_modules" / "onnxruntime-node";
+  if (!fs::exists(package / "package.json"))
     return "onnxruntime-node not installed in " + dir.string() + " (npm install --ignore-scripts there)";
+  // Its native binding ships per platform: bin/napi-v<N>/<os>/<arch>/onnxruntime_binding.node.
+  const std::string platform = std::string("linux/") + detail::node_arch();
+  std::error_code ec;
+  bool has_binary = false;
+  for (const auto& napi : fs::directory_iterator(package / "bin", ec))
+    has_binary = has_binary || fs::exists(napi.path() / platform / "onnxruntime_binding.node");
+  if (!has_binary) return "onnxruntime-node in " + package.string() + " has no " + platform + " binary (bin/napi-v*/" + platform + ")";
   return "";
 }
 

@@ -25,9 +25,11 @@ OrtWebPeer::OrtWebPeer(OrtWebPeerOptions options) : options_(std::move(options))
 }
 
 std::string OrtWebPeer::unavailable_reason() const {
-  if (detail::find_executable(options_.node).empty()) return "node not found (looked for '" + options_.node + "' on PATH)";
-  if (detail::find_executable(options_.chromium).empty())
-    return "chromium not found at '" + options_.chromium + "' (apt-get install chromium, or set EDGEQ_CHROMIUM)";
+  const std::string node = detail::find_executable(options_.node), chromium = detail::find_executable(options_.chromium);
+  if (node.empty()) return "node not found (looked for '" + options_.node + "' on PATH)";
+  if (chromium.empty()) return "chromium not found at '" + options_.chromium + "' (apt-get install chromium, or set EDGEQ_CHROMIUM)";
+  for (const std::string& program : {node, chromium})
+    if (std::string foreign = detail::foreign_architecture(program); !foreign.empty()) return foreign;
   const fs::path dir(options_.peers_dir);
   if (!fs::exists(dir / "ort_web" / "run.mjs")) return (dir / "ort_web" / "run.mjs").string() + " not found";
   for (const char* package : {"onnxruntime-web", "playwright-core"})

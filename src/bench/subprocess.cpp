@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 extern char** environ;
@@ -25,6 +27,52 @@ std::string find_executable(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
+}
+
+const char* node_arch() {
+#if defined(__x86_64__)
+  return "x64";
+#elif defined(__aarch64__)
+  return "arm64";
+#else
+  return "";
+#endif
+}
+
+namespace {
+
+// ELF e_machine values (elf.h) and their names.
+constexpr uint16_t kElfX86_64 = 62, kElfAarch64 = 183;
+#if defined(__x86_64__)
+constexpr uint16_t kThisMachine = kElfX86_64;
+#elif defined(__aarch64__)
+constexpr uint16_t kThisMachine = kElfAarch64;
+#else
+constexpr uint16_t kThisMachine = 0;  // not checked
+#endif
+
+std::string machine_name(uint16_t machine) {
+  switch (machine) {
+    case kElfX86_64: return "x86-64";
+    case kElfAarch64: return "aarch64";
+    case 3: return "i386";
+    case 40: return "32-bit Arm";
+    case 243: return "RISC-V";
+    default: return "machine " + std::to_string(machine);
+  }
+}
+
+}  // namespace
+
+std::string foreign_architecture(const std::string& path) {
+  unsigned char header[20] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header) || std::memcmp(header, "\x7f" "ELF", 4) != 0) return "";
+  // e_machine, in the file's byte order (e_ident[EI_DATA]: 1 little, 2 big endian).
+  const uint16_t machine = header[5] == 2 ? static_cast<uint16_t>(header[18] << 8 | header[19])
+                                          : static_cast<uint16_t>(header[19] << 8 | header[18]);
+  if (kThisMachine == 0 || machine == kThisMachine) return "";
+  return path + " is built for " + machine_name(machine) + " and this edgeq for " + machine_name(kThisMachine);
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv) {

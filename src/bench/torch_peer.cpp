@@ -21,8 +21,9 @@ TorchPeer::TorchPeer(TorchPeerOptions options) : options_(std::move(options)) {
 }
 
 std::string TorchPeer::unavailable_reason() const {
-  if (detail::find_executable(options_.python).empty())
-    return "python not found at '" + options_.python + "' (Debian's python3-torch is needed)";
+  const std::string python = detail::find_executable(options_.python);
+  if (python.empty()) return "python not found at '" + options_.python + "' (Debian's python3-torch is needed)";
+  if (std::string foreign = detail::foreign_architecture(python); !foreign.empty()) return foreign;
   const fs::path script = fs::path(options_.peers_dir) / "torch_bench.py";
   if (!fs::exists(script)) return script.string() + " not found";
   if (options_.modes.empty()) return "no mode asked for";

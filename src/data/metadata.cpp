@@ -65,6 +65,16 @@ Metadata preprocess_metadata(const Preprocess& pp, const std::vector<std::string
           {kMetaWidth, std::to_string(pp.width)}};
 }
 
+DatasetOptions dataset_options_for(const Preprocess& pp, const std::string& default_split, int64_t limit) {
+  DatasetOptions o;
+  o.default_split = default_split;
+  o.channels = pp.channels;
+  o.height = pp.height;
+  o.width = pp.width;
+  o.limit = limit;
+  return o;
+}
+
 Preprocess preprocess_from_metadata(const Metadata& meta, const std::string& model_name) {
   Preprocess pp;
   pp.channels = parse_dim(meta, kMetaChannels, 3, model_name);

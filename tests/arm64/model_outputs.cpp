@@ -1,6 +1,8 @@
 // model_outputs: runs a model on its backend-test input and writes the outputs, or compares two such
 // files: the aarch64 build (under qemu) against the x86 build on the same model (`make test-arm64`).
-//   model_outputs run DIR OUT        DIR/model.onnx on DIR/test_data_set_0/input_*.pb -> OUT
+//   model_outputs run DIR OUT        DIR/model.onnx on DIR/test_data_set_0/input_*.pb -> OUT; prints
+//                                    "int8 steps: K of N" (plan steps that are QLinearConv / QLinearMatMul /
+//                                    QGemm kernels), so a caller can check an int8 model ran int8 kernels
 //   model_outputs compare A B TOL    every output: same name, dtype, shape; floats |a - b| <= TOL * max(1, |a|)
 //                                    (TOL 0: the same bits), everything else equal. Exit 1 on a difference.
 // OUT: per output, a line "name dtype dims..." then its raw bytes (the machines agree on endianness).
@@ -34,6 +36,13 @@ int run(const std::string& dir, const std::string& out_path) {
     inputs.push_back(edgeq::onnx::parse_tensor_proto(read_bytes(pb), pb));
   }
   const std::vector<edgeq::Tensor> outputs = session.run(inputs);
+  std::vector<edgeq::Shape> shapes;
+  for (const edgeq::Tensor& t : inputs) shapes.push_back(t.shape());
+  const edgeq::runtime::PlanInfo plan = session.plan_info(shapes);
+  size_t int8_steps = 0;
+  for (const std::string& label : plan.step_labels)
+    for (const char* op : {"QLinearConv ", "QLinearMatMul ", "QGemm "})
+      if (label.rfind(op, 0) == 0) ++int8_steps;
   std::ofstream out(out_path, std::ios::binary);
   for (size_t i = 0; i < outputs.size(); ++i) {
     out << session.outputs()[i].name << ' ' << edgeq::dtype_name(outputs[i].dtype());
@@ -42,7 +51,9 @@ int run(const std::string& dir, const std::string& out_path) {
     out.write(static_cast<const char*>(outputs[i].raw()), static_cast<std::streamsize>(outputs[i].nbytes()));
   }
   if (!out.good()) throw edgeq::Error(edgeq::ErrorCode::kIo, out_path + ": write failed");
-  std::printf("%s: %zu output(s) -> %s\n", dir.c_str(), outputs.size(), out_path.c_str());
+  std::printf("%s: %zu output(s) -> %s\nint8 steps: %zu of %zu\n", dir.c_str(), outputs.size(), out_path.c_str(),
+              int8_steps, plan.steps);
+  for (const std::string& label : plan.step_labels) std::printf("  %s\n", label.c_str());
   return 0;
 }
 

@@ -36,6 +36,25 @@ TEST(BenchMachine, OldKernelVnniSpelling) {
   EXPECT_TRUE(m.cpu_model.empty());
 }
 
+// A Raspberry Pi 5's /proc/cpuinfo (64-bit Raspberry Pi OS): no "model name" on aarch64.
+TEST(BenchMachine, ParsesAarch64Cpuinfo) {
+  const std::string core = "BogoMIPS\t: 108.00\n"
+                           "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
+                           "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n";
+  const MachineInfo pi5 = parse_cpuinfo("processor\t: 0\n" + core + "processor\t: 1\n" + core +
+                                        "Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n");
+  EXPECT_EQ(pi5.cpu_model, "Cortex-A76 (Raspberry Pi 5 Model B Rev 1.0)");
+  EXPECT_EQ(pi5.logical_cpus, 2);
+  const std::vector<std::string> expected = {"asimd", "asimddp"};
+  EXPECT_EQ(pi5.isa_flags, expected);
+  // A Pi 4's Cortex-A72 has no dot product; a part edgeq does not know is named by its numbers.
+  const MachineInfo a72 = parse_cpuinfo("processor : 0\nFeatures : fp asimd crc32 cpuid\nCPU implementer : 0x41\nCPU part : 0xd08\n");
+  EXPECT_EQ(a72.cpu_model, "Cortex-A72");
+  EXPECT_FALSE(a72.has("asimddp"));
+  EXPECT_EQ(parse_cpuinfo("processor : 0\nCPU implementer : 0x61\nCPU part : 0x022\n").cpu_model,
+            "Arm CPU implementer 0x61 part 0x022");
+}
+
 TEST(BenchMachine, FindsThisCpusFlags) {
   // The compiler's own CPUID probe is the oracle for what /proc/cpuinfo must have told us.
   const MachineInfo m = describe_machine();

@@ -2,10 +2,12 @@
 // peer is skipped instead of failing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <unistd.h>
 
+#include "bench/subprocess.h"
 #include "edgeq/bench.h"
 #include "edgeq/onnx.h"
 
@@ -97,8 +99,10 @@ TEST(BenchOrtPeer, MissingSidecarOrPackageIsSkipped) {
 TEST(BenchOrtPeer, FailingSidecarIsSkippedWithItsMessage) {
   // A stand-in "node" that prints one error line and exits 1, like ort_bench.mjs on a usage error.
   const fs::path dir = fresh_dir("failing");
-  fs::create_directories(dir / "node_modules" / "onnxruntime-node");
-  write_file_atomic((dir / "node_modules" / "onnxruntime-node" / "package.json").string(), "{}");
+  const fs::path package = dir / "node_modules" / "onnxruntime-node";
+  fs::create_directories(package / "bin" / "napi-v6" / "linux" / detail::node_arch());
+  write_file_atomic((package / "package.json").string(), "{}");
+  write_file_atomic((package / "bin" / "napi-v6" / "linux" / detail::node_arch() / "onnxruntime_binding.node").string(), "");
   write_file_atomic((dir / "ort_bench.mjs").string(), "");
   const fs::path fake_node = dir / "fake-node.sh";
   write_file_atomic(fake_node.string(), "#!/bin/sh\necho 'ort_bench: cannot import onnxruntime-node' >&2\nexit 1\n");
@@ -116,6 +120,64 @@ TEST(BenchOrtPeer, FailingSidecarIsSkippedWithItsMessage) {
   fs::permissions(fake_node, fs::perms::owner_all);
   const OrtModelResult garbage = OrtPeer(o).run("m.onnx");
   EXPECT_EQ(garbage.status.rfind("skipped: ort sidecar output", 0), 0u) << garbage.status;
+  fs::remove_all(dir);
+}
+
+// onnxruntime-node ships its native binding per platform (bin/napi-v6/<os>/<arch>): a package without
+// this one's is a skip reason naming the platform, before any sidecar starts.
+TEST(BenchOrtPeer, PackageWithoutThisPlatformsBinaryIsSkipped) {
+  const fs::path dir = fresh_dir("platform");
+  const fs::path package = dir / "node_modules" / "onnxruntime-node";
+  fs::create_directories(package / "bin" / "napi-v6" / "win32" / "x64");
+  write_file_atomic((package / "package.json").string(), "{}");
+  write_file_atomic((package / "bin" / "napi-v6" / "win32" / "x64" / "onnxruntime_binding.node").string(), "");
+  write_file_atomic((dir / "ort_bench.mjs").string(), "");
+  OrtPeerOptions o;
+  o.node = "/bin/true";
+  o.peers_dir = dir.string();
+  const std::string reason = OrtPeer(o).unavailable_reason();
+  EXPECT_NE(reason.find("has no linux/" + std::string(detail::node_arch()) + " binary"), std::string::npos) << reason;
+  fs::remove_all(dir);
+}
+
+// A helper program built for another CPU (the host's x86-64 node seen from an aarch64 edgeq under
+// qemu-user, and here an aarch64 ELF header seen from x86-64) is a skip reason; scripts are not judged.
+TEST(BenchSubprocess, ForeignArchitectureFromTheElfHeader) {
+  const fs::path dir = fresh_dir("elf");
+  auto elf = [&](const std::string& name, uint16_t machine) {
+    std::string header(64, '\0');
+    std::memcpy(header.data(), "\x7f" "ELF", 4);
+    header[4] = 2;  // 64-bit
+    header[5] = 1;  // little endian
+    header[18] = static_cast<char>(machine & 0xff);
+    header[19] = static_cast<char>(machine >> 8);
+    write_file_atomic((dir / name).string(), header);
+    return (dir / name).string();
+  };
+  const std::string arm = elf("arm-node", 183), x86 = elf("x86-node", 62), riscv = elf("riscv-node", 243);
+  write_file_atomic((dir / "script").string(), "#!/bin/sh\nexit 0\n");
+#if defined(__x86_64__)
+  EXPECT_EQ(detail::foreign_architecture(x86), "");
+  EXPECT_EQ(detail::foreign_architecture(arm), arm + " is built for aarch64 and this edgeq for x86-64");
+#elif defined(__aarch64__)
+  EXPECT_EQ(detail::foreign_architecture(arm), "");
+  EXPECT_EQ(detail::foreign_architecture(x86), x86 + " is built for x86-64 and this edgeq for aarch64");
+#endif
+  EXPECT_NE(detail::foreign_architecture(riscv).find("is built for RISC-V"), std::string::npos);
+  EXPECT_EQ(detail::foreign_architecture((dir / "script").string()), "");
+  EXPECT_EQ(detail::foreign_architecture("/bin/true"), "") << "this machine's own programs";
+  // The peers check the program they found before anything else about their packages.
+  const std::string foreign = detail::foreign_architecture(arm).empty() ? x86 : arm;
+  fs::permissions(foreign, fs::perms::owner_all);
+  OrtPeerOptions o;
+  o.node = foreign;
+  o.peers_dir = dir.string();
+  EXPECT_EQ(OrtPeer(o).unavailable_reason(), detail::foreign_architecture(foreign));
+  const OrtModelResult r = OrtPeer(o).run("m.onnx");
+  EXPECT_EQ(r.status, "skipped: " + detail::foreign_architecture(foreign));
+  TorchPeerOptions t;
+  t.python = foreign;
+  EXPECT_EQ(TorchPeer(t).unavailable_reason(), detail::foreign_architecture(foreign));
   fs::remove_all(dir);
 }
 

@@ -413,6 +413,13 @@ TEST(DataMetadataTest, RoundTripAndErrors) {
   EXPECT_EQ(back.norm.mean, pp.norm.mean);
   EXPECT_EQ(back.norm.std, pp.norm.std);
   EXPECT_EQ(data::labels_from_metadata(meta, "m.onnx"), labels);
+  const data::DatasetOptions opt = data::dataset_options_for(back, "test", 7);
+  EXPECT_EQ(opt.default_split, "test");
+  EXPECT_EQ(opt.channels, 3);
+  EXPECT_EQ(opt.height, 32);
+  EXPECT_EQ(opt.width, 24);
+  EXPECT_EQ(opt.limit, 7);
+  EXPECT_EQ(opt.max_image_bytes, data::DatasetOptions{}.max_image_bytes);
   data::Metadata broken = meta;
   broken[3].second = "three";
   std::string msg = error_message([&] { data::preprocess_from_metadata(broken, "m.onnx"); }, ErrorCode::kInvalidModel);

@@ -85,9 +85,9 @@ def write_test_dir(name, model, x, out_dir):
     return d
 
 
-def export_qat(name, out_dir, seed):
-    # cnn-s wrapped in QuantStub/DeQuantStub, QAT-prepared (u8 activations, s8 per-channel symmetric
-    # weights), observers run on a few batches then frozen: torch.onnx.export writes QuantizeLinear /
+def export_qat(name, out_dir, seed, arch="cnn-s"):
+    # The architecture (cnn-s by default) wrapped in QuantStub/DeQuantStub, QAT-prepared (u8 activations,
+    # s8 per-channel symmetric weights), observers run on a few batches then frozen: torch.onnx.export writes QuantizeLinear /
     # DequantizeLinear pairs, with float biases and the ReLUs after the DequantizeLinear.
     import torch.ao.quantization as tq
     torch.manual_seed(seed)
@@ -95,7 +95,7 @@ def export_qat(name, out_dir, seed):
     class Qat(nn.Module):
         def __init__(self):
             super().__init__()
-            self.quant, self.body, self.dequant = tq.QuantStub(), cnn("cnn-s"), tq.DeQuantStub()
+            self.quant, self.body, self.dequant = tq.QuantStub(), cnn(arch), tq.DeQuantStub()
 
         def forward(self, x):
             return self.dequant(self.body(self.quant(x)))

@@ -7,6 +7,10 @@
 // (libtorch-eager; skipped when this installation has no edgeq-torch) and Debian's python3-torch
 // (pytorch-eager, torchscript); ort = onnxruntime-node; ort-web = onnxruntime-web's WASM backend in
 // headless Chromium.
+// The core-only build (EDGEQ_CORE_ONLY: -DEDGEQ_RT_ONLY=ON -DEDGEQ_RT_BENCH=ON, e.g. for aarch64) refuses
+// --dataset (no data module: seeded samples, agreement only), reads models with the core's
+// reader instead of the checked loader, and gives the peers no no-op model (their per-call overhead is
+// then neither measured nor subtracted: a note says so).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -22,7 +26,10 @@
 
 #include "commands.h"
 #include "edgeq/bench.h"
+#include "edgeq/kernels.h"
+#ifndef EDGEQ_CORE_ONLY
 #include "edgeq/data.h"
+#endif
 #include "edgeq/report.h"
 #include "edgeq/runtime.h"
 #include "engine_eval.h"
@@ -140,26 +147,35 @@ std::string variant_name(const std::string& path) {
   return stem;
 }
 
-// What every engine's accuracy is measured on: the whole dataset (after --limit) when one is given,
-// else seeded uniform [0, 1) samples without labels (agreement and logit difference only).
+// What every engine's accuracy is measured on: the whole dataset (after --limit; preprocessing from the
+// first model's metadata) when one is given, else seeded uniform [0, 1) samples without labels
+// (agreement and logit difference only).
 struct EvalSet {
   Tensor samples;               // [n, sample...]
   std::vector<int64_t> labels;  // one per sample, or empty
   std::string description;      // for the notes
+  std::string source;           // what the timed calls ran on, for the notes
 };
 
-EvalSet make_eval_set(const Shape& sample, int64_t random_count, const data::Dataset* ds, const data::Normalization& norm) {
+EvalSet make_eval_set(const BenchArgs& a, const Variant& first, const onnx::Model& first_model, int64_t random_count) {
   EvalSet set;
-  if (ds) {
-    std::vector<int64_t> idx(static_cast<size_t>(ds->size()));
+#ifndef EDGEQ_CORE_ONLY
+  if (!a.dataset.empty()) {
+    const data::Preprocess pp = data::preprocess_from_metadata(first_model.metadata, first.path);
+    const data::Dataset ds = data::load_dataset(a.dataset, data::dataset_options_for(pp, "test", a.limit));
+    if (ds.size() == 0) throw Error(ErrorCode::kInvalidArgument, a.dataset + ": no images");
+    std::vector<int64_t> idx(static_cast<size_t>(ds.size()));
     std::iota(idx.begin(), idx.end(), 0);
-    set.samples = data::make_images(*ds, idx, norm);
-    set.labels = ds->labels;
-    set.description = ds->name + " (" + std::to_string(ds->size()) + " images)";
+    set.samples = data::make_images(ds, idx, pp.norm);
+    set.labels = ds.labels;
+    set.description = ds.name + " (" + std::to_string(ds.size()) + " images)";
+    set.source = "the first images of " + ds.name;
     return set;
   }
-  set.samples = uniform_samples(sample, random_count, 1);
+#endif
+  set.samples = uniform_samples(first.sample_shape, random_count, 1);
   set.description = std::to_string(random_count) + " seeded uniform [0,1) samples, no labels";
+  set.source = "seeded uniform [0,1)";
   return set;
 }
 
@@ -267,6 +283,11 @@ bench::OrtModelResult libtorch_result(const Variant& v, const bench::OrtPeerOpti
 }
 
 void run_bench(const BenchArgs& a) {
+#ifdef EDGEQ_CORE_ONLY
+  if (!a.dataset.empty())
+    throw Error(ErrorCode::kUnsupported, "--dataset: this edgeq is the runtime core build (no data module); top-1 on a "
+                                         "dataset needs the full build, agreement on seeded samples does not");
+#endif
   {
     std::vector<NamedPath> inputs{{"--dataset", dataset_file(a.dataset)}};
     for (const auto& m : a.models) inputs.push_back({"model", m});
@@ -287,9 +308,13 @@ void run_bench(const BenchArgs& a) {
   // 1. What each file is, and its session creation time and peak RSS in a child process: before this
   //    process holds a dataset or a thread pool, so the child's figure is mostly the session's.
   std::vector<Variant> variants;
-  std::vector<data::Metadata> metadata;
+  std::optional<onnx::Model> first_model;
   for (const auto& path : a.models) {
+#ifdef EDGEQ_CORE_ONLY
+    onnx::Model model = onnx::read_model(path);
+#else
     onnx::Model model = onnx::load_model(path);
+#endif
     Variant v;
     v.path = path;
     v.name = variant_name(path);
@@ -298,7 +323,6 @@ void run_bench(const BenchArgs& a) {
     v.family = v.name;
     for (const auto& [key, value] : model.metadata)
       if (key == "arch" && !value.empty()) v.family = value;
-    metadata.push_back(model.metadata);
     if (model.graph.inputs.size() != 1)
       throw Error(ErrorCode::kUnsupported, path + ": bench needs a model with exactly one input");
     const Shape& in = model.graph.inputs[0].shape;
@@ -306,6 +330,7 @@ void run_bench(const BenchArgs& a) {
     for (int64_t d : v.sample_shape)
       if (d < 1) throw Error(ErrorCode::kUnsupported, path + ": input " + shape_str(in) + " leaves a sample dim open");
     variants.push_back(std::move(v));
+    if (!first_model) first_model = std::move(model);
   }
   const int n_models = static_cast<int>(variants.size()), n_threads = static_cast<int>(thread_counts.size());
   int peer_steps = peers.count("torch") ? 1 : 0;  // the LibTorch row, then one per subprocess driver
@@ -333,24 +358,11 @@ void run_bench(const BenchArgs& a) {
     }
   }
 
-  // 2. Inputs: the dataset (preprocessing from the first model's metadata) or seeded random samples;
-  //    the timed calls take the first of them, the accuracy figures all of them.
-  std::optional<data::Dataset> dataset;
-  data::Preprocess pp;
-  if (!a.dataset.empty()) {
-    pp = data::preprocess_from_metadata(metadata[0], variants[0].path);
-    data::DatasetOptions dopt;
-    dopt.default_split = "test";
-    dopt.channels = pp.channels;
-    dopt.height = pp.height;
-    dopt.width = pp.width;
-    dopt.limit = a.limit;
-    dataset = data::load_dataset(a.dataset, dopt);
-    if (dataset->size() == 0) throw Error(ErrorCode::kInvalidArgument, a.dataset + ": no images");
-  }
+  // 2. Inputs: the dataset or seeded random samples; the timed calls take the first of them, the
+  //    accuracy figures all of them.
   const Shape sample = variants[0].sample_shape;
   const int64_t n_inputs = std::max<int64_t>(a.throughput_batch, std::max<int64_t>(a.batch, 64));
-  const EvalSet eval_set = make_eval_set(sample, n_inputs, dataset ? &*dataset : nullptr, pp.norm);
+  const EvalSet eval_set = make_eval_set(a, variants[0], *first_model, n_inputs);
   const Tensor inputs = slice_samples(eval_set.samples, 0, std::min(n_inputs, eval_set.samples.shape()[0]));
   const fs::path work = fs::temp_directory_path() / ("edgeq-bench-" + std::to_string(::getpid()));
   fs::create_directories(work);
@@ -364,10 +376,14 @@ void run_bench(const BenchArgs& a) {
   const std::string input_file = (work / "input.f32").string();
   write_file_atomic(input_file, std::string_view(reinterpret_cast<const char*>(inputs.data<float>()),
                                                  static_cast<size_t>(inputs.numel()) * sizeof(float)));
+#ifdef EDGEQ_CORE_ONLY
+  const std::string noop_file;  // no ONNX writer in the core
+#else
   const std::string noop_file = (work / "noop.onnx").string();
   Shape noop_shape = {-1};
   noop_shape.insert(noop_shape.end(), sample.begin(), sample.end());
   bench::write_identity_model(noop_file, noop_shape);
+#endif
 
   bench::Report report;
   report.title = "edgeq benchmark";
@@ -512,13 +528,17 @@ void run_bench(const BenchArgs& a) {
       "Latency at batch " + std::to_string(a.batch) + "; b64 items/s at batch " + std::to_string(a.throughput_batch) +
           " (" + std::to_string(a.batch_runs) + " runs x " + std::to_string(a.rounds) + " rounds); thread counts " + thread_list +
           " (column thr; the protocol line names the first); every engine pinned to the first N allowed CPUs for N threads.",
-      "All engines ran on the same input samples (" + std::string(dataset ? "the first images of " + dataset->name : "seeded uniform [0,1)") +
+      "All engines ran on the same input samples (" + eval_set.source +
           "). Accuracy, every engine on the same preprocessed samples, " + eval_set.description + ", in batches of 64 (peers: "
           "after their timing, untimed): top-1 against the labels; agreement and max logit difference against edgeq's "
           "logits of the first model (" + variants[0].name + ")" + (variants[0].logits.empty() ? ", which edgeq could not run: none" : "") + ".",
       "edgeq session ms and peak RSS: loading the session in a forked child (includes the parent's resident pages at "
       "fork time); peers: their own process (onnxruntime-web: not measured, the browser spreads memory over processes).",
   };
+  report.notes.push_back("edgeq's kernels on this CPU: Highway target " + kernels::hwy::target_name() + ", int8 product " +
+                         kernels::hwy::q8_product_name(kernels::hwy::q8_product()) + ".");
+  if (noop_file.empty())
+    report.notes.push_back("core-only build of edgeq: the peers' no-op per-call overhead is not measured, so not subtracted.");
   // One line per engine and thread count: the range of its no-op p50 over the models' processes.
   std::map<std::pair<std::string, int>, std::pair<double, double>> overhead_us;
   for (const auto& r : report.rows) {

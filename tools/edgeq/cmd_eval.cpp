@@ -31,13 +31,7 @@ void run_eval(const EvalArgs& a) {
   onnx::Model model = onnx::read_model(a.model);
   const data::Preprocess pp = data::preprocess_from_metadata(model.metadata, a.model);
   const std::vector<std::string> labels = data::labels_from_metadata_if_any(model.metadata, a.model);
-  data::DatasetOptions dopt;
-  dopt.default_split = "test";
-  dopt.channels = pp.channels;
-  dopt.height = pp.height;
-  dopt.width = pp.width;
-  dopt.limit = a.limit;
-  const data::Dataset ds = data::load_dataset(a.dataset, dopt);
+  const data::Dataset ds = data::load_dataset(a.dataset, data::dataset_options_for(pp, "test", a.limit));
   if (ds.size() == 0) throw Error(ErrorCode::kInvalidArgument, a.dataset + ": no images");
   runtime::SessionOptions so;
   so.threads = a.threads;

@@ -42,12 +42,7 @@ data::Preprocess model_preprocess(const onnx::Model& m, const std::string& path)
 }
 
 data::Dataset load_for(const std::string& spec, const data::Preprocess& pp, const std::string& default_split) {
-  data::DatasetOptions o;
-  o.default_split = default_split;
-  o.channels = pp.channels;
-  o.height = pp.height;
-  o.width = pp.width;
-  return data::load_dataset(spec, o);
+  return data::load_dataset(spec, data::dataset_options_for(pp, default_split));
 }
 
 // `count` images, drawn deterministically (seeded shuffle) or the first ones, in batches of `batch`.
