@@ -339,13 +339,16 @@ void compile_sub(Builder& b) { compile_binary(b, BinaryKind::kSub); }
 void compile_mul(Builder& b) { compile_binary(b, BinaryKind::kMul); }
 void compile_div(Builder& b) { compile_binary(b, BinaryKind::kDiv); }
 
-// Min / Max are variadic in ONNX: one input is the identity, two broadcast like Add.
+void compile_variadic_max(Builder& b);  // math.cpp
+void compile_variadic_min(Builder& b);
+
+// Min / Max are variadic in ONNX: one input is the identity, two broadcast like Add, more fold.
 void compile_min_max(Builder& b, BinaryKind kind) {
   if (b.num_inputs() == 1) {
     b.output_view(0, 0, b.input(0).shape);
     return;
   }
-  if (b.num_inputs() != 2) b.unsupported(std::to_string(b.num_inputs()) + " inputs (1 or 2 supported)");
+  if (b.num_inputs() > 2) return kind == BinaryKind::kMax ? compile_variadic_max(b) : compile_variadic_min(b);
   compile_binary(b, kind);
 }
 void compile_min(Builder& b) { compile_min_max(b, BinaryKind::kMin); }

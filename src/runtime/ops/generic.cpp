@@ -1,0 +1,29 @@
+// Shared parts of the reference operators (generic.h).
+#include "runtime/ops/generic.h"
+
+namespace edgeq::runtime::detail {
+
+BroadcastIndexer::BroadcastIndexer(const Shape& out, const std::vector<Shape>& operands) : out_(out), numel_(numel(out)) {
+  const size_t r = out.size();
+  for (const Shape& s : operands) {
+    std::vector<int64_t> st(r, 0);
+    int64_t stride = 1;
+    for (size_t i = s.size(); i-- > 0;) {
+      const size_t d = r - s.size() + i;  // operands align at the last dim
+      if (s[i] != 1) st[d] = stride;
+      stride *= s[i];
+    }
+    strides_.push_back(std::move(st));
+  }
+}
+
+Shape broadcast_inputs(const Builder& b) {
+  Shape out;
+  for (size_t i = 0; i < b.num_inputs(); ++i)
+    if (b.has_input(i)) out = broadcast_shapes(out, b.input(i).shape, b);
+  return out;
+}
+
+void require_float(const Builder& b, size_t i) { b.check_dtype(i, {DType::kF32, DType::kF64}); }
+
+}  // namespace edgeq::runtime::detail
