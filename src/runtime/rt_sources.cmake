@@ -23,4 +23,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/generic.cpp
   ${_dir}/ops/math.cpp
   ${_dir}/ops/logic.cpp
+  ${_dir}/ops/indexing.cpp
   ${_dir}/verify.cpp)

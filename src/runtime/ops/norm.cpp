@@ -1,5 +1,5 @@
 // BatchNormalization (inference; usually folded into the Conv before it by the graph pass),
-// Softmax / LogSoftmax, and the Reduce* family.
+// Softmax / LogSoftmax, the Reduce* family and ArgMax / ArgMin.
 #include <cfloat>
 #include <cmath>
 
@@ -79,8 +79,10 @@ class SoftmaxKernel final : public Kernel {
   }
 };
 
-enum class ReduceKind { kMean, kSum, kMax, kMin };
+enum class ReduceKind { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
+// Accumulates in double; LogSumExp subtracts the running max first so that exp cannot overflow.
+template <typename T>
 class ReduceKernel final : public Kernel {
  public:
   int32_t in = -1, out = -1;
@@ -89,28 +91,75 @@ class ReduceKernel final : public Kernel {
   std::vector<int64_t> out_stride_of_in;  // per input dim: stride in the output (0 if reduced)
   int64_t out_n = 0, group = 1;           // group = elements reduced into each output
   void run(const ExecContext& ctx) const override {
-    const float* x = ctx.at<const float>(in);
-    float* y = ctx.at<float>(out);
-    std::vector<double> acc(static_cast<size_t>(out_n),
-                            kind == ReduceKind::kMax ? -INFINITY : (kind == ReduceKind::kMin ? INFINITY : 0.0));
+    const T* x = ctx.at<const T>(in);
+    T* y = ctx.at<T>(out);
+    const bool extreme = kind == ReduceKind::kMax || kind == ReduceKind::kMin || kind == ReduceKind::kLogSumExp;
+    std::vector<double> acc(static_cast<size_t>(out_n), kind == ReduceKind::kProd ? 1.0 : 0.0);
+    std::vector<double> top(extreme ? static_cast<size_t>(out_n) : 0, kind == ReduceKind::kMin ? INFINITY : -INFINITY);
     const int64_t total = numel(in_shape);
     const size_t r = in_shape.size();
-    for (int64_t i = 0; i < total; ++i) {
-      int64_t rem = i, o = 0;
-      for (size_t d = r; d-- > 0;) {
-        o += (rem % in_shape[d]) * out_stride_of_in[d];
-        rem /= in_shape[d];
+    auto for_each = [&](auto&& f) {
+      for (int64_t i = 0; i < total; ++i) {
+        int64_t rem = i, o = 0;
+        for (size_t d = r; d-- > 0;) {
+          o += (rem % in_shape[d]) * out_stride_of_in[d];
+          rem /= in_shape[d];
+        }
+        f(o, static_cast<double>(x[i]));
       }
-      const double v = x[i];
+    };
+    if (extreme) for_each([&](int64_t o, double v) { top[o] = kind == ReduceKind::kMin ? std::min(top[o], v) : std::max(top[o], v); });
+    for_each([&](int64_t o, double v) {
       switch (kind) {
         case ReduceKind::kMean:
-        case ReduceKind::kSum: acc[o] += v; break;
-        case ReduceKind::kMax: acc[o] = std::max(acc[o], v); break;
-        case ReduceKind::kMin: acc[o] = std::min(acc[o], v); break;
+        case ReduceKind::kSum:
+        case ReduceKind::kLogSum: acc[o] += v; break;
+        case ReduceKind::kMax:
+        case ReduceKind::kMin: break;
+        case ReduceKind::kProd: acc[o] *= v; break;
+        case ReduceKind::kL1: acc[o] += std::fabs(v); break;
+        case ReduceKind::kL2:
+        case ReduceKind::kSumSquare: acc[o] += v * v; break;
+        case ReduceKind::kLogSumExp: acc[o] += std::exp(v - top[o]); break;
       }
+    });
+    for (int64_t o = 0; o < out_n; ++o) {
+      double v = acc[o];
+      switch (kind) {
+        case ReduceKind::kMean: v /= static_cast<double>(group); break;
+        case ReduceKind::kMax:
+        case ReduceKind::kMin: v = top[o]; break;
+        case ReduceKind::kL2: v = std::sqrt(v); break;
+        case ReduceKind::kLogSum: v = std::log(v); break;
+        case ReduceKind::kLogSumExp: v = std::isinf(top[o]) ? top[o] : top[o] + std::log(v); break;
+        default: break;
+      }
+      y[o] = static_cast<T>(v);
     }
-    for (int64_t o = 0; o < out_n; ++o)
-      y[o] = static_cast<float>(kind == ReduceKind::kMean ? acc[o] / static_cast<double>(group) : acc[o]);
+  }
+};
+
+// ArgMax / ArgMin along one axis: the first (or with select_last_index the last) extreme's index.
+template <typename T>
+class ArgExtremeKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  int64_t outer = 1, len = 1, inner = 1;
+  bool is_max = true, last = false;
+  void run(const ExecContext& ctx) const override {
+    const T* x = ctx.at<const T>(in);
+    int64_t* y = ctx.at<int64_t>(out);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const T* row = x + o * len * inner + i;
+        int64_t best = 0;
+        for (int64_t j = 1; j < len; ++j) {
+          const T v = row[j * inner], b = row[best * inner];
+          const bool better = is_max ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
+          if (better) best = j;
+        }
+        y[o * inner + i] = best;
+      }
   }
 };
 
@@ -137,7 +186,7 @@ void compile_softmax_common(Builder& b, bool log) {
 }
 
 void compile_reduce(Builder& b, ReduceKind kind) {
-  b.check_dtype(0, {DType::kF32});
+  b.check_dtype(0, {DType::kF32, DType::kF64});
   const Value& x = b.input(0);
   const int64_t r = static_cast<int64_t>(x.shape.size());
   std::vector<int64_t> axes;
@@ -168,17 +217,52 @@ void compile_reduce(Builder& b, ReduceKind kind) {
       kept.push_back(x.shape[d]);
     }
   }
-  auto k = std::make_unique<ReduceKernel>();
-  k->kind = kind;
-  k->in_shape = x.shape;
-  k->group = group;
-  k->out_n = numel(kept);
-  const auto kst = strides_of(kept);
-  size_t j = 0;
-  for (int64_t d = 0; d < r; ++d) k->out_stride_of_in.push_back(reduced[d] ? 0 : kst[j++]);
-  k->in = b.input_plain(0);
-  k->out = b.output(0, DType::kF32, out);
-  b.emit(std::move(k));
+  auto emit = [&]<typename T>() {
+    auto k = std::make_unique<ReduceKernel<T>>();
+    k->kind = kind;
+    k->in_shape = x.shape;
+    k->group = group;
+    k->out_n = numel(kept);
+    const auto kst = strides_of(kept);
+    size_t j = 0;
+    for (int64_t d = 0; d < r; ++d) k->out_stride_of_in.push_back(reduced[d] ? 0 : kst[j++]);
+    k->in = b.input_plain(0);
+    k->out = b.output(0, x.dtype, out);
+    b.emit(std::move(k));
+  };
+  if (x.dtype == DType::kF32)
+    emit.template operator()<float>();
+  else
+    emit.template operator()<double>();
+}
+
+void compile_arg_extreme(Builder& b, bool is_max) {
+  const Value& x = b.input(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (r == 0) b.invalid("the input is a scalar (no axis to reduce)");
+  const int64_t axis = normalize_axis(b.node().attr_int("axis", 0), r, b);
+  if (x.shape[axis] == 0) b.invalid("the reduced axis is empty");
+  const bool keep = b.node().attr_int("keepdims", 1) != 0;
+  const bool last = b.node().attr_int("select_last_index", 0) != 0;
+  Shape out;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < r; ++d) {
+    if (d < axis) outer *= x.shape[d];
+    if (d > axis) inner *= x.shape[d];
+    if (d != axis || keep) out.push_back(d == axis ? 1 : x.shape[d]);
+  }
+  const bool ok = dispatch_numeric(x.dtype, [&]<typename T>() {
+    auto k = std::make_unique<ArgExtremeKernel<T>>();
+    k->outer = outer;
+    k->len = x.shape[axis];
+    k->inner = inner;
+    k->is_max = is_max;
+    k->last = last;
+    k->in = b.input_plain(0);
+    k->out = b.output(0, DType::kI64, out);
+    b.emit(std::move(k));
+  });
+  if (!ok) b.unsupported(std::string("dtype ") + dtype_name(x.dtype) + " not supported");
 }
 
 }  // namespace
@@ -224,5 +308,13 @@ void compile_reduce_mean(Builder& b) { compile_reduce(b, ReduceKind::kMean); }
 void compile_reduce_sum(Builder& b) { compile_reduce(b, ReduceKind::kSum); }
 void compile_reduce_max(Builder& b) { compile_reduce(b, ReduceKind::kMax); }
 void compile_reduce_min(Builder& b) { compile_reduce(b, ReduceKind::kMin); }
+void compile_reduce_prod(Builder& b) { compile_reduce(b, ReduceKind::kProd); }
+void compile_reduce_l1(Builder& b) { compile_reduce(b, ReduceKind::kL1); }
+void compile_reduce_l2(Builder& b) { compile_reduce(b, ReduceKind::kL2); }
+void compile_reduce_log_sum(Builder& b) { compile_reduce(b, ReduceKind::kLogSum); }
+void compile_reduce_log_sum_exp(Builder& b) { compile_reduce(b, ReduceKind::kLogSumExp); }
+void compile_reduce_sum_square(Builder& b) { compile_reduce(b, ReduceKind::kSumSquare); }
+void compile_arg_max(Builder& b) { compile_arg_extreme(b, true); }
+void compile_arg_min(Builder& b) { compile_arg_extreme(b, false); }
 
 }  // namespace edgeq::runtime::detail
