@@ -24,4 +24,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/math.cpp
   ${_dir}/ops/logic.cpp
   ${_dir}/ops/indexing.cpp
+  ${_dir}/ops/series.cpp
   ${_dir}/verify.cpp)

@@ -1,9 +1,9 @@
 // BatchNormalization (inference; usually folded into the Conv before it by the graph pass),
-// Softmax / LogSoftmax, the Reduce* family and ArgMax / ArgMin.
+// Softmax / LogSoftmax / Hardmax, LayerNormalization, the Reduce* family and ArgMax / ArgMin.
 #include <cfloat>
 #include <cmath>
 
-#include "runtime/ops/common.h"
+#include "runtime/ops/generic.h"
 
 namespace edgeq::runtime::detail {
 
@@ -316,5 +316,107 @@ void compile_reduce_log_sum_exp(Builder& b) { compile_reduce(b, ReduceKind::kLog
 void compile_reduce_sum_square(Builder& b) { compile_reduce(b, ReduceKind::kSumSquare); }
 void compile_arg_max(Builder& b) { compile_arg_extreme(b, true); }
 void compile_arg_min(Builder& b) { compile_arg_extreme(b, false); }
+
+// ---- LayerNormalization and Hardmax (reference loops)
+
+namespace {
+
+// Rows of the input viewed as [outer, len] around `axis` (len = the product of the dims from axis on).
+struct RowSplit {
+  int64_t outer = 1, len = 1;
+};
+RowSplit split_at(const Shape& s, int64_t axis) {
+  RowSplit r;
+  for (size_t d = 0; d < s.size(); ++d) (static_cast<int64_t>(d) < axis ? r.outer : r.len) *= s[d];
+  return r;
+}
+
+}  // namespace
+
+// Y = (X - mean) / sqrt(var + epsilon) * Scale + B over the dims from axis on; Mean and InvStdDev
+// (optional outputs) keep X's rank with 1s from axis on. Statistics in double (stash_type float or higher).
+void compile_layer_normalization(Builder& b) {
+  b.check_dtype(0, {DType::kF32});
+  const Shape shape = b.input(0).shape;
+  const int64_t r = static_cast<int64_t>(shape.size());
+  const int64_t axis = normalize_axis(b.node().attr_int("axis", -1), r, b);
+  const float eps = b.node().attr_float("epsilon", 1e-5f);
+  const Shape norm_shape(shape.begin() + axis, shape.end());
+  const RowSplit rows = split_at(shape, axis);
+  // Scale and B broadcast to the normalized dims: their element for each position, found once here.
+  std::vector<std::vector<int64_t>> param_offsets;
+  std::vector<int32_t> params;
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!b.has_input(i)) continue;
+    b.check_dtype(i, {DType::kF32});
+    if (broadcast_shapes(norm_shape, b.input(i).shape, b) != norm_shape) b.invalid("Scale and B must broadcast to X's normalized dims");
+    std::vector<int64_t> offs(static_cast<size_t>(rows.len));
+    BroadcastIndexer(norm_shape, {b.input(i).shape}).for_each([&](int64_t k, const int64_t* o) { offs[k] = o[0]; });
+    param_offsets.push_back(std::move(offs));
+    params.push_back(b.input_plain(i));
+  }
+  if (params.empty()) b.invalid("Scale is missing");
+  Shape stat_shape = shape;
+  for (int64_t d = axis; d < r; ++d) stat_shape[d] = 1;
+  const int32_t in = b.input_plain(0), out = b.output(0, DType::kF32, shape);
+  const int32_t mean_out = b.num_outputs() > 1 ? b.output(1, DType::kF32, stat_shape) : -1;
+  const int32_t inv_out = b.num_outputs() > 2 ? b.output(2, DType::kF32, stat_shape) : -1;
+  emit_closure(b, [=](const ExecContext& ctx) {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    const float* scale = ctx.at<const float>(params[0]);
+    const float* bias = params.size() > 1 ? ctx.at<const float>(params[1]) : nullptr;
+    for (int64_t o = 0; o < rows.outer; ++o) {
+      const float* xr = x + o * rows.len;
+      double mean = 0, var = 0;
+      for (int64_t j = 0; j < rows.len; ++j) mean += xr[j];
+      mean /= static_cast<double>(rows.len);
+      for (int64_t j = 0; j < rows.len; ++j) var += (xr[j] - mean) * (xr[j] - mean);
+      var /= static_cast<double>(rows.len);
+      const double inv = 1.0 / std::sqrt(var + eps);
+      for (int64_t j = 0; j < rows.len; ++j) {
+        double v = (xr[j] - mean) * inv * scale[param_offsets[0][j]];
+        if (bias) v += bias[param_offsets[1][j]];
+        y[o * rows.len + j] = static_cast<float>(v);
+      }
+      if (mean_out >= 0) ctx.at<float>(mean_out)[o] = static_cast<float>(mean);
+      if (inv_out >= 0) ctx.at<float>(inv_out)[o] = static_cast<float>(inv);
+    }
+  });
+}
+
+// Hardmax: 1 at the first maximum along the axis (opset < 13: of the input flattened to 2-D at axis).
+void compile_hardmax(Builder& b) {
+  b.check_dtype(0, {DType::kF32});
+  const Shape shape = b.input(0).shape;
+  const int64_t r = static_cast<int64_t>(shape.size());
+  int64_t outer = 1, len = 1, inner = 1;
+  if (b.opset() < 13) {
+    const RowSplit rows = split_at(shape, normalize_axis(b.node().attr_int("axis", 1), std::max<int64_t>(r, 1), b));
+    outer = rows.outer;
+    len = rows.len;
+  } else {
+    const int64_t axis = normalize_axis(b.node().attr_int("axis", -1), r, b);
+    for (int64_t d = 0; d < r; ++d) {
+      if (d < axis) outer *= shape[d];
+      if (d > axis) inner *= shape[d];
+    }
+    len = shape[axis];
+  }
+  const int32_t in = b.input_plain(0), out = b.output(0, DType::kF32, shape);
+  emit_closure(b, [=](const ExecContext& ctx) {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    std::fill(y, y + outer * len * inner, 0.f);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner && len > 0; ++i) {
+        const int64_t base = o * len * inner + i;
+        int64_t best = 0;
+        for (int64_t j = 1; j < len; ++j)
+          if (x[base + j * inner] > x[base + best * inner]) best = j;
+        y[base + best * inner] = 1.f;
+      }
+  });
+}
 
 }  // namespace edgeq::runtime::detail

@@ -1,5 +1,5 @@
 // Operators that only change the shape (views: no kernel, no copy), that produce values known at
-// compile time (Shape, Constant, ConstantOfShape), and Cast.
+// compile time (Shape, Constant, ConstantOfShape), and Cast / CastLike.
 #include <cstring>
 
 #include "runtime/ops/common.h"
@@ -205,11 +205,9 @@ void compile_constant_of_shape(Builder& b) {
   b.output_constant(0, out);
 }
 
-void compile_cast(Builder& b) {
+namespace {
+void emit_cast(Builder& b, DType to) {
   const Value& x = b.input(0);
-  const int64_t to_int = b.node().attr_int("to", 0);
-  if (!dtype_known(static_cast<int32_t>(to_int))) b.unsupported("cast to type " + std::to_string(to_int));
-  const DType to = static_cast<DType>(to_int);
   auto k = std::make_unique<CastKernel>();
   k->n = numel(x.shape);
   const DType from = x.dtype == DType::kBool ? DType::kU8 : x.dtype;  // bool bytes read as 0/1
@@ -227,5 +225,15 @@ void compile_cast(Builder& b) {
   k->out = b.output(0, to, x.shape);
   b.emit(std::move(k));
 }
+}  // namespace
+
+void compile_cast(Builder& b) {
+  const int64_t to = b.node().attr_int("to", 0);
+  if (!dtype_known(static_cast<int32_t>(to))) b.unsupported("cast to type " + std::to_string(to));
+  emit_cast(b, static_cast<DType>(to));
+}
+
+// CastLike: Cast to the dtype of the second input.
+void compile_cast_like(Builder& b) { emit_cast(b, b.input(1).dtype); }
 
 }  // namespace edgeq::runtime::detail
