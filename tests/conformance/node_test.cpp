@@ -212,7 +212,9 @@ std::string reason_key(const std::string& reason) {
   return cut == std::string::npos ? reason : reason.substr(0, cut);
 }
 
-void report(const Sweep& s, const char* config) {
+bool is_deviation(const std::string& reason) { return reason.rfind("deviation:", 0) == 0; }
+
+void report(const Sweep& s, const char* config, const std::map<std::string, std::string>& gaps) {
   std::map<Category, size_t> per_category;
   for (const auto& o : s.outcomes) ++per_category[o.category];
   const double pct = s.inference ? 100.0 * static_cast<double>(s.inference_passed) / static_cast<double>(s.inference) : 0.0;
@@ -221,8 +223,12 @@ void report(const Sweep& s, const char* config) {
   for (const auto& [c, n] : per_category)
     if (c != Category::kInference) std::cout << " " << category_name(c) << " " << n;
   std::cout << "\n";
-  for (const auto& o : s.outcomes)
-    if (o.status == Outcome::Status::kWrong) std::cout << "  WRONG " << o.name << ": " << o.reason << "\n";
+  for (const auto& o : s.outcomes) {
+    if (o.status != Outcome::Status::kWrong) continue;
+    const auto gap = gaps.find(o.name);
+    const bool deviation = gap != gaps.end() && is_deviation(gap->second);
+    std::cout << (deviation ? "  documented deviation " : "  WRONG ") << o.name << ": " << o.reason << "\n";
+  }
   if (!std::getenv("EDGEQ_CONFORMANCE_VERBOSE")) return;
   std::map<std::string, std::vector<std::string>> histogram;
   for (const auto& o : s.outcomes) {
@@ -237,20 +243,22 @@ void report(const Sweep& s, const char* config) {
   for (const auto& [n, k] : rows) std::cout << "  " << std::setw(5) << n << "  " << k << "\n";
 }
 
-void write_gaps(const Sweep& s, const std::string& path) {
+// Listed reasons are kept (they say more than the runtime's message); new gaps get the message.
+void write_gaps(const Sweep& s, const std::map<std::string, std::string>& gaps, const std::string& path) {
   std::ofstream out(path);
-  for (const auto& o : s.outcomes)
-    if (o.category == Category::kInference && o.status != Outcome::Status::kPassed) out << o.name << "  " << o.reason << "\n";
+  for (const auto& o : s.outcomes) {
+    if (o.category != Category::kInference || o.status == Outcome::Status::kPassed) continue;
+    const auto gap = gaps.find(o.name);
+    out << o.name << "  " << (gap != gaps.end() && is_deviation(gap->second) ? gap->second : o.reason) << "\n";
+  }
 }
-
-bool is_deviation(const std::string& reason) { return reason.rfind("deviation:", 0) == 0; }
 
 TEST(ConformanceNode, InferenceSweep) {
   if (!fs::exists(kNodeTestDir)) GTEST_SKIP() << kNodeTestDir << " missing: install Debian's libonnx-testdata";
   const Sweep s = run_all(1, true);
-  report(s, "1 thread, channels-last");
-  if (const char* path = std::getenv("EDGEQ_CONFORMANCE_GAPS")) write_gaps(s, path);
   const auto gaps = read_known_gaps();
+  report(s, "1 thread, channels-last", gaps);
+  if (const char* path = std::getenv("EDGEQ_CONFORMANCE_GAPS")) write_gaps(s, gaps, path);
   std::set<std::string> seen;
   for (const auto& o : s.outcomes) {
     seen.insert(o.name);
@@ -279,10 +287,13 @@ TEST(ConformanceNode, InferenceSweep) {
 TEST(ConformanceNode, PlainLayoutTwoThreads) {
   if (!fs::exists(kNodeTestDir)) GTEST_SKIP() << kNodeTestDir << " missing: install Debian's libonnx-testdata";
   const Sweep s = run_all(2, false);
-  report(s, "2 threads, plain layout");
+  const auto gaps = read_known_gaps();
+  report(s, "2 threads, plain layout", gaps);
   const Sweep reference = run_all(1, true);
   for (const auto& o : s.outcomes) {
-    if (o.status == Outcome::Status::kWrong) ADD_FAILURE() << o.name << " computes wrong numbers: " << o.reason;
+    const auto gap = gaps.find(o.name);
+    if (o.status == Outcome::Status::kWrong && !(gap != gaps.end() && is_deviation(gap->second)))
+      ADD_FAILURE() << o.name << " computes wrong numbers: " << o.reason;
     if (reference.passed.count(o.name) && o.status != Outcome::Status::kPassed)
       ADD_FAILURE() << o.name << " passes channels-last on 1 thread but not in plain layout on 2: " << o.reason;
   }
