@@ -25,4 +25,6 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/logic.cpp
   ${_dir}/ops/indexing.cpp
   ${_dir}/ops/series.cpp
+  ${_dir}/ops/conv_transpose.cpp
+  ${_dir}/ops/group_norm.cpp
   ${_dir}/verify.cpp)

@@ -1,6 +1,6 @@
 // Reference indexing and shape-making operators, any element type unless arithmetic is needed:
 // GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND, Trilu, Expand, Tile,
-// DepthToSpace, SpaceToDepth, OneHot, and the compile-time ones (Size, Range, EyeLike).
+// DepthToSpace, SpaceToDepth, OneHot, ReverseSequence, and the compile-time ones (Size, Range, EyeLike).
 // Output shapes are known when the plan is compiled: a shape that depends on an input's values
 // (Range's bounds, Expand's shape, Tile's repeats) takes that input as a compile-time constant; the
 // session keys its plans by such inputs' values.
@@ -401,6 +401,31 @@ void compile_range(Builder& b) {
   });
   if (!ok) b.unsupported(std::string("dtype ") + dtype_name(dt));
   b.output_constant(0, std::move(out));
+}
+
+// ReverseSequence: the first sequence_lens[b] steps along time_axis reversed, per batch entry b.
+void compile_reverse_sequence(Builder& b) {
+  const Shape shape = b.input(0).shape;
+  if (shape.size() < 2) b.invalid("input must have rank >= 2");
+  const int64_t batch_axis = b.node().attr_int("batch_axis", 1), time_axis = b.node().attr_int("time_axis", 0);
+  if (!((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0))) b.invalid("batch_axis and time_axis must be 0 and 1");
+  if (b.input(1).shape != Shape{shape[batch_axis]}) b.invalid("sequence_lens must have one value per batch entry");
+  const IndexReader read = index_reader(b, 1);
+  const auto st = strides_of(shape);
+  const DType dt = b.input(0).dtype;
+  const size_t es = element_size(b, dt);
+  const int32_t in = b.input_plain(0), lens = b.input_plain(1), out = b.output(0, dt, shape);
+  const std::string where = b.node().label();
+  emit_closure(b, [=](const ExecContext& ctx) {
+    const auto* x = ctx.at<const std::byte>(in);
+    auto* y = ctx.at<std::byte>(out);
+    for_each_index(shape, [&](int64_t i, const std::vector<int64_t>& idx) {
+      const int64_t len = read(ctx.ptrs[lens], idx[batch_axis]);
+      if (len < 0 || len > shape[time_axis]) throw Error(ErrorCode::kInvalidArgument, where + ": sequence length " + std::to_string(len) + " out of range");
+      const int64_t t = idx[time_axis], src_t = t < len ? len - 1 - t : t;
+      std::memcpy(y + i * static_cast<int64_t>(es), x + (i + (src_t - t) * st[time_axis]) * static_cast<int64_t>(es), es);
+    });
+  });
 }
 
 // EyeLike: only the input's shape matters, so the output is a constant.

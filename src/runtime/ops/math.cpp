@@ -1,6 +1,6 @@
 // Reference element-wise math: the float unary functions and activations ONNX defines beyond the
 // fast ones in elementwise.cpp (trigonometry, Erf, Sign, Elu family, Softplus, ...), Pow, Mod, PRelu,
-// BitShift, and the variadic Sum / Mean / Max / Min over any number of broadcast inputs.
+// BitShift, Det, and the variadic Sum / Mean / Max / Min over any number of broadcast inputs.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -192,6 +192,52 @@ void compile_p_relu(Builder& b) {
   if (b.input(1).dtype != dt) b.invalid("inputs have different dtypes");
   if (broadcast_inputs(b) != b.input(0).shape) b.invalid("slope must broadcast to X's shape");
   auto emit = [&]<typename T>() { emit_zip<T, T, T>(b, dt, [](T x, T s) { return x < 0 ? s * x : x; }); };
+  if (dt == DType::kF32)
+    emit.template operator()<float>();
+  else
+    emit.template operator()<double>();
+}
+
+// Det of the last two (square) dims, by Gaussian elimination with partial pivoting in double.
+void compile_det(Builder& b) {
+  require_float(b, 0);
+  const Shape shape = b.input(0).shape;
+  const size_t r = shape.size();
+  if (r < 2 || shape[r - 1] != shape[r - 2]) b.invalid("input must be [..., M, M]");
+  const int64_t m = shape[r - 1];
+  const Shape out(shape.begin(), shape.end() - 2);
+  const DType dt = b.input(0).dtype;
+  auto emit = [&]<typename T>() {
+    const int32_t in = b.input_plain(0), o = b.output(0, dt, out);
+    emit_closure(b, [=](const ExecContext& ctx) {
+      const T* x = ctx.at<const T>(in);
+      T* y = ctx.at<T>(o);
+      std::vector<double> a(static_cast<size_t>(m * m));
+      for (int64_t k = 0; k < numel(out); ++k) {
+        std::copy(x + k * m * m, x + (k + 1) * m * m, a.begin());
+        double det = 1;
+        for (int64_t c = 0; c < m && det != 0; ++c) {
+          int64_t piv = c;
+          for (int64_t i = c + 1; i < m; ++i)
+            if (std::fabs(a[i * m + c]) > std::fabs(a[piv * m + c])) piv = i;
+          if (a[piv * m + c] == 0) {
+            det = 0;
+            break;
+          }
+          if (piv != c) {
+            for (int64_t j = 0; j < m; ++j) std::swap(a[c * m + j], a[piv * m + j]);
+            det = -det;
+          }
+          det *= a[c * m + c];
+          for (int64_t i = c + 1; i < m; ++i) {
+            const double f = a[i * m + c] / a[c * m + c];
+            for (int64_t j = c; j < m; ++j) a[i * m + j] -= f * a[c * m + j];
+          }
+        }
+        y[k] = static_cast<T>(det);
+      }
+    });
+  };
   if (dt == DType::kF32)
     emit.template operator()<float>();
   else
