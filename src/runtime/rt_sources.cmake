@@ -27,4 +27,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/series.cpp
   ${_dir}/ops/conv_transpose.cpp
   ${_dir}/ops/group_norm.cpp
+  ${_dir}/ops/recurrent.cpp
   ${_dir}/verify.cpp)
