@@ -24,6 +24,16 @@ Shape broadcast_inputs(const Builder& b) {
   return out;
 }
 
+AxisSplit split_around(const Shape& s, int64_t axis) {
+  AxisSplit r;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (d < axis) r.outer *= s[d];
+    if (d > axis) r.inner *= s[d];
+  }
+  r.len = s.empty() ? 1 : s[axis];
+  return r;
+}
+
 void require_float(const Builder& b, size_t i) { b.check_dtype(i, {DType::kF32, DType::kF64}); }
 
 }  // namespace edgeq::runtime::detail

@@ -3,7 +3,9 @@
 // broadcasting over any number of operands, and small validation helpers.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -55,6 +57,12 @@ class BroadcastIndexer {
   std::vector<std::vector<int64_t>> strides_;
 };
 
+// A shape viewed as [outer, len, inner] around one axis (outer: the dims before it, inner: after).
+struct AxisSplit {
+  int64_t outer = 1, len = 1, inner = 1;
+};
+AxisSplit split_around(const Shape& s, int64_t axis);
+
 // The broadcast shape of every input of the node (Error naming the shapes when they do not broadcast).
 Shape broadcast_inputs(const Builder& b);
 
@@ -66,6 +74,23 @@ bool dispatch_numeric_or_bool(DType d, F&& f) {
     return true;
   }
   return dispatch_numeric(d, std::forward<F>(f));
+}
+
+// a + b and a * b that wrap around for integers (two's complement) instead of overflowing, which C++
+// leaves undefined and hostile inputs reach.
+template <typename T>
+T wrapping_add(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  else
+    return a + b;
+}
+template <typename T>
+T wrapping_mul(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  else
+    return a * b;
 }
 
 // Error(kUnsupported) unless input i is one of the float types (float32, float64).

@@ -99,8 +99,8 @@ template <typename T>
 void combine(Reduction r, T* dst, const T* src) {
   switch (r) {
     case Reduction::kNone: *dst = *src; break;
-    case Reduction::kAdd: *dst = static_cast<T>(*dst + *src); break;
-    case Reduction::kMul: *dst = static_cast<T>(*dst * *src); break;
+    case Reduction::kAdd: *dst = wrapping_add(*dst, *src); break;
+    case Reduction::kMul: *dst = wrapping_mul(*dst, *src); break;
     case Reduction::kMax: *dst = std::max(*dst, *src); break;
     case Reduction::kMin: *dst = std::min(*dst, *src); break;
   }
@@ -165,8 +165,9 @@ Tensor make_constant(const Builder& b, DType dtype, const Shape& shape, Value va
   return t;
 }
 
-// Element counts past which a compile-time shape from input values is refused (not allocated).
-constexpr int64_t kMaxMadeElements = int64_t{1} << 31;
+// Element count past which an output whose size comes from input values is refused, not allocated
+// (a hostile Range or Tile would otherwise ask for gigabytes).
+constexpr int64_t kMaxMadeElements = int64_t{1} << 27;
 
 }  // namespace
 
@@ -381,23 +382,29 @@ void compile_one_hot(Builder& b) {
   if (!ok) b.unsupported(std::string("indices of dtype ") + dtype_name(it));
 }
 
+// Range in the inputs' own type: integer ranges are exact (the count in long double, exact for any
+// int64 difference), float ones step like numpy.arange.
 void compile_range(Builder& b) {
   const DType dt = b.input(0).dtype;
-  for (size_t i = 1; i < 3; ++i)
+  for (size_t i = 0; i < 3; ++i) {
     if (b.input(i).dtype != dt) b.invalid("start, limit and delta have different dtypes");
-  const auto start = tensor_to_f32(b.require_constant(0, "start")), limit = tensor_to_f32(b.require_constant(1, "limit")),
-             delta = tensor_to_f32(b.require_constant(2, "delta"));
-  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) b.invalid("start, limit and delta must be scalars");
-  if (delta[0] == 0 || !std::isfinite(delta[0]) || !std::isfinite(start[0]) || !std::isfinite(limit[0])) b.invalid("delta must be nonzero and every bound finite");
-  const double count = std::ceil((static_cast<double>(limit[0]) - start[0]) / delta[0]);
-  if (count > static_cast<double>(kMaxMadeElements)) b.unsupported("more than 2^31 elements");
-  const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
-  // In the input's own type: integer ranges are exact, float ones step like numpy.arange.
-  Tensor out(dt, Shape{n});
+    if (numel(b.require_constant(i, i == 0 ? "start" : i == 1 ? "limit" : "delta").shape()) != 1) b.invalid("start, limit and delta must be scalars");
+  }
+  Tensor out;
   const bool ok = dispatch_numeric(dt, [&]<typename T>() {
-    const T s = static_cast<const T*>(b.constant(0)->raw())[0], d = static_cast<const T*>(b.constant(2)->raw())[0];
+    const T s = *static_cast<const T*>(b.constant(0)->raw()), l = *static_cast<const T*>(b.constant(1)->raw()),
+            d = *static_cast<const T*>(b.constant(2)->raw());
+    const long double count = std::ceil((static_cast<long double>(l) - static_cast<long double>(s)) / static_cast<long double>(d));
+    if (d == 0 || !std::isfinite(count)) b.invalid("delta must be nonzero and every bound finite");
+    if (count > static_cast<long double>(kMaxMadeElements)) b.unsupported("more than 2^27 elements");
+    const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+    out = Tensor(dt, Shape{n});
     T* p = static_cast<T*>(out.raw());
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(s + static_cast<T>(i) * d);
+    if constexpr (std::is_integral_v<T>) {  // every value lies in [start, limit): stepping cannot overflow
+      for (int64_t i = 0; i < n; ++i) p[i] = i == 0 ? s : static_cast<T>(p[i - 1] + d);
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(s + static_cast<T>(i) * d);
+    }
   });
   if (!ok) b.unsupported(std::string("dtype ") + dtype_name(dt));
   b.output_constant(0, std::move(out));

@@ -245,17 +245,14 @@ void compile_arg_extreme(Builder& b, bool is_max) {
   const bool keep = b.node().attr_int("keepdims", 1) != 0;
   const bool last = b.node().attr_int("select_last_index", 0) != 0;
   Shape out;
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < r; ++d) {
-    if (d < axis) outer *= x.shape[d];
-    if (d > axis) inner *= x.shape[d];
+  for (int64_t d = 0; d < r; ++d)
     if (d != axis || keep) out.push_back(d == axis ? 1 : x.shape[d]);
-  }
+  const AxisSplit split = split_around(x.shape, axis);
   const bool ok = dispatch_numeric(x.dtype, [&]<typename T>() {
     auto k = std::make_unique<ArgExtremeKernel<T>>();
-    k->outer = outer;
-    k->len = x.shape[axis];
-    k->inner = inner;
+    k->outer = split.outer;
+    k->len = split.len;
+    k->inner = split.inner;
     k->is_max = is_max;
     k->last = last;
     k->in = b.input_plain(0);
@@ -390,19 +387,15 @@ void compile_hardmax(Builder& b) {
   b.check_dtype(0, {DType::kF32});
   const Shape shape = b.input(0).shape;
   const int64_t r = static_cast<int64_t>(shape.size());
-  int64_t outer = 1, len = 1, inner = 1;
+  AxisSplit split;
   if (b.opset() < 13) {
     const RowSplit rows = split_at(shape, normalize_axis(b.node().attr_int("axis", 1), std::max<int64_t>(r, 1), b));
-    outer = rows.outer;
-    len = rows.len;
+    split.outer = rows.outer;
+    split.len = rows.len;
   } else {
-    const int64_t axis = normalize_axis(b.node().attr_int("axis", -1), r, b);
-    for (int64_t d = 0; d < r; ++d) {
-      if (d < axis) outer *= shape[d];
-      if (d > axis) inner *= shape[d];
-    }
-    len = shape[axis];
+    split = split_around(shape, normalize_axis(b.node().attr_int("axis", -1), r, b));
   }
+  const int64_t outer = split.outer, len = split.len, inner = split.inner;
   const int32_t in = b.input_plain(0), out = b.output(0, DType::kF32, shape);
   emit_closure(b, [=](const ExecContext& ctx) {
     const float* x = ctx.at<const float>(in);

@@ -11,20 +11,6 @@ namespace edgeq::runtime::detail {
 
 namespace {
 
-// [outer, len, inner] around `axis`.
-struct AxisSplit {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-AxisSplit split_around(const Shape& s, int64_t axis) {
-  AxisSplit r;
-  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
-    if (d < axis) r.outer *= s[d];
-    if (d > axis) r.inner *= s[d];
-  }
-  r.len = s.empty() ? 1 : s[axis];
-  return r;
-}
-
 int64_t scalar_input(Builder& b, size_t i, const char* what) {
   const auto v = tensor_to_i64(b.require_constant(i, what));
   if (v.size() != 1) b.invalid(std::string(what) + " must be a scalar");
@@ -35,7 +21,7 @@ enum class Window { kHann, kHamming, kBlackman };
 
 void compile_window(Builder& b, Window w) {
   const int64_t size = scalar_input(b, 0, "size");
-  if (size < 0 || size > (int64_t{1} << 31)) b.invalid("size must be in [0, 2^31]");
+  if (size < 0 || size > (int64_t{1} << 27)) b.invalid("size must be in [0, 2^27]");
   const bool periodic = b.node().attr_int("periodic", 1) != 0;
   const int64_t to = b.node().attr_int("output_datatype", 1);
   if (!dtype_known(static_cast<int32_t>(to))) b.unsupported("output_datatype " + std::to_string(to));
@@ -80,9 +66,9 @@ void compile_cum_sum(Builder& b) {
             const int64_t at = (o * s.len + j) * s.inner + i;
             if (exclusive) {
               y[at] = acc;
-              acc = static_cast<T>(acc + x[at]);
+              acc = wrapping_add(acc, x[at]);
             } else {
-              acc = static_cast<T>(acc + x[at]);
+              acc = wrapping_add(acc, x[at]);
               y[at] = acc;
             }
           }
