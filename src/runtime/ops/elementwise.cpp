@@ -386,7 +386,8 @@ void compile_min_max(Builder& b, BinaryKind kind) {
     b.output_view(0, 0, b.input(0).shape);
     return;
   }
-  if (b.num_inputs() > 2) return kind == BinaryKind::kMax ? compile_variadic_max(b) : compile_variadic_min(b);
+  // More than two inputs, and float16 (compared as float, kept as bits): the reference fold.
+  if (b.num_inputs() > 2 || b.input(0).dtype == DType::kF16) return kind == BinaryKind::kMax ? compile_variadic_max(b) : compile_variadic_min(b);
   compile_binary(b, kind);
 }
 void compile_min(Builder& b) { compile_min_max(b, BinaryKind::kMin); }

@@ -71,6 +71,13 @@ T saturate_cast(double v) {
   }
 }
 
+// A float16 element for the folds that only compare (Max / Min): its bits are kept, never rounded.
+struct Half {
+  uint16_t bits;
+  explicit operator double() const { return f16_to_f32(bits); }
+  bool operator<(const Half& o) const { return f16_to_f32(bits) < f16_to_f32(o.bits); }
+};
+
 enum class Fold { kSum, kMean, kMax, kMin };
 
 // Sum / Mean / Max / Min over n broadcast inputs of one type.
@@ -88,7 +95,8 @@ void compile_fold(Builder& b, Fold kind) {
     ins.push_back(b.input_plain(i));
   }
   const BroadcastIndexer ix(shape, shapes);
-  const bool ok = dispatch_numeric(dt, [&]<typename T>() {
+  const bool sums = kind == Fold::kSum || kind == Fold::kMean;
+  auto emit = [&]<typename T>() {
     const int32_t out = b.output(0, dt, shape);
     emit_closure(b, [=](const ExecContext& ctx) {
       T* y = ctx.at<T>(out);
@@ -96,14 +104,27 @@ void compile_fold(Builder& b, Fold kind) {
         T acc = ctx.at<const T>(ins[0])[o[0]];
         for (size_t k = 1; k < ins.size(); ++k) {
           const T v = ctx.at<const T>(ins[k])[o[k]];
-          if (kind == Fold::kSum || kind == Fold::kMean) acc = static_cast<T>(acc + v);
+          if constexpr (std::is_arithmetic_v<T>) {
+            if (sums) {
+              acc = static_cast<T>(acc + v);
+              continue;
+            }
+          }
           // NaN propagates, as in the two-input Min / Max.
-          else if (std::isnan(static_cast<double>(v)) || (kind == Fold::kMax ? acc < v : v < acc)) acc = v;
+          if (std::isnan(static_cast<double>(v)) || (kind == Fold::kMax ? acc < v : v < acc)) acc = v;
         }
-        y[i] = kind == Fold::kMean ? static_cast<T>(acc / static_cast<T>(ins.size())) : acc;
+        if constexpr (std::is_arithmetic_v<T>) {
+          if (kind == Fold::kMean) acc = static_cast<T>(acc / static_cast<T>(ins.size()));
+        }
+        y[i] = acc;
       });
     });
-  });
+  };
+  bool ok = dispatch_numeric(dt, emit);
+  if (!ok && dt == DType::kF16 && !sums) {
+    emit.template operator()<Half>();
+    ok = true;
+  }
   if (!ok) b.unsupported(std::string("dtype ") + dtype_name(dt) + " not supported");
 }
 
@@ -170,6 +191,10 @@ void compile_mod(Builder& b) {
   if (b.input(1).dtype != dt) b.invalid("inputs have different dtypes");
   const bool fmod = b.node().attr_int("fmod", 0) != 0;
   if (!fmod && (dt == DType::kF32 || dt == DType::kF64)) b.invalid("fmod must be 1 for floating-point inputs");
+  if (dt == DType::kF16) {  // fmod is exact: the float result is a float16 value
+    if (!fmod) b.invalid("fmod must be 1 for floating-point inputs");
+    return emit_zip<uint16_t, uint16_t, uint16_t>(b, dt, [](uint16_t x, uint16_t y) { return f32_to_f16(std::fmod(f16_to_f32(x), f16_to_f32(y))); });
+  }
   const bool ok = dispatch_numeric(dt, [&]<typename T>() { emit_zip<T, T, T>(b, dt, [fmod](T x, T y) { return mod_of<T>(x, y, fmod); }); });
   if (!ok) b.unsupported(std::string("dtype ") + dtype_name(dt) + " not supported");
 }
