@@ -29,4 +29,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/group_norm.cpp
   ${_dir}/ops/recurrent.cpp
   ${_dir}/ops/grid_sample.cpp
+  ${_dir}/ops/signal.cpp
   ${_dir}/verify.cpp)
