@@ -1,5 +1,5 @@
 // Reference operators along one axis: CumSum and TopK; and the window functions (HannWindow,
-// HammingWindow, BlackmanWindow), compile-time constants of the size they are given.
+// HammingWindow, BlackmanWindow) and MelWeightMatrix, compile-time constants of the sizes they are given.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -114,6 +114,42 @@ void compile_top_k(Builder& b) {
     });
   });
   if (!ok) b.unsupported(std::string("dtype ") + dtype_name(dt) + " not supported");
+}
+
+// MelWeightMatrix: [dft_length / 2 + 1, num_mel_bins] triangular filters between mel-spaced bin edges,
+// computed as the ONNX reference does (edges floored to spectrogram bins).
+void compile_mel_weight_matrix(Builder& b) {
+  const int64_t mels = scalar_input(b, 0, "num_mel_bins"), dft = scalar_input(b, 1, "dft_length"), rate = scalar_input(b, 2, "sample_rate");
+  const auto lo = tensor_to_f32(b.require_constant(3, "lower_edge_hertz")), hi = tensor_to_f32(b.require_constant(4, "upper_edge_hertz"));
+  if (mels < 1 || dft < 1 || rate < 1 || mels > (1 << 16) || dft > (1 << 24)) b.invalid("num_mel_bins, dft_length and sample_rate must be positive");
+  if (lo.size() != 1 || hi.size() != 1 || !(lo[0] >= 0) || !(hi[0] >= lo[0])) b.invalid("the edges must be scalars with 0 <= lower <= upper");
+  const int64_t to = b.node().attr_int("output_datatype", 1);
+  if (!dtype_known(static_cast<int32_t>(to))) b.unsupported("output_datatype " + std::to_string(to));
+  const int64_t bins = dft / 2 + 1;
+  auto mel = [](double hz) { return 2595 * std::log10(1 + hz / 700); };
+  const double low = mel(lo[0]), step = (mel(hi[0]) - low) / static_cast<double>(mels + 2);
+  std::vector<int64_t> edge(static_cast<size_t>(mels + 2));
+  for (int64_t i = 0; i < mels + 2; ++i) {
+    const double hz = 700 * (std::pow(10.0, (static_cast<double>(i) * step + low) / 2595) - 1);
+    edge[i] = static_cast<int64_t>(std::floor(static_cast<double>(dft + 1) * hz / static_cast<double>(rate)));
+    if (edge[i] < 0 || edge[i] >= bins) b.invalid("upper_edge_hertz lies past the spectrogram's last bin");
+  }
+  std::vector<double> w(static_cast<size_t>(bins * mels), 0.0);
+  for (int64_t i = 0; i < mels; ++i) {
+    const int64_t left = edge[i], center = edge[i + 1], right = edge[i + 2];
+    if (center == left) {
+      w[center * mels + i] = 1;
+    } else {
+      for (int64_t j = left; j <= center; ++j) w[j * mels + i] = static_cast<double>(j - left) / static_cast<double>(center - left);
+    }
+    for (int64_t j = center; j < right; ++j) w[j * mels + i] = static_cast<double>(right - j) / static_cast<double>(right - center);
+  }
+  Tensor out(static_cast<DType>(to), Shape{bins, mels});
+  const bool ok = dispatch_numeric(out.dtype(), [&]<typename T>() {
+    for (size_t k = 0; k < w.size(); ++k) static_cast<T*>(out.raw())[k] = static_cast<T>(w[k]);
+  });
+  if (!ok) b.unsupported(std::string("dtype ") + dtype_name(out.dtype()));
+  b.output_constant(0, std::move(out));
 }
 
 void compile_hann_window(Builder& b) { compile_window(b, Window::kHann); }
