@@ -34,6 +34,12 @@ AxisSplit split_around(const Shape& s, int64_t axis) {
   return r;
 }
 
+std::array<double, 4> cubic_weights(double t, double a) {
+  auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };        // |d| <= 1
+  auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+  return {far(1 + t), near(t), near(1 - t), far(2 - t)};
+}
+
 void require_float(const Builder& b, size_t i) { b.check_dtype(i, {DType::kF32, DType::kF64}); }
 
 }  // namespace edgeq::runtime::detail

@@ -3,6 +3,7 @@
 // broadcasting over any number of operands, and small validation helpers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
@@ -62,6 +63,10 @@ struct AxisSplit {
   int64_t outer = 1, len = 1, inner = 1;
 };
 AxisSplit split_around(const Shape& s, int64_t axis);
+
+// Keys's cubic convolution weights (coefficient a; -0.75 in PyTorch and onnxruntime) of the four taps at
+// distances 1 + t, t, 1 - t, 2 - t from a sample point, t in [0, 1]: Resize and GridSample's bicubic.
+std::array<double, 4> cubic_weights(double t, double a);
 
 // The broadcast shape of every input of the node (Error naming the shapes when they do not broadcast).
 Shape broadcast_inputs(const Builder& b);

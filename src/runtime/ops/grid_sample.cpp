@@ -1,7 +1,6 @@
 // GridSample (opset 16), reference: bilinear, nearest and bicubic sampling of [N, C, H, W] at the
 // normalized [-1, 1] (x, y) positions of a [N, Hout, Wout, 2] grid, with zeros / border / reflection
 // padding and align_corners, computed as PyTorch's grid_sampler does (the ONNX test data's source).
-#include <array>
 #include <cmath>
 
 #include "runtime/ops/generic.h"
@@ -49,7 +48,7 @@ struct Sampler {
     if (!std::isfinite(x) || !std::isfinite(y)) return 0.f;
     if (mode == Mode::kBicubic) {  // padding applies to each of the 4 x 4 taps
       const double x0 = std::floor(x), y0 = std::floor(y);
-      const auto wx = cubic(x - x0), wy = cubic(y - y0);
+      const auto wx = cubic_weights(x - x0, -0.75), wy = cubic_weights(y - y0, -0.75);
       double acc = 0;
       for (int j = 0; j < 4; ++j)
         for (int i = 0; i < 4; ++i) acc += wx[i] * wy[j] * tap(plane, w, h, x0 - 1 + i, y0 - 1 + j);
@@ -68,13 +67,6 @@ struct Sampler {
       y = pad(y, h);
     }
     return at(plane, w, h, x, y);
-  }
-  // Keys's cubic convolution (a = -0.75) for the taps at distances 1 + t, t, 1 - t, 2 - t.
-  static std::array<double, 4> cubic(double t) {
-    constexpr double a = -0.75;
-    auto near = [](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };
-    auto far = [](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };
-    return {far(t + 1), near(t), near(1 - t), far(2 - t)};
   }
 };
 

@@ -1,10 +1,9 @@
 // Resize (nearest, n-linear and cubic; every coordinate_transformation_mode and nearest_mode of
 // opset 10-17) and the older Upsample. Per output dim the source indices and weights are
 // precomputed at compile time; the kernel only gathers.
-#include <array>
 #include <cmath>
 
-#include "runtime/ops/common.h"
+#include "runtime/ops/generic.h"
 
 namespace edgeq::runtime::detail {
 
@@ -61,14 +60,6 @@ class ResizeKernel final : public Kernel {
     }
   }
 };
-
-// Keys's cubic convolution weights for the taps at distances 1 + t, t, 1 - t, 2 - t (t in (0, 1]), as
-// the ONNX reference computes them.
-std::array<double, 4> cubic_weights(double t, double a) {
-  const double u = 1 - t;
-  return {((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a, ((a + 2) * t - (a + 3)) * t * t + 1,
-          ((a + 2) * u - (a + 3)) * u * u + 1, ((a * (u + 1) - 5 * a) * (u + 1) + 8 * a) * (u + 1) - 4 * a};
-}
 
 double nearest_index(double xo, const std::string& mode, const Builder& b) {
   if (mode == "floor") return std::floor(xo);
