@@ -394,8 +394,9 @@ void compile_range(Builder& b) {
   const bool ok = dispatch_numeric(dt, [&]<typename T>() {
     const T s = *static_cast<const T*>(b.constant(0)->raw()), l = *static_cast<const T*>(b.constant(1)->raw()),
             d = *static_cast<const T*>(b.constant(2)->raw());
+    if (d == 0) b.invalid("delta must be nonzero");
     const long double count = std::ceil((static_cast<long double>(l) - static_cast<long double>(s)) / static_cast<long double>(d));
-    if (d == 0 || !std::isfinite(count)) b.invalid("delta must be nonzero and every bound finite");
+    if (!std::isfinite(count)) b.invalid("start, limit and delta must be finite");
     if (count > static_cast<long double>(kMaxMadeElements)) b.unsupported("more than 2^27 elements");
     const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
     out = Tensor(dt, Shape{n});
