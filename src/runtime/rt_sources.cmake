@@ -31,4 +31,5 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/grid_sample.cpp
   ${_dir}/ops/signal.cpp
   ${_dir}/ops/roi_align.cpp
+  ${_dir}/ops/tfidf.cpp
   ${_dir}/verify.cpp)
