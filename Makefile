@@ -55,8 +55,10 @@ arm64: setup
 test-arm64: rt-only arm64
 	cd $(ARM64_BUILD) && ctest -L 'arm64_(a53|max)' --no-tests=error --output-on-failure -j $(JOBS)
 
+# The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
 test-release: build
 	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
+	@grep -h "inference node tests" $(BUILD)/Testing/Temporary/LastTest.log | head -2 | sed 's/^/node-test sweep: /'
 
 # deploy/Dockerfile built and run with podman + runc (label container; minutes: debootstraps a base image
 # once, then compiles the server inside the build stage). Not part of `make test`.

@@ -71,6 +71,12 @@ size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 // Whether edgeq knows the numeric value (from an ONNX data_type int).
 bool dtype_known(int32_t onnx_type);
+// float16 / bfloat16 bits <-> float. To the narrow types: round to nearest even, NaN stays NaN,
+// overflow gives infinity (float16 keeps subnormals).
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
 
 // ---------------------------------------------------------------------------------------------
 // Shapes. -1 marks a dimension unknown until run time (a symbolic batch, say).

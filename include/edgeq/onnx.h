@@ -79,6 +79,10 @@ struct ValueInfo {
   std::string other_type;
 };
 
+// What a ValueInfo describes: a tensor, or the TypeProto member held in other_type.
+enum class ValueKind { kTensor, kSequence, kMap, kSparseTensor, kOptional };
+ValueKind value_kind(const ValueInfo& v);
+
 struct Graph {
   std::string name;
   std::string doc_string;
@@ -161,7 +165,9 @@ struct Model {
 // (symbolic links resolved). Errors start with the path (or name) and name the problem; hostile
 // bytes give an Error, never a crash, and memory stays within a small multiple of the input's size.
 struct ReadOptions {
-  bool allow_unknown_domains = false;  // domains other than ai.onnx, ai.onnx.ml, com.microsoft
+  // Nodes in domains other than ai.onnx, ai.onnx.ml, com.microsoft (an imported domain no node uses is
+  // always accepted).
+  bool allow_unknown_domains = false;
 };
 // Maps PATH (mmap; read() where mapping fails) and decodes it; external data next to the model.
 Model read_model(const std::string& path, const ReadOptions& options = {});
@@ -177,7 +183,7 @@ Tensor parse_tensor_proto(const std::string& bytes, const std::string& name_for_
 struct LoadOptions {
   bool run_checker = true;          // onnx::checker::check_model
   bool infer_shapes = true;         // onnx::shape_inference::InferShapes, fills Graph::value_info
-  bool allow_unknown_domains = false;  // domains other than ai.onnx, ai.onnx.ml, com.microsoft
+  bool allow_unknown_domains = false;  // nodes in domains other than ai.onnx, ai.onnx.ml, com.microsoft
 };
 
 // Loads PATH: read_model, then the ONNX checker and shape inference on the model (converted to

@@ -1,4 +1,5 @@
 // DType tables, shape arithmetic and the Tensor container.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,56 @@ size_t dtype_size(DType t) {
     case DType::kUndefined: case DType::kString: return 0;
   }
   return 0;
+}
+
+namespace {
+uint32_t bits_of(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  return x;
+}
+float float_of(uint32_t x) {
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+}  // namespace
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24
+    const float v = std::ldexp(static_cast<float>(mant), -24);
+    return sign ? -v : v;
+  }
+  if (exp == 31) return float_of(sign | 0x7f800000u | (mant << 13));
+  return float_of(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+uint16_t f32_to_f16(float f) {
+  const uint32_t x = bits_of(f);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t mag = x & 0x7fffffffu;
+  if (mag > 0x7f800000u) return sign | 0x7e00;  // NaN
+  if (mag >= 0x38800000u) {                     // a float16 normal (>= 2^-14) or past its range
+    const uint32_t m = mag - (112u << 23);      // exponent rebiased from 127 to 15
+    const uint32_t r = (m + 0xfffu + ((m >> 13) & 1)) >> 13;
+    return static_cast<uint16_t>(sign | (r >= 0x7c00 ? 0x7c00 : r));
+  }
+  const uint32_t e = mag >> 23;
+  if (e < 102) return sign;  // below half the smallest subnormal: zero
+  const uint32_t mant = (mag & 0x7fffffu) | 0x800000u, shift = 126 - e;  // in units of 2^-24
+  uint32_t r = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (r & 1))) ++r;
+  return static_cast<uint16_t>(sign | r);
+}
+
+float bf16_to_f32(uint16_t h) { return float_of(static_cast<uint32_t>(h) << 16); }
+
+uint16_t f32_to_bf16(float f) {
+  const uint32_t x = bits_of(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // NaN stays quiet NaN
+  return static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
 }
 
 const char* dtype_name(DType t) {

@@ -405,17 +405,26 @@ void read_graph(std::string_view bytes, const std::string& where, const std::str
   for (size_t i = 0; i < nodes.size(); ++i) graph.nodes.push_back(read_node(nodes[i], i, where, base_dir));
 }
 
-void check_opsets(const Model& model, const std::string& where, const ReadOptions& options) {
-  static const std::set<std::string> kKnownDomains = {"", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"};
+// An imported domain matters only when a node uses it: exporters import domains they never use
+// (ai.onnx.training, a converter's own), and refusing those refused models edgeq could run.
+void check_opsets(const Model& model, const std::string& where) {
   if (model.opset_imports.empty()) fail(ErrorCode::kInvalidModel, where, "no opset_import (not an ONNX model?)");
   for (const auto& [domain, version] : model.opset_imports) {
-    if (!options.allow_unknown_domains && !kKnownDomains.count(domain))
-      fail(ErrorCode::kUnsupported, where, "opset domain '" + domain + "' is unknown (known: ai.onnx, ai.onnx.ml, com.microsoft)");
     if (domain.empty() && version > kMaxOpset)
       fail(ErrorCode::kUnsupported, where, "ai.onnx opset " + std::to_string(version) + " is newer than the newest this build supports (" +
                                                std::to_string(kMaxOpset) + ")");
     if (domain.empty() && version < 1) fail(ErrorCode::kInvalidModel, where, "ai.onnx opset " + std::to_string(version) + " is not a valid opset");
   }
+}
+
+// A node in a domain edgeq does not know gets one error naming the node and the domain.
+void check_node_domains(const Graph& g, const std::string& where, const ReadOptions& options) {
+  static const std::set<std::string> kKnownDomains = {"", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"};
+  if (options.allow_unknown_domains) return;
+  for (const Node& n : g.nodes)
+    if (!kKnownDomains.count(n.domain))
+      fail(ErrorCode::kUnsupported, where, n.label() + " is in domain '" + printable(n.domain) +
+                                               "', which edgeq does not know (known: ai.onnx, ai.onnx.ml, com.microsoft)");
 }
 
 // What the ONNX checker would have refused and the runtime relies on: names, one producer per value.
@@ -445,6 +454,22 @@ void check_graph(const Graph& g, const std::string& where) {
 }
 
 }  // namespace
+
+ValueKind value_kind(const ValueInfo& v) {
+  if (v.other_type.empty()) return ValueKind::kTensor;
+  const std::string what = "type of '" + v.name + "'";
+  WireReader r(v.other_type, &what);
+  while (!r.done()) {
+    switch (r.next().number) {  // TypeProto's oneof `value`
+      case 4: return ValueKind::kSequence;
+      case 5: return ValueKind::kMap;
+      case 8: return ValueKind::kSparseTensor;
+      case 9: return ValueKind::kOptional;
+      default: break;
+    }
+  }
+  return ValueKind::kTensor;
+}
 
 namespace detail {
 void merge_output_types(Graph& g) {
@@ -505,9 +530,10 @@ Model decode_model(const void* data, size_t size, const std::string& name, const
   }
   if (!has_graph) fail(ErrorCode::kInvalidModel, name, "model has no graph");
   if (model.ir_version < 1) fail(ErrorCode::kInvalidModel, name, "no ir_version (not an ONNX model?)");
-  check_opsets(model, name, options);
+  check_opsets(model, name);
   read_graph(graph_bytes, name, base_dir, model.graph);
   check_graph(model.graph, name);
+  check_node_domains(model.graph, name, options);
   detail::merge_output_types(model.graph);
   model.source_path = name;
   return model;

@@ -56,7 +56,11 @@ std::string arity_problem(const onnx::Node& node) {
   };
   std::string p = count(node.inputs.size(), e->min_inputs, e->max_inputs, "inputs");
   if (p.empty()) p = count(node.outputs.size(), e->min_outputs, e->max_outputs, "outputs");
-  if (p.empty() && !node.outputs.empty() && node.outputs[0].empty()) p = "its first output has no name";
+  // Passes read outputs[0] as a value of the ops they rewrite; only ops whose every output is optional
+  // (min outputs 0: the recurrent layers, where Y is often omitted for Y_h) may leave it unnamed.
+  if (p.empty() && e->min_outputs > 0 && !node.outputs.empty() && node.outputs[0].empty()) p = "its first output has no name";
+  if (p.empty() && std::all_of(node.outputs.begin(), node.outputs.end(), [](const std::string& o) { return o.empty(); }))
+    p = "none of its outputs has a name";
   return p;
 }
 

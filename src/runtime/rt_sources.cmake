@@ -20,4 +20,16 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/resize.cpp
   ${_dir}/ops/quantize.cpp
   ${_dir}/ops/qlinear.cpp
+  ${_dir}/ops/generic.cpp
+  ${_dir}/ops/math.cpp
+  ${_dir}/ops/logic.cpp
+  ${_dir}/ops/indexing.cpp
+  ${_dir}/ops/series.cpp
+  ${_dir}/ops/conv_transpose.cpp
+  ${_dir}/ops/group_norm.cpp
+  ${_dir}/ops/recurrent.cpp
+  ${_dir}/ops/grid_sample.cpp
+  ${_dir}/ops/signal.cpp
+  ${_dir}/ops/roi_align.cpp
+  ${_dir}/ops/tfidf.cpp
   ${_dir}/verify.cpp)

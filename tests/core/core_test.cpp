@@ -1,7 +1,9 @@
 // core: shapes, tensors, atomic file writes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "edgeq/core.h"
 #include "onnx/model_fixtures.h"
@@ -64,3 +66,36 @@ TEST(Files, AtomicWriteReplacesWholeFileAndReadReportsMissing) {
 
 }  // namespace
 }  // namespace edgeq
+
+// float16 / bfloat16 conversions: round to nearest even, ties to even, overflow to infinity, float16
+// subnormals, NaN kept; every float16 value survives the round trip.
+TEST(Core, HalfAndBfloat16Conversions) {
+  using edgeq::bf16_to_f32;
+  using edgeq::f16_to_f32;
+  using edgeq::f32_to_bf16;
+  using edgeq::f32_to_f16;
+  EXPECT_EQ(f32_to_f16(1.f), 0x3c00);
+  EXPECT_EQ(f32_to_f16(-2.f), 0xc000);
+  EXPECT_EQ(f32_to_f16(65504.f), 0x7bff);
+  EXPECT_EQ(f32_to_f16(65519.f), 0x7bff);  // below the halfway point to 65536: the largest finite
+  EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);  // the halfway point rounds to even: infinity
+  EXPECT_EQ(f32_to_f16(1.f + 1.f / 2048), 0x3c00);       // tie between 1 and 1 + 2^-10: even (1)
+  EXPECT_EQ(f32_to_f16(1.f + 3.f / 2048), 0x3c02);       // tie between odd and even: even
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -24)), 0x0001);   // the smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -25)), 0x0000);   // half of it: ties to even, zero
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.f, -26)), 0x0001);   // above half: rounds up
+  EXPECT_EQ(f32_to_f16(-std::numeric_limits<float>::infinity()), 0xfc00);
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::nanf("")))));
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    if (!std::isnan(f)) {
+      EXPECT_EQ(f32_to_f16(f), h) << h;
+    }
+  }
+  EXPECT_EQ(f32_to_bf16(1.f), 0x3f80);
+  EXPECT_EQ(bf16_to_f32(0x3f80), 1.f);
+  EXPECT_EQ(f32_to_bf16(1.f + std::ldexp(1.f, -8)), 0x3f80);          // tie: even
+  EXPECT_EQ(f32_to_bf16(1.f + 3 * std::ldexp(1.f, -8)), 0x3f82);      // tie: even
+  EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::max()), 0x7f80);  // rounds past the largest: infinity
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
+}

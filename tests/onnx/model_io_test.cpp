@@ -45,6 +45,21 @@ TEST(ModelIo, SaveThenLoadKeepsGraphWeightsAndMetadata) {
   fs::remove_all(dir);
 }
 
+// What `edgeq inspect` loads (reader, ONNX checker, shape inference): an opset domain the model imports
+// but no node uses is no reason to refuse it (issue 24).
+TEST(ModelIo, AnUnusedUnknownDomainImportLoads) {
+  auto dir = test::temp_dir("unused_domain");
+  onnx::Model m = test::small_cnn();
+  m.opset_imports["ai.onnx.training"] = 1;
+  m.opset_imports["org.example.converter"] = 3;
+  const std::string path = dir + "/m.onnx";
+  onnx::save_model(m, path);
+  const onnx::Model r = onnx::load_model(path);
+  EXPECT_EQ(r.opset("ai.onnx.training"), 1);
+  EXPECT_EQ(r.graph.nodes.size(), m.graph.nodes.size());
+  fs::remove_all(dir);
+}
+
 TEST(ModelIo, SaveIsAtomicAndLeavesNoTempFiles) {
   auto dir = test::temp_dir("atomic");
   std::string path = dir + "/m.onnx";

@@ -251,6 +251,28 @@ std::string length_delimited(int number, const std::string& body) {
   return static_cast<char>(number << 3 | 2) + varint_bytes(body.size()) + body;
 }
 
+// An imported domain no node uses (exporters import ai.onnx.training, converters their own) is read;
+// a node in an unknown domain is refused with one line naming the node and the domain.
+TEST(OnnxReader, UnknownDomainsMatterOnlyWhenANodeUsesThem) {
+  auto m = small_model();
+  for (const char* d : {"ai.onnx.training", "org.example.converter"}) {
+    auto* op = m.add_opset_import();
+    op->set_domain(d);
+    op->set_version(1);
+  }
+  EXPECT_EQ(read_error(m.SerializeAsString()), "");
+  m.mutable_graph()->mutable_node(1)->set_domain("org.example.converter");
+  const std::string e = read_error(m.SerializeAsString());
+  EXPECT_NE(e.find("domain 'org.example.converter'"), std::string::npos) << e;
+  EXPECT_NE(e.find(m.graph().node(1).op_type()), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  const std::string bytes = m.SerializeAsString();
+  onnx::ReadOptions lenient;
+  lenient.allow_unknown_domains = true;
+  EXPECT_EQ(onnx::read_model_from_buffer(bytes.data(), bytes.size(), "m.onnx", "", lenient).graph.nodes[1].domain,
+            "org.example.converter");
+}
+
 TEST(OnnxReader, RefusesBrokenWireFormat) {
   const std::string good = small_model().SerializeAsString();
   // A length past the end: the graph field (7) claiming 1 GB.

@@ -4,8 +4,11 @@
 // at compile time; otherwise they run in plain layout with numpy broadcasting.
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "runtime/ops/common.h"
+#include "runtime/ops/generic.h"
 #include "runtime/ops/layout.h"
 
 namespace edgeq::runtime::detail {
@@ -74,7 +77,42 @@ class UnaryKernel final : public Kernel {
   }
 };
 
+// Neg / Abs of signed integers and float64, Clip of integers and float64: reference loops (shape
+// arithmetic in exported graphs, int8 clamps), the fast kernels below stay float32.
+bool compile_unary_other_types(Builder& b, UnaryKind kind) {
+  const DType dt = b.input(0).dtype;
+  if (dt == DType::kF32 || (kind != UnaryKind::kNeg && kind != UnaryKind::kAbs && kind != UnaryKind::kClip)) return false;
+  if (kind == UnaryKind::kClip && b.opset() < 11) return false;
+  return dispatch_numeric(dt, [&]<typename T>() {
+    if (kind == UnaryKind::kClip) {
+      T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+      for (size_t i = 1; i <= 2; ++i) {
+        if (!b.has_input(i)) continue;
+        const Tensor& t = b.require_constant(i, i == 1 ? "min" : "max");
+        if (t.dtype() != dt || t.numel() != 1) b.invalid("Clip bounds must be scalars of the input's dtype");
+        (i == 1 ? lo : hi) = *static_cast<const T*>(t.raw());
+      }
+      emit_map<T, T>(b, dt, [lo, hi](T x) { return std::min(std::max(x, lo), hi); });  // numpy.clip order
+    } else if constexpr (std::is_signed_v<T> || std::is_floating_point_v<T>) {
+      // Wraps like two's complement for the most negative integer (ONNX leaves it undefined).
+      const bool neg = kind == UnaryKind::kNeg;
+      emit_map<T, T>(b, dt, [neg](T x) {
+        if constexpr (std::is_integral_v<T>) {
+          using U = std::make_unsigned_t<T>;
+          const T n = static_cast<T>(U(0) - static_cast<U>(x));
+          return neg || x < 0 ? n : x;
+        } else {
+          return neg ? -x : std::fabs(x);
+        }
+      });
+    } else {
+      b.unsupported(std::string("dtype ") + dtype_name(dt) + " not supported");
+    }
+  });
+}
+
 void compile_unary(Builder& b, UnaryKind kind) {
+  if (compile_unary_other_types(b, kind)) return;
   b.check_dtype(0, {DType::kF32});
   auto k = std::make_unique<UnaryKernel>();
   k->kind = kind;
@@ -339,13 +377,17 @@ void compile_sub(Builder& b) { compile_binary(b, BinaryKind::kSub); }
 void compile_mul(Builder& b) { compile_binary(b, BinaryKind::kMul); }
 void compile_div(Builder& b) { compile_binary(b, BinaryKind::kDiv); }
 
-// Min / Max are variadic in ONNX: one input is the identity, two broadcast like Add.
+void compile_variadic_max(Builder& b);  // math.cpp
+void compile_variadic_min(Builder& b);
+
+// Min / Max are variadic in ONNX: one input is the identity, two broadcast like Add, more fold.
 void compile_min_max(Builder& b, BinaryKind kind) {
   if (b.num_inputs() == 1) {
     b.output_view(0, 0, b.input(0).shape);
     return;
   }
-  if (b.num_inputs() != 2) b.unsupported(std::to_string(b.num_inputs()) + " inputs (1 or 2 supported)");
+  // More than two inputs, and float16 (compared as float, kept as bits): the reference fold.
+  if (b.num_inputs() > 2 || b.input(0).dtype == DType::kF16) return kind == BinaryKind::kMax ? compile_variadic_max(b) : compile_variadic_min(b);
   compile_binary(b, kind);
 }
 void compile_min(Builder& b) { compile_min_max(b, BinaryKind::kMin); }

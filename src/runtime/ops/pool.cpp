@@ -6,7 +6,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "runtime/ops/common.h"
+#include "runtime/ops/generic.h"
 #include "runtime/ops/window.h"
 
 namespace edgeq::runtime::detail {
@@ -118,6 +118,57 @@ std::unique_ptr<PoolPlainBase> make_plain_pool(const Window& w, const Value& x, 
   return k;
 }
 
+// MaxPool with its Indices output (reference loops, float32, any spatial rank): each index is the
+// flat position of the maximum in X, spatial dims row-major (storage_order 0) or column-major (1).
+void compile_max_pool_with_indices(Builder& b, const Window& w) {
+  b.check_dtype(0, {DType::kF32});
+  const Shape xs = b.input(0).shape;
+  const bool column_major = b.node().attr_int("storage_order", 0) != 0;
+  Shape out{xs[0], xs[1]};
+  out.insert(out.end(), w.out.begin(), w.out.end());
+  const int32_t in = b.input_plain(0), values = b.output(0, DType::kF32, out), indices = b.output(1, DType::kI64, out);
+  emit_closure(b, [=](const ExecContext& ctx) {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(values);
+    int64_t* ix = ctx.at<int64_t>(indices);
+    const size_t r = w.rank();
+    const int64_t planes = xs[0] * xs[1], in_n = numel(w.in), out_n = numel(w.out), k_n = numel(w.kernel);
+    std::vector<int64_t> o(r), k(r);
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oi = 0; oi < out_n; ++oi) {
+        for (int64_t rem = oi, d = static_cast<int64_t>(r) - 1; d >= 0; --d) {
+          o[d] = rem % w.out[d];
+          rem /= w.out[d];
+        }
+        float best = -INFINITY;
+        int64_t best_at = -1;
+        for (int64_t ki = 0; ki < k_n; ++ki) {
+          for (int64_t rem = ki, d = static_cast<int64_t>(r) - 1; d >= 0; --d) {
+            k[d] = rem % w.kernel[d];
+            rem /= w.kernel[d];
+          }
+          int64_t row = 0, col = 0;  // the position, row-major and column-major
+          bool inside = true;
+          for (size_t d = 0; d < r && inside; ++d) {
+            const int64_t pos = o[d] * w.strides[d] + k[d] * w.dilations[d] - w.pad_begin[d];
+            inside = pos >= 0 && pos < w.in[d];
+            row = row * w.in[d] + pos;
+          }
+          for (size_t d = r; d-- > 0 && inside;) {
+            const int64_t pos = o[d] * w.strides[d] + k[d] * w.dilations[d] - w.pad_begin[d];
+            col = col * w.in[d] + pos;
+          }
+          if (inside && (best_at < 0 || x[p * in_n + row] > best)) {
+            best = x[p * in_n + row];
+            best_at = p * in_n + (column_major ? col : row);
+          }
+        }
+        y[p * out_n + oi] = best;
+        ix[p * out_n + oi] = best_at;
+      }
+  });
+}
+
 void compile_pool(Builder& b, bool is_max) {
   const auto& node = b.node();
   if (is_max)  // max commutes with quantization: the int8 path pools uint8 values
@@ -127,8 +178,6 @@ void compile_pool(Builder& b, bool is_max) {
   const DType dt = b.input(0).dtype;
   const Value& x = b.input(0);
   if (x.shape.size() < 3 || x.shape.size() > 5) b.unsupported("input rank " + std::to_string(x.shape.size()));
-  if (is_max && b.has_output(1)) b.unsupported("the Indices output");
-  if (is_max && node.attr_int("storage_order", 0) != 0) b.unsupported("storage_order=1");
   const auto kernel = node.attr_ints("kernel_shape");
   if (kernel.empty()) b.invalid("kernel_shape is required");
   std::vector<int64_t> spatial(x.shape.begin() + 2, x.shape.end());
@@ -137,6 +186,7 @@ void compile_pool(Builder& b, bool is_max) {
       if (dl != 1) b.unsupported("AveragePool dilations");
   }
   const Window w = make_window(b, spatial, kernel, true);
+  if (is_max && b.has_output(1)) return compile_max_pool_with_indices(b, w);
   const bool count_include_pad = node.attr_int("count_include_pad", 0) != 0;
   Shape out_shape{x.shape[0], x.shape[1]};
   for (int64_t o : w.out) out_shape.push_back(o);
@@ -213,6 +263,53 @@ void compile_global_pool(Builder& b, bool is_max) {
 }  // namespace
 
 void compile_max_pool(Builder& b) { compile_pool(b, true); }
+
+// MaxUnpool: zeros of the unpooled shape (or output_shape) with X's values at their flat Indices.
+void compile_max_unpool(Builder& b) {
+  b.check_dtype(0, {DType::kF32});
+  b.check_dtype(1, {DType::kI64});
+  const Shape xs = b.input(0).shape;
+  if (xs.size() < 3 || b.input(1).shape != xs) b.invalid("X must have rank >= 3 and I its shape");
+  const auto kernel = b.node().attr_ints("kernel_shape");
+  if (kernel.size() != xs.size() - 2) b.invalid("kernel_shape must have one value per spatial dim");
+  auto strides = b.node().attr_ints("strides"), pads = b.node().attr_ints("pads");
+  if (strides.empty()) strides.assign(kernel.size(), 1);
+  if (pads.empty()) pads.assign(2 * kernel.size(), 0);
+  if (strides.size() != kernel.size() || pads.size() != 2 * kernel.size()) b.invalid("strides and pads must match kernel_shape");
+  Shape out{xs[0], xs[1]};
+  for (size_t d = 0; d < kernel.size(); ++d) {
+    if (strides[d] < 1 || kernel[d] < 1) b.invalid("kernel_shape and strides must be positive");
+    out.push_back((xs[d + 2] - 1) * strides[d] + kernel[d] - pads[d] - pads[d + kernel.size()]);
+  }
+  // Indices address the unpooled shape; a larger output_shape keeps each value at its coordinates.
+  const Shape unpooled = out;
+  if (b.has_input(2)) {
+    const auto given = tensor_to_i64(b.require_constant(2, "output_shape"));
+    if (given.size() != xs.size()) b.invalid("output_shape must have one value per dim");
+    out.assign(given.begin(), given.end());
+  }
+  for (size_t d = 0; d < out.size(); ++d)
+    if (unpooled[d] < 0 || out[d] < unpooled[d]) b.invalid("the output would be smaller than the unpooled " + shape_str(unpooled));
+  const int64_t n_in = numel(xs), n_out = numel(out), n_unpooled = numel(unpooled);
+  const auto out_strides = strides_of(out);
+  const int32_t in = b.input_plain(0), idx = b.input_plain(1), o = b.output(0, DType::kF32, out);
+  const std::string where = b.node().label();
+  emit_closure(b, [=](const ExecContext& ctx) {
+    const float* x = ctx.at<const float>(in);
+    const int64_t* ix = ctx.at<const int64_t>(idx);
+    float* y = ctx.at<float>(o);
+    std::fill(y, y + n_out, 0.f);
+    for (int64_t i = 0; i < n_in; ++i) {
+      if (ix[i] < 0 || ix[i] >= n_unpooled) throw Error(ErrorCode::kInvalidArgument, where + ": index " + std::to_string(ix[i]) + " outside the output");
+      int64_t at = 0;
+      for (int64_t rem = ix[i], d = static_cast<int64_t>(unpooled.size()) - 1; d >= 0; --d) {
+        at += (rem % unpooled[d]) * out_strides[d];
+        rem /= unpooled[d];
+      }
+      y[at] = x[i];
+    }
+  });
+}
 void compile_average_pool(Builder& b) { compile_pool(b, false); }
 void compile_global_average_pool(Builder& b) { compile_global_pool(b, false); }
 void compile_global_max_pool(Builder& b) { compile_global_pool(b, true); }

@@ -1,34 +1,35 @@
-// Resize (nearest and n-linear; every coordinate_transformation_mode and nearest_mode of opset
-// 10-17). Per output dim the source indices and weights are precomputed at compile time; the
-// kernel only gathers. Cubic is reported unsupported.
+// Resize (nearest, n-linear and cubic; every coordinate_transformation_mode and nearest_mode of
+// opset 10-17) and the older Upsample. Per output dim the source indices and weights are
+// precomputed at compile time; the kernel only gathers.
 #include <cmath>
 
-#include "runtime/ops/common.h"
+#include "runtime/ops/generic.h"
 
 namespace edgeq::runtime::detail {
 
 namespace {
 
+// Per output dim, each output index reads a few source rows ("taps": 1 nearest, 2 linear, 4 cubic)
+// with weights; the kernel sums the products of the dims' taps. Zero-weight taps are dropped here.
 struct AxisMap {
-  std::vector<int64_t> i0, i1;  // source indices (clamped)
-  std::vector<float> w1;        // weight of i1 (linear); 0 for nearest
-  std::vector<uint8_t> outside; // tf_crop_and_resize: use extrapolation_value
+  std::vector<int64_t> begin{0};  // taps of output index o: [begin[o], begin[o + 1])
+  std::vector<int64_t> offset;    // the tap's source index times the input stride of this dim
+  std::vector<float> weight;
+  std::vector<uint8_t> outside;   // tf_crop_and_resize: use extrapolation_value
 };
 
 class ResizeKernel final : public Kernel {
  public:
   int32_t in = -1, out = -1;
-  Shape in_shape, out_shape;
+  Shape out_shape;
   std::vector<AxisMap> axes;
-  bool linear = false;
   float extrapolation = 0.f;
   void run(const ExecContext& ctx) const override {
     const float* x = ctx.at<const float>(in);
     float* y = ctx.at<float>(out);
     const size_t r = out_shape.size();
-    const auto ist = strides_of(in_shape);
     const int64_t total = numel(out_shape);
-    int64_t idx[8];
+    int64_t idx[8], tap[8];
     for (int64_t o = 0; o < total; ++o) {
       int64_t rem = o;
       bool outside = false;
@@ -41,45 +42,50 @@ class ResizeKernel final : public Kernel {
         y[o] = extrapolation;
         continue;
       }
-      if (!linear) {
-        int64_t off = 0;
-        for (size_t d = 0; d < r; ++d) off += axes[d].i0[idx[d]] * ist[d];
-        y[o] = x[off];
-        continue;
-      }
+      for (size_t d = 0; d < r; ++d) tap[d] = axes[d].begin[idx[d]];
       float acc = 0.f;
-      for (uint32_t corner = 0; corner < (1u << r); ++corner) {
+      while (true) {  // every combination of the dims' taps (an odometer, last dim fastest)
         float w = 1.f;
         int64_t off = 0;
         for (size_t d = 0; d < r; ++d) {
-          const bool hi = (corner >> d) & 1u;
-          const float wd = hi ? axes[d].w1[idx[d]] : 1.f - axes[d].w1[idx[d]];
-          if (wd == 0.f) {
-            w = 0.f;
-            break;
-          }
-          w *= wd;
-          off += (hi ? axes[d].i1[idx[d]] : axes[d].i0[idx[d]]) * ist[d];
+          w *= axes[d].weight[tap[d]];
+          off += axes[d].offset[tap[d]];
         }
-        if (w != 0.f) acc += w * x[off];
+        acc += w * x[off];
+        size_t d = r;
+        while (d-- > 0 && ++tap[d] == axes[d].begin[idx[d] + 1]) tap[d] = axes[d].begin[idx[d]];
+        if (d == static_cast<size_t>(-1)) break;
       }
       y[o] = acc;
     }
   }
 };
 
+double nearest_index(double xo, const std::string& mode, const Builder& b) {
+  if (mode == "floor") return std::floor(xo);
+  if (mode == "ceil") return std::ceil(xo);
+  const bool half = xo - std::floor(xo) == 0.5;
+  if (mode == "round_prefer_ceil") return half ? std::ceil(xo) : std::round(xo);
+  if (mode == "round_prefer_floor") return half ? std::floor(xo) : std::round(xo);
+  b.unsupported("nearest_mode '" + mode + "'");
+}
+
 }  // namespace
 
-void compile_resize(Builder& b) {
+namespace {
+void compile_resize_or_upsample(Builder& b, bool upsample) {
   const auto& node = b.node();
   b.check_dtype(0, {DType::kF32});
   const Value& x = b.input(0);
   const size_t r = x.shape.size();
   if (r == 0 || r > 8) b.unsupported("rank " + std::to_string(r));
+  if (numel(x.shape) == 0) b.unsupported("an empty input");
   const std::string mode = node.attr_string("mode", "nearest");
-  if (mode != "nearest" && mode != "linear") b.unsupported("mode '" + mode + "' (nearest and linear only)");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic") b.invalid("mode '" + mode + "' is not nearest, linear or cubic");
   std::string ctm = node.attr_string("coordinate_transformation_mode", b.opset() < 11 ? "asymmetric" : "half_pixel");
-  const std::string nearest_mode = node.attr_string("nearest_mode", b.opset() < 11 ? "round_prefer_ceil" : "round_prefer_floor");
+  // Upsample (opset 7-9) picks the source pixel by flooring.
+  const std::string nearest_mode =
+      upsample ? "floor" : node.attr_string("nearest_mode", b.opset() < 11 ? "round_prefer_ceil" : "round_prefer_floor");
   if (b.opset() < 11) ctm = "asymmetric";
   static const char* kModes[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
   if (std::find(std::begin(kModes), std::end(kModes), ctm) == std::end(kModes)) b.unsupported("coordinate_transformation_mode '" + ctm + "'");
@@ -87,7 +93,9 @@ void compile_resize(Builder& b) {
   std::vector<float> scales;
   std::vector<int64_t> sizes;
   std::vector<float> roi;
-  if (b.opset() < 11) {
+  if (upsample && b.opset() < 9) {
+    scales = node.attr_floats("scales");
+  } else if (b.opset() < 11) {
     scales = tensor_to_f32(b.require_constant(1, "scales"));
   } else {
     if (b.has_input(1) && ctm == "tf_crop_and_resize") roi = tensor_to_f32(b.require_constant(1, "roi"));
@@ -114,10 +122,11 @@ void compile_resize(Builder& b) {
   if (ctm == "tf_crop_and_resize" && roi.size() != 2 * r) b.invalid("roi must have 2 * rank values");
 
   auto k = std::make_unique<ResizeKernel>();
-  k->linear = mode == "linear";
   k->extrapolation = node.attr_float("extrapolation_value", 0.f);
-  k->in_shape = x.shape;
   k->out_shape = out;
+  const auto in_stride = strides_of(x.shape);
+  const double cubic_a = node.attr_float("cubic_coeff_a", -0.75f);
+  const bool exclude_outside = node.attr_int("exclude_outside", 0) != 0;
   for (size_t d = 0; d < r; ++d) {
     AxisMap m;
     const int64_t in_len = x.shape[d], out_len = out[d];
@@ -143,30 +152,38 @@ void compile_resize(Builder& b) {
                          : 0.5 * (start + end) * (in_len - 1);
         outside = xo < 0 || xo > in_len - 1;
       }
-      int64_t i0, i1;
-      float w1 = 0.f;
-      if (k->linear) {
+      if (!(xo > -1e12)) xo = -1e12;  // hostile scales or roi: keep the index casts defined (NaN too)
+      if (xo > 1e12) xo = 1e12;
+      // Source rows and weights; reads past the edge repeat the edge row (clamped).
+      std::vector<std::pair<int64_t, double>> taps;
+      if (mode == "linear") {
         const double f = std::floor(xo);
-        i0 = static_cast<int64_t>(f);
-        i1 = i0 + 1;
-        w1 = static_cast<float>(xo - f);
+        taps = {{static_cast<int64_t>(f), 1 - (xo - f)}, {static_cast<int64_t>(f) + 1, xo - f}};
+      } else if (mode == "cubic") {
+        const double first = std::ceil(xo) - 2;  // for an integer xo the taps are xo-2..xo+1 (t = 1)
+        const auto w = cubic_weights(xo - (first + 1), cubic_a);
+        double sum = 0;
+        for (int j = 0; j < 4; ++j) {
+          const auto i = static_cast<int64_t>(first) + j;
+          const bool in_range = i >= 0 && i < in_len;
+          taps.emplace_back(i, exclude_outside && !in_range ? 0.0 : w[j]);
+          sum += taps.back().second;
+        }
+        if (exclude_outside && sum != 0)
+          for (auto& t : taps) t.second /= sum;
       } else {
-        double v;
-        if (nearest_mode == "floor")
-          v = std::floor(xo);
-        else if (nearest_mode == "ceil")
-          v = std::ceil(xo);
-        else if (nearest_mode == "round_prefer_ceil")
-          v = (xo - std::floor(xo) == 0.5) ? std::ceil(xo) : std::round(xo);
-        else if (nearest_mode == "round_prefer_floor")
-          v = (xo - std::floor(xo) == 0.5) ? std::floor(xo) : std::round(xo);
-        else
-          b.unsupported("nearest_mode '" + nearest_mode + "'");
-        i0 = i1 = static_cast<int64_t>(v);
+        taps = {{static_cast<int64_t>(nearest_index(xo, nearest_mode, b)), 1.0}};
       }
-      m.i0.push_back(std::clamp<int64_t>(i0, 0, in_len - 1));
-      m.i1.push_back(std::clamp<int64_t>(i1, 0, in_len - 1));
-      m.w1.push_back(w1);
+      for (const auto& [i, w] : taps) {
+        if (w == 0) continue;
+        m.offset.push_back(std::clamp<int64_t>(i, 0, in_len - 1) * in_stride[d]);
+        m.weight.push_back(static_cast<float>(w));
+      }
+      if (static_cast<int64_t>(m.offset.size()) == m.begin.back()) {  // all weights 0: read row 0 with weight 0
+        m.offset.push_back(0);
+        m.weight.push_back(0.f);
+      }
+      m.begin.push_back(static_cast<int64_t>(m.offset.size()));
       m.outside.push_back(outside ? 1 : 0);
     }
     k->axes.push_back(std::move(m));
@@ -175,5 +192,10 @@ void compile_resize(Builder& b) {
   k->out = b.output(0, DType::kF32, out);
   b.emit(std::move(k));
 }
+
+}  // namespace
+
+void compile_resize(Builder& b) { compile_resize_or_upsample(b, false); }
+void compile_upsample(Builder& b) { compile_resize_or_upsample(b, true); }
 
 }  // namespace edgeq::runtime::detail

@@ -1,5 +1,5 @@
 // Operators that only change the shape (views: no kernel, no copy), that produce values known at
-// compile time (Shape, Constant, ConstantOfShape), and Cast.
+// compile time (Shape, Constant, ConstantOfShape), and Cast / CastLike.
 #include <cstring>
 
 #include "runtime/ops/common.h"
@@ -44,6 +44,32 @@ void cast_to_bool(const void* x, void* y, int64_t n) {
   uint8_t* d = static_cast<uint8_t*>(y);
   for (int64_t i = 0; i < n; ++i) d[i] = s[i] != From(0) ? 1 : 0;
 }
+
+// float16 / bfloat16 on either side go through float (core's round-to-nearest-even conversions).
+bool is_narrow_float(DType d) { return d == DType::kF16 || d == DType::kBF16; }
+
+template <typename From>
+void cast_to_narrow(const void* x, void* y, int64_t n, bool bf16) {
+  const From* s = static_cast<const From*>(x);
+  uint16_t* d = static_cast<uint16_t*>(y);
+  for (int64_t i = 0; i < n; ++i) d[i] = bf16 ? f32_to_bf16(static_cast<float>(s[i])) : f32_to_f16(static_cast<float>(s[i]));
+}
+
+template <typename To>
+void cast_from_narrow(const void* x, void* y, int64_t n, bool bf16) {
+  const uint16_t* s = static_cast<const uint16_t*>(x);
+  To* d = static_cast<To*>(y);
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<To>(bf16 ? bf16_to_f32(s[i]) : f16_to_f32(s[i]));
+}
+
+class NarrowCastKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  int64_t n = 0;
+  bool bf16 = false;
+  void (*fn)(const void*, void*, int64_t, bool) = nullptr;
+  void run(const ExecContext& ctx) const override { fn(ctx.ptrs[in], ctx.ptrs[out], n, bf16); }
+};
 
 }  // namespace
 
@@ -205,11 +231,27 @@ void compile_constant_of_shape(Builder& b) {
   b.output_constant(0, out);
 }
 
-void compile_cast(Builder& b) {
+namespace {
+// Casts between float16 / bfloat16 and the numeric types (not bool, not narrow to narrow).
+bool emit_narrow_cast(Builder& b, DType to) {
   const Value& x = b.input(0);
-  const int64_t to_int = b.node().attr_int("to", 0);
-  if (!dtype_known(static_cast<int32_t>(to_int))) b.unsupported("cast to type " + std::to_string(to_int));
-  const DType to = static_cast<DType>(to_int);
+  auto k = std::make_unique<NarrowCastKernel>();
+  k->n = numel(x.shape);
+  k->bf16 = is_narrow_float(to) ? to == DType::kBF16 : x.dtype == DType::kBF16;
+  if (is_narrow_float(to))
+    dispatch_numeric(x.dtype, [&]<typename F>() { k->fn = &cast_to_narrow<F>; });
+  else
+    dispatch_numeric(to, [&]<typename T>() { k->fn = &cast_from_narrow<T>; });
+  if (!k->fn) return false;
+  k->in = b.input_plain(0);
+  k->out = b.output(0, to, x.shape);
+  b.emit(std::move(k));
+  return true;
+}
+
+void emit_cast(Builder& b, DType to) {
+  const Value& x = b.input(0);
+  if ((is_narrow_float(to) || is_narrow_float(x.dtype)) && emit_narrow_cast(b, to)) return;
   auto k = std::make_unique<CastKernel>();
   k->n = numel(x.shape);
   const DType from = x.dtype == DType::kBool ? DType::kU8 : x.dtype;  // bool bytes read as 0/1
@@ -227,5 +269,15 @@ void compile_cast(Builder& b) {
   k->out = b.output(0, to, x.shape);
   b.emit(std::move(k));
 }
+}  // namespace
+
+void compile_cast(Builder& b) {
+  const int64_t to = b.node().attr_int("to", 0);
+  if (!dtype_known(static_cast<int32_t>(to))) b.unsupported("cast to type " + std::to_string(to));
+  emit_cast(b, static_cast<DType>(to));
+}
+
+// CastLike: Cast to the dtype of the second input.
+void compile_cast_like(Builder& b) { emit_cast(b, b.input(1).dtype); }
 
 }  // namespace edgeq::runtime::detail
