@@ -8,24 +8,22 @@
 #include <cmath>
 
 #include "quant/internal.h"
+#include "runtime/int8_ops.h"
 
 namespace edgeq::quant::detail {
 
 namespace {
 
-bool is_compute_op(const std::string& op) {
-  static const std::set<std::string> k = {"Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAveragePool", "Concat", "Relu"};
-  return k.count(op) != 0;
-}
+// The runtime's int8 table (runtime/int8_ops.inc) decides: Q/DQ go around the ops it computes on integers
+// and through the ones that move codes, nowhere else (a QDQ group the runtime cannot fuse would only add
+// a quantization step to a float op).
+bool is_compute_op(const std::string& op) { return runtime::int8_op_kind(op) == runtime::Int8OpKind::kInteger; }
 
-bool is_pass_through_op(const std::string& op) {
-  static const std::set<std::string> k = {"MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose"};
-  return k.count(op) != 0;
-}
+bool is_pass_through_op(const std::string& op) { return runtime::int8_op_kind(op) == runtime::Int8OpKind::kMove; }
 
 // Ops that only carry shapes or pass a value on unchanged: left in fp32 without a warning.
 bool is_bookkeeping_op(const std::string& op) {
-  static const std::set<std::string> k = {"Shape", "Constant", "ConstantOfShape", "Identity", "Dropout"};
+  static const std::set<std::string> k = {"Shape", "Constant", "ConstantOfShape", "Dropout"};
   return k.count(op) != 0;
 }
 
@@ -37,7 +35,7 @@ const Tensor* f32_initializer(const onnx::Graph& g, const std::string& name) {
 // Indices of a node's inputs that carry activations (to quantize with calibrated ranges).
 std::vector<size_t> activation_inputs(const onnx::Node& n, const onnx::Graph& g) {
   std::vector<size_t> idx;
-  if (n.op_type == "Add" || n.op_type == "Concat" || n.op_type == "MatMul") {
+  if (n.op_type == "Add") {
     for (size_t i = 0; i < n.inputs.size(); ++i)
       if (!n.inputs[i].empty() && !g.is_initializer(n.inputs[i])) idx.push_back(i);
     return idx;
@@ -94,9 +92,9 @@ StaticPlan plan_static(const onnx::Model& prepared, const QuantizeOptions& optio
     const std::string& x = act.inputs[0];
     const int64_t p = ix.producer(x);
     const bool output_kept_float = g.is_output(act.outputs[0]) && !options.quantize_outputs;
-    if (p < 0 || plan.roles[static_cast<size_t>(p)] != Role::kCompute || g.nodes[static_cast<size_t>(p)].op_type == "Relu" ||
+    if (p < 0 || plan.roles[static_cast<size_t>(p)] != Role::kCompute ||
         g.is_output(x) || ix.consumers(x).size() != 1 || output_kept_float || plan.folded_activation.count(static_cast<size_t>(p))) {
-      if (act.op_type == "Clip" && plan.roles[i] == Role::kFloat)
+      if (plan.roles[i] == Role::kFloat)
         plan.warnings.push_back(act.label() + " left in fp32: cannot fold into the op before it");
       continue;
     }

@@ -3,8 +3,11 @@
 // the groups an integer kernel computes exactly into integer nodes, as onnxruntime does:
 //   DQ(x) , DQ(W) [, DQ(B)] -> Conv [-> Relu/Clip fused earlier] -> Q   =>  QLinearConv
 //   DQ(x) , DQ(W) [, DQ(C)] -> Gemm [-> Relu/Clip]                  -> Q   =>  com.microsoft QGemm
-//   DQ(x) -> MaxPool / Flatten / Reshape / Squeeze / Unsqueeze / Identity -> Q with the same scale and
+//   DQ(a) , DQ(b) -> Add -> Q                                        =>  com.microsoft QLinearAdd
+//   DQ(x) -> GlobalAveragePool -> Q                                   =>  com.microsoft QLinearGlobalAveragePool
+//   DQ(x) -> MaxPool / Flatten / Reshape / ... (kMove in int8_ops.inc) -> Q with the same scale and
 //   zero point  =>  the op on the quantized value (max and data movement commute with quantization)
+// Which operators: runtime/int8_ops.inc, the table the quantizer's writer reads too.
 // so activations stay uint8 from one layer to the next. Groups that do not match stay in float (never
 // dropped), and their DequantizeLinear of constant weights folds to float weights at compile time.
 // Needs: activation fusion already run (a Relu between Conv and Q is an edgeq.activation attribute),
@@ -17,6 +20,7 @@
 
 #include "edgeq/runtime.h"
 #include "runtime/graph_util.h"
+#include "runtime/int8_ops.h"
 
 namespace edgeq::runtime {
 
@@ -104,11 +108,14 @@ class QdqFusion final : public onnx::Pass {
       const std::string& op = n.op_type;
       std::vector<size_t> absorbed;
       if (!n.domain.empty()) continue;
+      const Int8OpKind kind = int8_op_kind(op);
       if (op == "Conv" || op == "Gemm") {
         if (auto q = fuse_product(model, ix, i)) absorbed.push_back(*q);
-      } else if (op == "Relu") {
+      } else if (op == "Add" || op == "GlobalAveragePool") {
+        if (auto q = fuse_pointwise(model, ix, i)) absorbed.push_back(*q);
+      } else if (kind == Int8OpKind::kActivation) {
         if (auto r = absorb_relu(g, ix, i)) absorbed.push_back(*r);
-      } else if (op == "MaxPool" || op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity") {
+      } else if (kind == Int8OpKind::kMove) {
         moved |= sink_dq(g, ix, i);
       } else if (op == "QuantizeLinear") {
         absorbed = cancel_pair(g, ix, i);
@@ -234,6 +241,38 @@ class QdqFusion final : public onnx::Pass {
     for (const auto& a : n.attrs)
       if (conv || a.name == "transB" || a.name.rfind("edgeq.", 0) == 0) fused.attrs.push_back(a);
     if (!conv && !model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
+    ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
+    return y->index;
+  }
+
+  // DQ(a), DQ(b) -> Add -> Q and DQ(x) -> GlobalAveragePool -> Q, uint8 and per-tensor throughout, rewritten
+  // in place into onnxruntime's com.microsoft QLinearAdd / QLinearGlobalAveragePool (the same arithmetic as
+  // its kernels: the bytes onnxruntime gives on the same file). Returns the index of the absorbed Q.
+  static std::optional<size_t> fuse_pointwise(onnx::Model& model, GraphIndex& ix, size_t i) {
+    auto& g = model.graph;
+    const onnx::Node& n = g.nodes[i];
+    const bool add = n.op_type == "Add";
+    if (n.inputs.size() != (add ? 2u : 1u) || n.outputs.size() != 1) return std::nullopt;
+    const auto is_u8 = [](const QNode& q) { return !q.zero_t || (q.zero_t->dtype() == DType::kU8 && q.zero_t->numel() == 1); };
+    std::vector<QNode> ins;
+    for (const auto& in : n.inputs) {
+      auto d = dq_of(ix, in, false);
+      if (!d || !is_u8(*d)) return std::nullopt;
+      ins.push_back(*d);
+    }
+    auto y = sole_q_reader(ix, n.outputs[0]);
+    if (!y || !is_u8(*y)) return std::nullopt;
+    const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+    onnx::Node fused;
+    fused.name = n.name;
+    fused.op_type = add ? "QLinearAdd" : "QLinearGlobalAveragePool";
+    fused.domain = "com.microsoft";
+    for (size_t k = 0; k < ins.size(); ++k)
+      fused.inputs.insert(fused.inputs.end(), {ins[k].value, ins[k].scale, zero_point_name(g, ix, ins[k], DType::kU8, base + ".x" + std::to_string(k))});
+    fused.inputs.insert(fused.inputs.end(), {y->scale, zero_point_name(g, ix, *y, DType::kU8, base + ".y")});
+    fused.outputs = {g.nodes[y->index].outputs[0]};
+    if (!add) fused.attrs.push_back(onnx::Attribute::make_int("channels_last", 0));
+    if (!model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
     ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
     return y->index;
   }

@@ -20,6 +20,7 @@ target_sources(edgeq_rt_objects PRIVATE
   ${_dir}/ops/resize.cpp
   ${_dir}/ops/quantize.cpp
   ${_dir}/ops/qlinear.cpp
+  ${_dir}/ops/qlinear_pointwise.cpp
   ${_dir}/ops/generic.cpp
   ${_dir}/ops/math.cpp
   ${_dir}/ops/logic.cpp
