@@ -1,15 +1,20 @@
 # edgeq_add_test(NAME name SOURCES ... LIBS ... [LABELS unit|conformance|e2e ...] [SANITIZE])
 # Registers a GoogleTest binary with ctest. SANITIZE marks parser/kernel tests that also run in the
 # ASan+UBSan build; in that build (EDGEQ_SANITIZE=ON) only those are built.
-# Cross builds (aarch64): GoogleTest compiled from Debian's libgtest-dev sources (/usr/src/googletest),
-# and each test program registered twice, run by qemu as two CPUs: cortex-a53 (Armv8.0: plain NEON int8)
-# and max (dot product and i8mm): labels arm64_a53 and arm64_max. No qemu: configuring fails.
+# Cross builds: GoogleTest compiled from Debian's libgtest-dev sources (/usr/src/googletest).
+#  - aarch64: each test program registered twice, run by qemu as two CPUs: cortex-a53 (Armv8.0: plain
+#    NEON int8) and max (dot product and i8mm): labels arm64_a53 and arm64_max. No qemu: configuring fails.
+#  - wasm32 (cmake/wasm.cmake): each test program run once by Node, label wasm. No node: configuring fails.
 include(GoogleTest)
 if(CMAKE_CROSSCOMPILING)
   if(NOT EXISTS /usr/src/googletest/CMakeLists.txt)
     message(FATAL_ERROR "/usr/src/googletest missing: install Debian's libgtest-dev (scripts/setup)")
   endif()
-  if(NOT EDGEQ_QEMU_AARCH64)
+  if(EMSCRIPTEN)
+    if(NOT EDGEQ_NODE)
+      message(FATAL_ERROR "node not found: the wasm tests run under Node (scripts/setup installs nodejs)")
+    endif()
+  elseif(NOT EDGEQ_QEMU_AARCH64)
     message(FATAL_ERROR "qemu-aarch64-static not found: install Debian's qemu-user-static (scripts/setup) to run the aarch64 tests")
   endif()
   set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
@@ -43,6 +48,13 @@ function(edgeq_add_test)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${T_NAME} PRIVATE EDGEQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                              EDGEQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(EMSCRIPTEN)
+    target_link_options(${T_NAME} PRIVATE ${EDGEQ_WASM_NODE_PROGRAM})
+    add_test(NAME ${T_NAME}.wasm COMMAND ${CMAKE_CROSSCOMPILING_EMULATOR} $<TARGET_FILE:${T_NAME}>)
+    # As under qemu: nothing may be skipped (missing test data included).
+    set_tests_properties(${T_NAME}.wasm PROPERTIES LABELS wasm TIMEOUT ${T_TIMEOUT} FAIL_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
+    return()
+  endif()
   if(CMAKE_CROSSCOMPILING)
     foreach(cpu a53 max)
       set(qemu_cpu ${cpu})
