@@ -22,6 +22,16 @@
 #endif
 
 namespace edgeq {
+namespace {
+// WebAssembly built without threads (Emscripten without -pthread, cmake/wasm.cmake): std::thread cannot
+// start there, so every pool is the caller alone, whatever was asked; threads() says so.
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+constexpr bool kCanStartThreads = false;
+#else
+constexpr bool kCanStartThreads = true;
+#endif
+}  // namespace
+
 namespace edgeq_detail {
 
 struct ThreadPoolState {
@@ -111,7 +121,7 @@ int allowed_threads() {
 }
 
 ThreadPool::ThreadPool(int threads, int spin_us)
-    : threads_(std::max(1, threads)), spin_us_(std::max(0, spin_us)), state_(std::make_unique<edgeq_detail::ThreadPoolState>()) {
+    : threads_(kCanStartThreads ? std::max(1, threads) : 1), spin_us_(std::max(0, spin_us)), state_(std::make_unique<edgeq_detail::ThreadPoolState>()) {
   state_->spin = std::chrono::microseconds(spin_us_);
   try {
     state_->workers.reserve(static_cast<size_t>(threads_ - 1));

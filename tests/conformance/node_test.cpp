@@ -284,7 +284,8 @@ TEST(ConformanceNode, InferenceSweep) {
 }
 
 // Same tests through the plain-layout paths and with two threads (other kernels, other splits): the
-// same ones pass.
+// same ones pass. (wasm32 without threads: the pool is the caller alone, core/thread_pool.cpp, so there
+// this checks the plain-layout paths on one thread.)
 TEST(ConformanceNode, PlainLayoutTwoThreads) {
   if (!fs::exists(kNodeTestDir)) GTEST_SKIP() << kNodeTestDir << " missing: install Debian's libonnx-testdata";
   const Sweep s = run_all(2, false);

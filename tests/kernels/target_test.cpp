@@ -41,6 +41,14 @@ TEST(KernelTargets, DispatcherPicksTheBestTargetForThisCpu) {
   }
   return;
 #endif
+#if defined(__wasm__)
+  // wasm32 compiles WASM (SIMD128) alone (cmake/wasm.cmake); its int8 product is the int16 pairs on
+  // i32x4.dot_i16x8_s, never the portable loops.
+  EXPECT_EQ(chosen, "WASM");
+  EXPECT_EQ(compiled, "WASM ");
+  EXPECT_EQ(hwy::q8_product(), hwy::Q8Product::kPairs);
+  return;
+#endif
   // A CPU with AVX2+FMA (and the AES/CLMUL flags Highway's AVX2 target requires) must get AVX2 or better,
   // never the SSE4/EMU128 fallback (KERNELS.md: the missing -maes trap). /proc/cpuinfo spells the
   // AVX-512 extensions with an underscore (avx512_vnni), the base ones without (avx512f).
@@ -67,6 +75,13 @@ TEST(KernelTargets, TestsCoverThePortableTarget) {
   const std::vector<std::string> want =
       dotprod ? std::vector<std::string>{"NEON+int16 pairs", "NEON"} : std::vector<std::string>{"NEON"};
   EXPECT_EQ(names, want);
+  return;
+#endif
+#if defined(__wasm__)
+  // wasm32: the one target the module runs; the portable loops are covered by the x86 build.
+  std::vector<std::string> names;
+  test::for_each_target([&](const std::string& name) { names.push_back(name); });
+  EXPECT_EQ(names, std::vector<std::string>{"WASM"});
   return;
 #endif
   // The portable baseline stands in for wasm/NEON in the per-target loops: EMU128 (128-bit vectors in

@@ -7,8 +7,10 @@
 // int8 sign-extended in register). Per pair step: one broadcast 32-bit pair per row, one vpmaddwd +
 // vpaddd per accumulator (exact: |pair sum| <= 2 * 255 * 1152 fits int32, no int16 saturation); NEON:
 // smull + smull2 + addp + add (Highway 1.0.3's ReorderWidenMulAccumulate keeps the two products of a
-// pair in different vectors there, so NEON has its own pair step). The other targets (EMU128, SCALAR,
-// WASM) run plain loops over the same packed data.
+// pair in different vectors there, so NEON has its own pair step); WASM SIMD128: i32x4.dot_i16x8_s +
+// i32x4.add (Highway's ReorderWidenMulAccumulate: wasm's vpmaddwd, each int32 lane the exact sum of its
+// two int16 products, lanes in place). The portable targets (EMU128, SCALAR) run plain loops over the
+// same packed data.
 // Quads (kQ8MethodQuads): AVX3_DL's vpdpbusd and NEON's SDOT (Armv8.2 dot product), see MulAccQuad.
 #if defined(EDGEQ_KERNELS_HWY_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef EDGEQ_KERNELS_HWY_Q8_INL_H_
@@ -41,7 +43,7 @@
 #undef EDGEQ_Q8_QUADS
 #undef EDGEQ_Q8_QUADS_BEGIN
 #undef EDGEQ_Q8_QUADS_END
-#if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON || HWY_TARGET == HWY_WASM) && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
 #define EDGEQ_Q8_PAIRWISE 1
 #endif
 // The quad code (EDGEQ_Q8_QUADS) sits between EDGEQ_Q8_QUADS_BEGIN and _END. NEON: those functions are
@@ -223,7 +225,8 @@ HWY_INLINE V32 MulAccPairs(V32 acc, V16 a, V16 w) {
   return V32(vaddq_s32(acc.raw, vpaddq_s32(lo, hi)));
 #else
   V32 unused;
-  return hn::ReorderWidenMulAccumulate(DI32(), a, w, acc, unused);  // x86: vpmaddwd + vpaddd, lanes in place
+  // x86: vpmaddwd + vpaddd; WASM: i32x4.dot_i16x8_s + i32x4.add. Both keep a pair's sum in its lane.
+  return hn::ReorderWidenMulAccumulate(DI32(), a, w, acc, unused);
 #endif
 }
 
