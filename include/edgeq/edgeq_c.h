@@ -121,6 +121,13 @@ EDGEQ_C_EXPORT size_t edgeq_session_output_count(const edgeq_session* session);
 EDGEQ_C_EXPORT edgeq_status edgeq_session_input_info(const edgeq_session* session, size_t index, edgeq_io_info* info);
 EDGEQ_C_EXPORT edgeq_status edgeq_session_output_info(const edgeq_session* session, size_t index, edgeq_io_info* info);
 
+/* The model's metadata_props (ONNX string key/value pairs, in file order). edgeq's own models carry
+ * "labels", "mean" and "std" (JSON arrays), "channels", "height" and "width" (integers): what a caller
+ * needs to preprocess an image and name the classes. Pointers stay valid while the session lives. */
+EDGEQ_C_EXPORT size_t edgeq_session_metadata_count(const edgeq_session* session);
+EDGEQ_C_EXPORT edgeq_status edgeq_session_metadata(const edgeq_session* session, size_t index, const char** key,
+                                                   const char** value);
+
 /* Runs with inputs in edgeq_session_input_info order and writes every output into the caller's
  * buffers (outputs[i] for output i). A buffer too small is EDGEQ_INVALID_ARGUMENT naming the output
  * and the bytes it needs (its dtype/shape/size_bytes are filled even then, so a caller can grow it). */

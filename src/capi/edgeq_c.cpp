@@ -175,6 +175,21 @@ edgeq_status edgeq_session_input_info(const edgeq_session* session, size_t index
   return io_info(session->inputs, "input", index, info);
 }
 
+size_t edgeq_session_metadata_count(const edgeq_session* session) {
+  return session ? session->session.optimized_model().metadata.size() : 0;
+}
+
+edgeq_status edgeq_session_metadata(const edgeq_session* session, size_t index, const char** key, const char** value) {
+  if (!session || !key || !value) return fail(EDGEQ_INVALID_ARGUMENT, "session, key or value is NULL");
+  const auto& metadata = session->session.optimized_model().metadata;
+  if (index >= metadata.size())
+    return fail(EDGEQ_INVALID_ARGUMENT, "metadata index " + std::to_string(index) + " out of range (the model has " +
+                                            std::to_string(metadata.size()) + " entries)");
+  *key = metadata[index].first.c_str();
+  *value = metadata[index].second.c_str();
+  return EDGEQ_OK;
+}
+
 edgeq_status edgeq_session_output_info(const edgeq_session* session, size_t index, edgeq_io_info* info) {
   if (!session || !info) return fail(EDGEQ_INVALID_ARGUMENT, "session or info is NULL");
   return io_info(session->outputs, "output", index, info);

@@ -138,6 +138,14 @@ static void test_describe_and_run(void) {
   CHECK(edgeq_session_output_info(s, 0, &out) == EDGEQ_OK);
   CHECK(strcmp(out.name, "logits") == 0);
   CHECK(out.dtype == EDGEQ_DTYPE_FLOAT32);
+  /* metadata_props in file order (make_models.cpp) */
+  const char *key = NULL, *value = NULL;
+  CHECK(edgeq_session_metadata_count(s) == 2);
+  CHECK(edgeq_session_metadata(s, 0, &key, &value) == EDGEQ_OK);
+  CHECK(strcmp(key, "labels") == 0 && strstr(value, "\"nine\"]") != NULL);
+  CHECK(edgeq_session_metadata(s, 1, &key, &value) == EDGEQ_OK);
+  CHECK(strcmp(key, "channels") == 0 && strcmp(value, "1") == 0);
+  EXPECT_ERROR(edgeq_session_metadata(s, 2, &key, &value), EDGEQ_INVALID_ARGUMENT, "metadata index 2 out of range");
   run_and_compare(s, "conv");
   edgeq_session_destroy(s);
 

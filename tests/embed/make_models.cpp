@@ -61,7 +61,11 @@ void conv_model(const std::filesystem::path& dir) {
       .node("Flatten", {"p1"}, {"f1"})
       .node("Gemm", {"f1", "w2", "b2"}, {"logits"}, {Attribute::make_int("transB", 1)}, "fc")
       .output("logits");
-  emit(dir, "conv", g.build(), {edgeq::testing::random_tensor({1, 1, 8, 8}, 11)});
+  // Metadata as edgeq's own models carry it (labels, preprocessing): edgeq_session_metadata reads it back.
+  edgeq::onnx::Model model = g.build();
+  model.set_meta("labels", R"(["zero","one","two","three","four","five","six","seven","eight","nine"])");
+  model.set_meta("channels", "1");
+  emit(dir, "conv", std::move(model), {edgeq::testing::random_tensor({1, 1, 8, 8}, 11)});
 }
 
 void mixed_model(const std::filesystem::path& dir) {
