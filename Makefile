@@ -4,13 +4,14 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 RT_BUILD   ?= build-rt
 ARM64_BUILD ?= build-arm64
+WASM_BUILD ?= build-wasm
 JOBS       ?= $(shell nproc)
 # ccache (scripts/setup installs it): the core-only build below compiles the same objects as the release
 # build, so it costs a cache lookup per file instead of a second compile.
 CMAKE_GEN  := -G Ninja $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 EDGEQ      := $(BUILD)/bin/edgeq
 
-.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 test-container demo fuzz clean
+.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 wasm test-wasm test-container demo fuzz clean
 
 all: build
 
@@ -55,6 +56,19 @@ arm64: setup
 test-arm64: rt-only arm64
 	cd $(ARM64_BUILD) && ctest -L 'arm64_(a53|max)' --no-tests=error --output-on-failure -j $(JOBS)
 
+# The runtime core in WebAssembly (cmake/wasm.cmake: Debian's emscripten 3.1.6, SIMD128, one thread) and
+# web/edgeq's ES module; under node (label wasm): the kernel tests, the ONNX node conformance suite,
+# cnn-s / cnn-m outputs compared with the x86 core's (rt-only; int8 the same bits) and web/edgeq's
+# node --test. No ccache here: it does not know emcc as a compiler.
+wasm: setup
+	@command -v emcc >/dev/null || { echo "make wasm: emcc missing (Debian emscripten, scripts/setup)"; exit 1; }
+	cmake -S . -B $(WASM_BUILD) -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/wasm.cmake -DCMAKE_BUILD_TYPE=Release \
+	  -DEDGEQ_RT_ONLY=ON -DEDGEQ_X86_MODEL_OUTPUTS=$(abspath $(RT_BUILD))/tests/arm64/model_outputs
+	cmake --build $(WASM_BUILD) -j $(JOBS)
+
+test-wasm: rt-only wasm
+	cd $(WASM_BUILD) && ctest -L wasm --no-tests=error --output-on-failure -j $(JOBS)
+
 # The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
 test-release: build
 	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
@@ -68,11 +82,13 @@ test-container: build
 # Sanitizer run first, the full release run last (its summary line closes the output). test-arm64 (the
 # aarch64 core under qemu) adds 30 s with a warm ccache (its tests: 11 s), about 6 min cold (the core's build:
 # 4 min 7 s on 2 cores; the core-only edgeq bench and its libraries: 1 min 40 s more, measured on a loaded
-# machine), to the ~18 min of the rest.
+# machine), to the ~18 min of the rest. test-wasm (the wasm32 core under node) adds 11 s warm, 3 min 18 s cold
+# on 2 cores (its tests: 6 s).
 test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-rt-only
 	$(MAKE) --no-print-directory test-arm64
+	$(MAKE) --no-print-directory test-wasm
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
@@ -87,4 +103,4 @@ fuzz: setup
 	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RT_BUILD) $(ARM64_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RT_BUILD) $(ARM64_BUILD) $(WASM_BUILD) out
