@@ -22,10 +22,22 @@ get_filename_component(EDGEQ_EMCC_REAL ${EDGEQ_EMCC} REALPATH)  # /usr/share/ems
 get_filename_component(EDGEQ_EMSCRIPTEN_ROOT ${EDGEQ_EMCC_REAL} DIRECTORY)
 include(${EDGEQ_EMSCRIPTEN_ROOT}/cmake/Modules/Platform/Emscripten.cmake)
 
-set(CMAKE_C_FLAGS_INIT "-msimd128 -fwasm-exceptions")
-set(CMAKE_CXX_FLAGS_INIT "-msimd128 -fwasm-exceptions")
+# EDGEQ_WASM_THREADS: a pthread build (SharedArrayBuffer: pages must be cross-origin isolated), with a pool
+# of workers started with the module, since a worker cannot start while the main thread waits for it.
+option(EDGEQ_WASM_THREADS "wasm32 build with pthreads (Web Workers)" OFF)
+set(EDGEQ_WASM_THREAD_FLAGS "")
+if(EDGEQ_WASM_THREADS)
+  set(EDGEQ_WASM_THREAD_FLAGS "-pthread")
+endif()
+set(CMAKE_C_FLAGS_INIT "-msimd128 -fwasm-exceptions ${EDGEQ_WASM_THREAD_FLAGS}")
+set(CMAKE_CXX_FLAGS_INIT "-msimd128 -fwasm-exceptions ${EDGEQ_WASM_THREAD_FLAGS}")
 # ALLOW_MEMORY_GROWTH: a model's size is not known at link time.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-fwasm-exceptions -sALLOW_MEMORY_GROWTH=1")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-fwasm-exceptions -sALLOW_MEMORY_GROWTH=1 ${EDGEQ_WASM_THREAD_FLAGS}")
+# -Wno-pthreads-mem-growth: growth with threads slows JS's access to the heap (views re-checked), not the
+# wasm kernels; a model's size is not known at link time, so growth stays.
+if(EDGEQ_WASM_THREADS)
+  string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT " -sPTHREAD_POOL_SIZE=4 -Wno-pthreads-mem-growth")
+endif()
 
 set(EDGEQ_NODE_PATH /usr/share/nodejs CACHE PATH "node modules Debian's emscripten needs at link time (acorn)")
 set(CMAKE_C_LINKER_LAUNCHER env NODE_PATH=${EDGEQ_NODE_PATH})
