@@ -143,6 +143,9 @@ std::string regular_file_problem(const std::string& path);
 // link cannot redirect the write), fsyncs, then renames over PATH: a reader sees the old file or the
 // whole new one, never a half-written one.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// A numpy .npy file's bytes (format 1-3, C order, little-endian or one-byte dtypes) -> Tensor. Error
+// naming `name_for_errors` for anything else, a data size that is not the shape's, or a hostile header.
+Tensor parse_npy(std::string_view bytes, const std::string& name_for_errors);
 // Several files that belong together (a model and its training log): every temp is written and
 // flushed before the first rename, so an error or a kill while writing leaves the old set; the new
 // set then lands in consecutive renames. Temps are removed on failure.

@@ -102,6 +102,8 @@ Normalization compute_normalization(const Dataset& ds, std::span<const int64_t> 
 
 // The images at `indices` as a float tensor [n, C, H, W], normalized.
 Tensor make_images(const Dataset& ds, std::span<const int64_t> indices, const Normalization& norm);
+// The same images channels-last, [n, H, W, C]: the input layout of models converted from TensorFlow/TFLite.
+Tensor to_channels_last(const Tensor& nchw);
 // The labels at `indices` as an int64 tensor [n].
 Tensor make_labels(const Dataset& ds, std::span<const int64_t> indices);
 

@@ -209,6 +209,15 @@ std::string checked_model_bytes(const Model& model, const std::string& path);
 // Tensor -> raw ONNX TensorProto bytes (the *.pb files of the backend test layout).
 std::string serialize_tensor_proto(const Tensor& t, const std::string& tensor_name);
 
+// Rewrites an ai.onnx model of opset 7-12 for opset 13 (what per-channel QDQ needs), node by node with
+// the old results: attributes that became inputs (Clip, Pad, Slice, TopK, Squeeze, Unsqueeze, ReduceSum,
+// Split, Dropout), Upsample and Resize-10 as Resize with their old coordinates and rounding,
+// BatchNormalization's spatial, Softmax/LogSoftmax/Hardmax's 2-D coercion, Scatter renamed. Returns what
+// it rewrote ("2 Clip"); nothing for opset >= 13. Error(kUnsupported) naming the first node it cannot
+// carry over (an operator it does not know to be unchanged, control flow, unknown Softmax rank, scales
+// that are not initializers), before the model is touched.
+std::vector<std::string> upgrade_opset(Model& model);
+
 // ---------------------------------------------------------------------------------------------
 // Passes. A pass rewrites the graph in place and says whether it changed anything.
 class Pass {

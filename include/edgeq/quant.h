@@ -99,6 +99,21 @@ struct QuantizeOptions {
 
 // Calibration data: batches, each one tensor per model input in graph-input order.
 using Batches = std::vector<std::vector<Tensor>>;
+// Calibration tensors from files (--calib tensors:DIR), for inputs that are no images (audio features,
+// token ids, several inputs). DIR holds either one .npy or .pb (ONNX TensorProto) file per sample or
+// batch, for a single-input model, or subdirectories (the ONNX backend-test layout, test_data_set_N/)
+// each holding input_0 .. input_{n-1} (.npy or .pb), one per model input in order. Entries are read in
+// name order. A tensor of the input's rank is a batch, one of rank - 1 one sample. The first
+// `max_samples` samples are regrouped into batches of up to `batch` consecutive samples of one shape;
+// with `exact_batch` (a model that fixes its batch dim) only batches of exactly `batch` are kept.
+struct TensorBatches {
+  Batches batches;
+  int64_t samples = 0;   // in `batches`
+  int64_t left_out = 0;  // samples that filled no exact batch
+};
+TensorBatches load_tensor_batches(const std::string& dir, const std::vector<onnx::ValueInfo>& inputs, int64_t batch, bool exact_batch,
+                                  int64_t max_samples);
+
 // Top-1 accuracy in [0, 1] of a model (fp32, QDQ or IntegerOps): the held-out evaluation.
 using Evaluator = std::function<double(const onnx::Model& model)>;
 

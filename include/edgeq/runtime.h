@@ -45,6 +45,7 @@ struct SessionOptions {
   size_t max_cached_plans = 16;
   // Shapes for inputs whose dims the model leaves open (batch, ...); the first plan is compiled for
   // these at construction so that every unsupported node is reported there. Unknown dims default to 1.
+  // A name that is no input, a rank or a dim that contradicts the model's is an Error.
   std::map<std::string, Shape> input_shapes;
   bool optimize = true;      // graph rewrites (folding, fusion); off = run the graph as written
   bool channels_last = true;  // NHWC inside conv stacks; off = plain NCHW everywhere (a test oracle)
@@ -85,6 +86,9 @@ class Session {
   const onnx::Model& optimized_model() const;
   // The plan compiled for these input shapes (compiling it if needed).
   PlanInfo plan_info(const std::vector<Shape>& input_shapes) const;
+  // The shapes the constructor compiled its first plan for: SessionOptions::input_shapes where given,
+  // the model's dims elsewhere, open dims as 1.
+  const std::vector<Shape>& default_input_shapes() const;
   int threads() const;
 
   // The plan cache: plans held now, plans compiled so far, and the packed weights of the whole session

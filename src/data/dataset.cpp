@@ -145,6 +145,20 @@ Tensor make_images(const Dataset& ds, std::span<const int64_t> indices, const No
   return out;
 }
 
+Tensor to_channels_last(const Tensor& nchw) {
+  if (nchw.rank() != 4 || nchw.dtype() != DType::kF32)
+    throw Error(ErrorCode::kInvalidArgument, "to_channels_last needs a float32 [N, C, H, W] tensor, not " + std::string(dtype_name(nchw.dtype())) +
+                                                 " " + shape_str(nchw.shape()));
+  const int64_t n = nchw.shape()[0], c = nchw.shape()[1], plane = nchw.shape()[2] * nchw.shape()[3];
+  Tensor out(DType::kF32, {n, nchw.shape()[2], nchw.shape()[3], c});
+  const float* src = nchw.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < plane; ++p) dst[(k * plane + p) * c + ch] = src[(k * c + ch) * plane + p];
+  return out;
+}
+
 Tensor make_labels(const Dataset& ds, std::span<const int64_t> indices) {
   Tensor out(DType::kI64, {static_cast<int64_t>(indices.size())});
   int64_t* dst = out.data<int64_t>();

@@ -6,6 +6,7 @@
 
 #include "edgeq/runtime.h"
 #include "quant/internal.h"
+#include "runtime/int8_ops.h"
 
 namespace edgeq::quant {
 
@@ -124,7 +125,7 @@ class Quantizer {
     check_not_quantized(original_);
     if (options_.activation_type != DType::kU8 && options_.activation_type != DType::kI8)
       throw Error(ErrorCode::kInvalidArgument, std::string("activation type must be uint8 or int8, not ") + dtype_name(options_.activation_type));
-    prepared_ = detail::prepare_fp32(original_);
+    prepared_ = detail::prepare_fp32(upgraded());
     std::set<std::string> node_names;
     for (const auto& n : prepared_.graph.nodes) node_names.insert(n.name);
     for (const auto& n : original_.graph.nodes) node_names.insert(n.name);
@@ -145,6 +146,7 @@ class Quantizer {
       validate_batches(prepared_, calibration_, 1);
     }
     detail::WrittenModel written = write(excluded_);
+    refuse_if_nothing_quantized(written);
     measure_layers();
     if (evaluator_) {
       report_.accuracy_fp32 = evaluator_(original_);
@@ -169,6 +171,54 @@ class Quantizer {
     }
     onnx::check_model(w.model);
     return w;
+  }
+
+  // The model at opset 13 when it is older: QuantizeLinear needs 10, per-channel DequantizeLinear 13
+  // (onnxruntime's quantizer upgrades too). An older model that cannot be upgraded is refused below 10
+  // (11 for dynamic mode's DynamicQuantizeLinear), else quantized at its own opset, per tensor.
+  onnx::Model upgraded() {
+    onnx::Model m = original_;
+    const int64_t from = m.opset("");
+    try {
+      const auto rewrote = onnx::upgrade_opset(m);
+      if (m.opset("") != from) {
+        std::string what;
+        for (const auto& r : rewrote) what += (what.empty() ? "" : ", ") + r;
+        report_.warnings.push_back("opset " + std::to_string(from) + " upgraded to " + std::to_string(m.opset("")) +
+                                   (what.empty() ? std::string(" (no node changed)") : " (rewrote " + what + ")"));
+      }
+    } catch (const Error& e) {
+      const int64_t needed = options_.mode == Mode::kStatic ? 10 : 11;
+      if (e.code() != ErrorCode::kUnsupported || from >= needed) {
+        if (e.code() != ErrorCode::kUnsupported) throw;
+        report_.warnings.push_back(std::string(e.what()) + "; quantized at opset " + std::to_string(from));
+        return original_;
+      }
+      throw Error(ErrorCode::kUnsupported, std::string(e.what()) + " (" + (options_.mode == Mode::kStatic ? "QuantizeLinear" : "DynamicQuantizeLinear") +
+                                               " needs opset " + std::to_string(needed) + ")");
+    }
+    return m;
+  }
+
+  // A file that quantizes nothing is only a bigger copy of the input (Q/DQ-free, with metadata): an
+  // Error that says why each candidate stayed fp32, so no such file is written.
+  void refuse_if_nothing_quantized(const detail::WrittenModel& written) const {
+    if (std::any_of(written.layers.begin(), written.layers.end(), [](const LayerReport& l) { return l.quantized; })) return;
+    std::map<std::string, int> why;  // reason -> layers
+    for (const auto& l : written.layers) ++why[l.op_type + ": " + (l.note.empty() ? "left in fp32" : l.note)];
+    std::string reasons;
+    for (const auto& [reason, count] : why) reasons += (reasons.empty() ? "" : "; ") + std::to_string(count) + " x " + reason;
+    const bool is_static = options_.mode == Mode::kStatic;
+    std::string msg = "nothing was quantized";
+    if (!reasons.empty()) msg += " (" + reasons + ")";
+    else if (is_static) {
+      std::string ops;
+      for (const auto& op : runtime::int8_ops_of(runtime::Int8OpKind::kInteger)) ops += (ops.empty() ? "" : ", ") + op;
+      msg += ": the model has no operator that runs in int8 (" + ops + ")";
+    }
+    else msg += ": dynamic mode quantizes the weights of MatMul and Gemm (Conv with --include-conv), and the model has none";
+    if (!is_static) msg += options_.include_conv ? "; try --mode static" : "; try --mode static, or --include-conv";
+    throw Error(ErrorCode::kUnsupported, msg + "; no file written");
   }
 
   // fp32 reference outputs (graph outputs + `extra`) for the SQNR samples, computed once per name set.

@@ -47,6 +47,7 @@ struct Session::Impl {
   int threads = 1;
   int64_t opset = 0;
   std::vector<IoInfo> inputs, outputs;
+  std::vector<Shape> first_shapes;  // what the constructor compiled for: given input_shapes, open dims as 1
   std::shared_ptr<ThreadPool> pool;  // own or shared; null when single-threaded
   mutable detail::PackCache packs;
 
@@ -322,6 +323,10 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
       if (it->second.size() != s.size() && !s.empty())
         throw Error(ErrorCode::kInvalidArgument, "input_shapes['" + in.name + "'] has rank " + std::to_string(it->second.size()) +
                                                      ", the model says " + shape_str(s));
+      for (size_t d = 0; d < s.size(); ++d)
+        if (s[d] >= 0 && s[d] != it->second[d])
+          throw Error(ErrorCode::kInvalidArgument, "input_shapes['" + in.name + "'] is " + shape_str(it->second) + ", the model fixes dim " +
+                                                       std::to_string(d) + " of " + shape_str(s) + " at " + std::to_string(s[d]));
       s = it->second;
     }
     for (auto& d : s)
@@ -336,6 +341,7 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
     for (const auto& in : im.inputs) found = found || in.name == name;
     if (!found) throw Error(ErrorCode::kNotFound, "input_shapes names '" + name + "', which is not an input of the model");
   }
+  im.first_shapes = shapes;
   std::set<std::string> wanted;
   std::shared_ptr<const Plan> first;
   try {
@@ -371,6 +377,8 @@ const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 const onnx::Model& Session::optimized_model() const { return impl_->model; }
 int Session::threads() const { return impl_->threads; }
+
+const std::vector<Shape>& Session::default_input_shapes() const { return impl_->first_shapes; }
 
 Session::CacheStats Session::cache_stats() const {
   CacheStats stats;

@@ -99,3 +99,71 @@ TEST(Core, HalfAndBfloat16Conversions) {
   EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::max()), 0x7f80);  // rounds past the largest: infinity
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
 }
+
+namespace edgeq {
+namespace {
+
+// A .npy file: magic, version, little-endian header length (2 bytes in 1.0, 4 in 2.0), header, data.
+std::string npy(const std::string& header, const std::string& data, int version = 1) {
+  std::string out = std::string("\x93NUMPY", 6) + static_cast<char>(version) + '\0';
+  const size_t n = header.size();
+  out += static_cast<char>(n & 0xff);
+  out += static_cast<char>((n >> 8) & 0xff);
+  if (version >= 2) out += std::string("\0\0", 2);
+  return out + header + data;
+}
+
+TEST(Npy, ReadsWhatNumpyWrites) {
+  const float values[6] = {1.f, -2.f, 3.5f, 0.f, 5.f, 6.25f};
+  const std::string f32(reinterpret_cast<const char*>(values), sizeof values);
+  Tensor t = parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }        \n", f32), "a.npy");
+  EXPECT_EQ(t.dtype(), DType::kF32);
+  EXPECT_EQ(t.shape(), (Shape{2, 3}));
+  EXPECT_EQ(t.data<float>()[2], 3.5f);
+  EXPECT_EQ(t.data<float>()[5], 6.25f);
+  t = parse_npy(npy("{\"descr\": \"|u1\", \"fortran_order\": False, \"shape\": (3,)}\n", "\x01\x02\xff", 2), "b.npy");
+  EXPECT_EQ(t.dtype(), DType::kU8);
+  EXPECT_EQ(t.shape(), (Shape{3}));
+  EXPECT_EQ(t.data<uint8_t>()[2], 255);
+  const int64_t one = 7;
+  t = parse_npy(npy("{'descr': '<i8', 'fortran_order': False, 'shape': ()}", std::string(reinterpret_cast<const char*>(&one), 8)), "c.npy");
+  EXPECT_EQ(t.rank(), 0);
+  EXPECT_EQ(t.data<int64_t>()[0], 7);
+}
+
+TEST(Npy, RefusesEveryMalformedFileWithItsName) {
+  const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+  const std::string eight(8, '\0');
+  std::string too_long = npy(ok, eight);
+  too_long[8] = '\xff';  // header length past the end
+  std::string version4 = npy(ok, eight);
+  version4[6] = 4;
+  const std::pair<std::string, std::string> bad[] = {
+      {"PK\x03\x04 not numpy at all", "magic"},
+      {too_long, "header of"},
+      {version4, "version 4"},
+      {npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", eight), "Fortran"},
+      {npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", eight), "'>f4'"},
+      {npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", eight), "'<c8'"},
+      {npy(ok, "1234"), "needs 8 data bytes, the file holds 4"},
+      {npy(ok, eight + "x"), "holds 9"},
+      {npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }", ""), "2^40"},
+      {npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", ""), "too large"},
+      {npy("{'descr': '<f4, 'fortran_order': False}", ""), "header"},
+      {npy("{'descr': '<f4', 'shape': (2,), }", eight), "lacks"},
+      {npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", eight), "unknown header key"},
+      {npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", eight), "whole number"}};
+  for (const auto& [bytes, says] : bad) {
+    try {
+      parse_npy(bytes, "calib/x.npy");
+      ADD_FAILURE() << "accepted: " << says;
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("calib/x.npy"), std::string::npos) << what;
+      EXPECT_NE(what.find(says), std::string::npos) << what;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgeq

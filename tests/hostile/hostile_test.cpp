@@ -276,7 +276,7 @@ TEST_F(Hostile, LongChainOfNodesIsLinear) {
   constexpr double kChainCpuSeconds = 6.0;
   works({"inspect", p}, kChainCpuSeconds);
   const HostileRun plan = works({"inspect", "--plan", p}, kChainCpuSeconds);
-  EXPECT_NE(plan.out.find("plan (batch 1)"), std::string::npos) << plan.out.substr(0, 300);
+  EXPECT_NE(plan.out.find("plan (v0 [1, 4])"), std::string::npos) << plan.out.substr(0, 300);
 }
 
 TEST_F(Hostile, ModelPathThatIsNotAFile) {

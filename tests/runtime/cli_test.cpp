@@ -123,7 +123,34 @@ TEST(RuntimeCli, InspectShowsThePlan) {
   EXPECT_EQ(convs, 2) << r.out;  // cnn-s: conv1, conv2 (ReLU fused into them)
   auto text = run("inspect " + (kFixtures / "cnn-s" / "model.onnx").string() + " --plan");
   EXPECT_EQ(text.exit_code, 0);
-  EXPECT_NE(text.out.find("plan (batch 1):"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("plan (input [1, 1, 28, 28]):"), std::string::npos) << text.out;
+}
+
+// --input-shape: the plan is compiled for the given dims (a bigger batch needs a bigger arena); a name
+// that is no input, a dim the model fixes, or a malformed value is one line and exit 1.
+TEST(RuntimeCli, InspectPlanTakesInputShape) {
+  if (auto why = fixtures_missing(); !why.empty()) GTEST_SKIP() << why;
+  const std::string model = (kFixtures / "cnn-s" / "model.onnx").string();
+  auto one = run("inspect " + model + " --plan --json");
+  auto four = run("inspect " + model + " --plan --json --input-shape input=4x1x28x28");
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  ASSERT_EQ(four.exit_code, 0) << four.out;
+  const auto j1 = nlohmann::json::parse(one.out)["plan"], j4 = nlohmann::json::parse(four.out)["plan"];
+  EXPECT_EQ(j1["input_shapes"]["input"], nlohmann::json({1, 1, 28, 28}));
+  EXPECT_EQ(j4["input_shapes"]["input"], nlohmann::json({4, 1, 28, 28}));
+  EXPECT_GT(j4["arena_bytes"].get<size_t>(), j1["arena_bytes"].get<size_t>());
+  auto comma = run("inspect " + model + " --plan --input-shape input=2,1,28,28");
+  EXPECT_EQ(comma.exit_code, 0) << comma.out;
+  EXPECT_NE(comma.out.find("plan (input [2, 1, 28, 28]):"), std::string::npos) << comma.out;
+  const std::pair<const char*, const char*> bad[] = {
+      {"input=4x3x28x28", "fixes dim 1"},    {"pixels=1x1x28x28", "'pixels'"}, {"input=4x", "NAME=DIMS"},
+      {"input=1x1x28", "rank 3"},            {"=1x1x28x28", "NAME=DIMS"},      {"input=0x1x28x28", "NAME=DIMS"}};
+  for (const auto& [flag, says] : bad) {
+    auto r = run("inspect " + model + " --plan --input-shape " + flag);
+    EXPECT_EQ(r.exit_code, 1) << flag << ": " << r.out;
+    EXPECT_NE(r.out.find(says), std::string::npos) << flag << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
 }
 
 TEST(RuntimeCli, PredictGivesSortedTopK) {

@@ -90,6 +90,43 @@ CLI::Validator whole_number(long long min, long long max) {
       "INT " + range_text(min, max));
 }
 
+void add_input_shape_option(CLI::App* cmd, std::map<std::string, Shape>* shapes) {
+  auto parse = [](const std::string& text, std::string* name, Shape* dims) -> std::string {
+    const auto eq = text.rfind('=');
+    const std::string rule = "must be NAME=DIMS with whole dims >= 1 (images=1x3x224x224), not " + shown_value(text);
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) return rule;
+    *name = text.substr(0, eq);
+    dims->clear();
+    std::string part;
+    std::istringstream in(text.substr(eq + 1));
+    while (std::getline(in, part, text.find('x', eq) != std::string::npos ? 'x' : ',')) {
+      const auto v = parse_whole(part);
+      if (!v || *v < 1 || *v > (1LL << 31)) return rule;
+      dims->push_back(*v);
+    }
+    return dims->empty() || text.back() == 'x' || text.back() == ',' ? rule : "";
+  };
+  cmd->add_option_function<std::vector<std::string>>(
+         "--input-shape",
+         [shapes, parse](const std::vector<std::string>& items) {
+           for (const auto& item : items) {
+             std::string name;
+             Shape dims;
+             parse(item, &name, &dims);
+             if (!shapes->emplace(name, dims).second)
+               throw CLI::ValidationError("--input-shape", "names input '" + printable(name, 40) + "' twice");
+           }
+         },
+         "Shape to compile for an input the model leaves open: NAME=DIMS (images=1x3x224x224), repeatable")
+      ->check(CLI::Validator(
+          [parse](std::string& text) {
+            std::string name;
+            Shape dims;
+            return parse(text, &name, &dims);
+          },
+          "NAME=DIMS"));
+}
+
 CLI::Validator real_number(double min, double max) {
   auto show = [](double x) {
     std::ostringstream os;

@@ -45,6 +45,7 @@ struct BenchArgs {
   int64_t batch = 1, throughput_batch = 64, limit = 0;
   int warmup = 20, runs = 300, rounds = 3, batch_runs = 30;
   bool quiet = false;
+  std::map<std::string, Shape> input_shapes;  // sample dims for inputs the models leave open
 };
 
 // One model file and what the run learned about it.
@@ -309,6 +310,7 @@ void run_bench(const BenchArgs& a) {
   //    process holds a dataset or a thread pool, so the child's figure is mostly the session's.
   std::vector<Variant> variants;
   std::optional<onnx::Model> first_model;
+  std::set<std::string> named_inputs;  // --input-shape names some model's input
   for (const auto& path : a.models) {
 #ifdef EDGEQ_CORE_ONLY
     onnx::Model model = onnx::read_model(path);
@@ -325,13 +327,31 @@ void run_bench(const BenchArgs& a) {
       if (key == "arch" && !value.empty()) v.family = value;
     if (model.graph.inputs.size() != 1)
       throw Error(ErrorCode::kUnsupported, path + ": bench needs a model with exactly one input");
-    const Shape& in = model.graph.inputs[0].shape;
+    const auto& input = model.graph.inputs[0];
+    Shape in = input.shape;
+    if (auto given = a.input_shapes.find(input.name); given != a.input_shapes.end()) {
+      named_inputs.insert(input.name);
+      if (given->second.size() != in.size())
+        throw Error(ErrorCode::kInvalidArgument, "--input-shape " + input.name + "=" + shape_str(given->second) + " has rank " +
+                                                     std::to_string(given->second.size()) + ", " + path + " says " + shape_str(in));
+      for (size_t d = 1; d < in.size(); ++d) {  // dim 0 is the batch: --batch sets it
+        if (in[d] >= 1 && in[d] != given->second[d])
+          throw Error(ErrorCode::kInvalidArgument, "--input-shape " + input.name + ": " + path + " fixes dim " + std::to_string(d) +
+                                                       " of " + shape_str(in) + " at " + std::to_string(in[d]));
+        in[d] = given->second[d];
+      }
+    }
     v.sample_shape.assign(in.begin() + (in.empty() ? 0 : 1), in.end());
     for (int64_t d : v.sample_shape)
-      if (d < 1) throw Error(ErrorCode::kUnsupported, path + ": input " + shape_str(in) + " leaves a sample dim open");
+      if (d < 1)
+        throw Error(ErrorCode::kUnsupported, path + ": input " + shape_str(in) + " leaves a sample dim open (give --input-shape " +
+                                                 input.name + "=DIMS)");
     variants.push_back(std::move(v));
     if (!first_model) first_model = std::move(model);
   }
+  for (const auto& [name, dims] : a.input_shapes)
+    if (!named_inputs.count(name))
+      throw Error(ErrorCode::kNotFound, "--input-shape names '" + name + "', which is not the input of any model given");
   const int n_models = static_cast<int>(variants.size()), n_threads = static_cast<int>(thread_counts.size());
   int peer_steps = peers.count("torch") ? 1 : 0;  // the LibTorch row, then one per subprocess driver
   for (const auto& driver : peer_drivers()) peer_steps += peers.count(driver.key) ? 1 : 0;
@@ -590,6 +610,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--md", a->md, "Write the report as Markdown to this file");
   cmd->add_option("--svg-dir", a->svg_dir, "Write latency.svg, size.svg and accuracy.svg here");
   cmd->add_flag("--quiet", a->quiet, "No progress lines on stderr");
+  add_input_shape_option(cmd, &a->input_shapes);
   cmd->callback([a] { run_bench(*a); });
 }
 

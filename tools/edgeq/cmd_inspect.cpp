@@ -1,5 +1,5 @@
-// edgeq inspect MODEL.onnx [--json] [--plan] [--profile N]: opset, producer, I/O, op histogram, params,
-// MACs, quantized?, metadata; with --plan the edgeq runtime's compiled plan at batch 1 (every kernel
+// edgeq inspect MODEL.onnx [--json] [--plan] [--profile N] [--input-shape NAME=DIMS]: opset, producer, I/O, op
+// histogram, params, MACs, quantized?, metadata; with --plan the edgeq runtime's compiled plan (every kernel
 // call, e.g. whether a QDQ group became an int8 kernel), with --profile each step's mean time.
 #include <cstdio>
 #include <cstring>
@@ -99,16 +99,13 @@ void print_text(const onnx::ModelSummary& s) {
   }
 }
 
-// The plan for batch 1 (open dims taken as 1) and, when runs > 0, per-step times on uniform [0, 1) inputs.
-nlohmann::ordered_json plan_json(const std::string& path, int runs) {
-  const runtime::Session session = runtime::load_session(path);
-  std::vector<Shape> shapes;
-  for (const auto& in : session.inputs()) {
-    Shape s = in.shape;
-    for (auto& d : s)
-      if (d < 0) d = 1;
-    shapes.push_back(s);
-  }
+// The plan for the --input-shape dims (open dims otherwise taken as 1) and, when runs > 0, per-step
+// times on uniform [0, 1) inputs.
+nlohmann::ordered_json plan_json(const std::string& path, int runs, const std::map<std::string, Shape>& input_shapes) {
+  runtime::SessionOptions so;
+  so.input_shapes = input_shapes;
+  const runtime::Session session = runtime::load_session(path, so);
+  const std::vector<Shape> shapes = session.default_input_shapes();
   const runtime::PlanInfo info = session.plan_info(shapes);
   nlohmann::ordered_json j = {{"steps", info.steps}, {"arena_bytes", info.arena_bytes}, {"constant_bytes", info.constant_bytes}};
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
@@ -129,12 +126,18 @@ nlohmann::ordered_json plan_json(const std::string& path, int runs) {
   } else {
     for (const auto& l : info.step_labels) steps.push_back({{"label", l}});
   }
+  nlohmann::ordered_json compiled = nlohmann::ordered_json::object();
+  for (size_t k = 0; k < shapes.size(); ++k) compiled[session.inputs()[k].name] = shapes[k];
+  j["input_shapes"] = compiled;
   j["step_list"] = steps;
   return j;
 }
 
 void print_plan(const nlohmann::ordered_json& p) {
-  std::cout << "plan (batch 1): " << p["steps"].get<size_t>() << " steps, arena " << p["arena_bytes"].get<size_t>()
+  std::string for_shapes;
+  for (const auto& [name, dims] : p["input_shapes"].items())
+    for_shapes += (for_shapes.empty() ? "" : ", ") + printable(name, 60) + " " + shape_str(dims.get<Shape>());
+  std::cout << "plan (" << for_shapes << "): " << p["steps"].get<size_t>() << " steps, arena " << p["arena_bytes"].get<size_t>()
             << " B, constants " << p["constant_bytes"].get<size_t>() << " B\n";
   double total = 0;
   for (const auto& s : p["step_list"])
@@ -157,18 +160,20 @@ void setup_inspect(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto plan = std::make_shared<bool>(false);
   auto profile_runs = std::make_shared<int>(0);
+  auto input_shapes = std::make_shared<std::map<std::string, Shape>>();
   cmd->add_option("model", *path, "ONNX model file")->required();
   cmd->add_flag("--json", *json, "Print one JSON object");
-  cmd->add_flag("--plan", *plan, "Also show the edgeq runtime's compiled plan at batch 1 (one line per kernel call)");
+  cmd->add_flag("--plan", *plan, "Also show the edgeq runtime's compiled plan (one line per kernel call) for the --input-shape dims, open dims as 1");
   cmd->add_option("--profile", *profile_runs, "With --plan: time each step over N runs (mean microseconds)")
       ->check(whole_number(0));
-  cmd->callback([path, json, plan, profile_runs] {
+  add_input_shape_option(cmd, input_shapes.get());
+  cmd->callback([path, json, plan, profile_runs, input_shapes] {
     onnx::Model model = onnx::load_model(*path);
     std::error_code ec;
     auto bytes = std::filesystem::file_size(*path, ec);
     auto summary = onnx::summarize(model, ec ? 0 : static_cast<int64_t>(bytes));
     nlohmann::ordered_json p;
-    if (*plan || *profile_runs > 0) p = plan_json(*path, *profile_runs);
+    if (*plan || *profile_runs > 0) p = plan_json(*path, *profile_runs, *input_shapes);
     if (*json) {
       nlohmann::ordered_json j = to_json(summary);
       if (!p.is_null()) j["plan"] = p;

@@ -10,8 +10,11 @@
 
 #include <CLI/CLI.hpp>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "edgeq/core.h"
 
 namespace edgeq::cli {
 
@@ -59,6 +62,11 @@ CLI::Validator input_directory();
 CLI::Validator thread_count(int min_threads);
 // The same ceiling for a number parsed elsewhere (bench's "--threads 1,2,all" list).
 int clamp_threads(int requested, const std::string& flag);
+
+// --input-shape NAME=DIMS, repeatable ("images=1x3x224x224"; x or , between dims): the shape to compile
+// for an input whose dims the model leaves open (the Session refuses a name that is no input and dims that
+// contradict the model's fixed ones). Every verb that compiles a plan before it has data takes it.
+void add_input_shape_option(CLI::App* cmd, std::map<std::string, Shape>* shapes);
 
 // edgeq never writes over what it reads: each output (flag, path) that is the same file as an input
 // (device and inode, so links and other spellings count) or the same path as an earlier output is an
