@@ -72,26 +72,28 @@ TensorBatches load_tensor_batches(const std::string& dir, const std::vector<onnx
   if (inputs.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no inputs to calibrate");
   const std::string problem = fs::is_directory(dir) ? "" : "is not a directory";
   if (!problem.empty()) throw Error(ErrorCode::kNotFound, "--calib tensors:" + dir + " " + problem);
-  std::vector<std::vector<Tensor>> sets;
+  // The sets in name order, read one at a time as the samples are needed: a folder of thousands of
+  // files costs only the first --calib-samples' worth of memory.
   const auto set_dirs = sorted_entries(dir, true);
-  if (!set_dirs.empty()) {
-    for (const auto& d : set_dirs) sets.push_back(read_set(d, inputs.size()));
-  } else {
-    if (inputs.size() != 1)
-      throw Error(ErrorCode::kInvalidArgument, dir + ": the model takes " + std::to_string(inputs.size()) +
-                                                   " inputs: give one subdirectory per sample set holding input_0 .. input_" +
-                                                   std::to_string(inputs.size() - 1) + " (.npy or .pb)");
-    for (const auto& f : sorted_entries(dir, false)) sets.push_back({read_tensor_file(f)});
-  }
-  if (sets.empty()) throw Error(ErrorCode::kInvalidArgument, dir + ": no .npy or .pb files and no sample-set subdirectories");
+  const auto files = set_dirs.empty() ? sorted_entries(dir, false) : std::vector<fs::path>{};
+  if (set_dirs.empty() && inputs.size() != 1)
+    throw Error(ErrorCode::kInvalidArgument, dir + ": the model takes " + std::to_string(inputs.size()) +
+                                                 " inputs: give one subdirectory per sample set holding input_0 .. input_" +
+                                                 std::to_string(inputs.size() - 1) + " (.npy or .pb)");
+  const size_t n_sets = set_dirs.empty() ? files.size() : set_dirs.size();
+  if (n_sets == 0) throw Error(ErrorCode::kInvalidArgument, dir + ": no .npy or .pb files and no sample-set subdirectories");
+  auto read_nth = [&](size_t s) {
+    return set_dirs.empty() ? std::vector<Tensor>{read_tensor_file(files[s])} : read_set(set_dirs[s], inputs.size());
+  };
 
   // Split every set into samples: a tensor of the input's rank is a batch, one of rank - 1 a sample.
   std::vector<std::vector<Tensor>> samples(inputs.size());
   size_t n_samples = 0;
-  for (size_t s = 0; s < sets.size() && static_cast<int64_t>(n_samples) < max_samples; ++s) {
+  for (size_t s = 0; s < n_sets && static_cast<int64_t>(n_samples) < max_samples; ++s) {
+    const std::vector<Tensor> set = read_nth(s);
     int64_t count = -1;
     for (size_t k = 0; k < inputs.size(); ++k) {
-      Tensor t = sets[s][k];
+      Tensor t = set[k];
       const auto rank = static_cast<int64_t>(inputs[k].shape.size());
       if (inputs[k].has_shape && t.rank() == rank - 1) {
         Shape with_batch = t.shape();

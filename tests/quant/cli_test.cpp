@@ -174,10 +174,10 @@ TEST_F(QuantCli, TensorFolderCalibration) {
   r = quantize(path("mlp.onnx") + " --calib tensors:" + dir.string() + " --calib-samples 8 --out " + path("q8.onnx"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("gives 7 samples"), std::string::npos) << r.output;
-  write_file_atomic((dir / "d.npy").string(), "\x93NUMPY\x01\x00\xff\xff{'descr'");
+  write_file_atomic((dir / "0.npy").string(), "\x93NUMPY\x01\x00\xff\xff{'descr'");  // sorts first: read first
   r = quantize(path("mlp.onnx") + " --calib tensors:" + dir.string() + " --calib-samples 7 --out " + path("qd.onnx"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("d.npy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0.npy"), std::string::npos) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
