@@ -119,6 +119,11 @@ Session load_session(const std::string& path, const SessionOptions& options = {}
 Session load_session_from_buffer(const void* data, size_t size, const SessionOptions& options = {},
                                  const std::string& name = "model");
 
+// `given` dims for an input the model declares as `declared` (-1 where open; empty when the rank is
+// unknown): the same rank and every fixed dim equal, else Error(kInvalidArgument) naming `what`
+// ("--input-shape images", "input_shapes['images']"). Returns `given`.
+Shape checked_input_shape(const Shape& declared, const Shape& given, const std::string& what);
+
 // The ONNX operators (ai.onnx domain) the runtime implements, sorted.
 std::vector<std::string> supported_ops();
 

@@ -188,14 +188,14 @@ class Quantizer {
                                    (what.empty() ? std::string(" (no node changed)") : " (rewrote " + what + ")"));
       }
     } catch (const Error& e) {
-      const int64_t needed = options_.mode == Mode::kStatic ? 10 : 11;
-      if (e.code() != ErrorCode::kUnsupported || from >= needed) {
-        if (e.code() != ErrorCode::kUnsupported) throw;
-        report_.warnings.push_back(std::string(e.what()) + "; quantized at opset " + std::to_string(from));
-        return original_;
-      }
-      throw Error(ErrorCode::kUnsupported, std::string(e.what()) + " (" + (options_.mode == Mode::kStatic ? "QuantizeLinear" : "DynamicQuantizeLinear") +
-                                               " needs opset " + std::to_string(needed) + ")");
+      if (e.code() != ErrorCode::kUnsupported) throw;
+      const bool is_static = options_.mode == Mode::kStatic;
+      const int64_t needed = is_static ? 10 : 11;
+      if (from < needed)
+        throw Error(ErrorCode::kUnsupported, std::string(e.what()) + " (" + (is_static ? "QuantizeLinear" : "DynamicQuantizeLinear") +
+                                                 " needs opset " + std::to_string(needed) + ")");
+      report_.warnings.push_back(std::string(e.what()) + "; quantized at opset " + std::to_string(from));
+      return original_;
     }
     return m;
   }

@@ -319,16 +319,7 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
   for (const auto& in : im.inputs) {
     Shape s = in.shape;
     auto it = options.input_shapes.find(in.name);
-    if (it != options.input_shapes.end()) {
-      if (it->second.size() != s.size() && !s.empty())
-        throw Error(ErrorCode::kInvalidArgument, "input_shapes['" + in.name + "'] has rank " + std::to_string(it->second.size()) +
-                                                     ", the model says " + shape_str(s));
-      for (size_t d = 0; d < s.size(); ++d)
-        if (s[d] >= 0 && s[d] != it->second[d])
-          throw Error(ErrorCode::kInvalidArgument, "input_shapes['" + in.name + "'] is " + shape_str(it->second) + ", the model fixes dim " +
-                                                       std::to_string(d) + " of " + shape_str(s) + " at " + std::to_string(s[d]));
-      s = it->second;
-    }
+    if (it != options.input_shapes.end()) s = checked_input_shape(s, it->second, "input_shapes['" + in.name + "']");
     for (auto& d : s)
       if (d < 0) {
         d = 1;
@@ -379,6 +370,17 @@ const onnx::Model& Session::optimized_model() const { return impl_->model; }
 int Session::threads() const { return impl_->threads; }
 
 const std::vector<Shape>& Session::default_input_shapes() const { return impl_->first_shapes; }
+
+Shape checked_input_shape(const Shape& declared, const Shape& given, const std::string& what) {
+  if (declared.empty()) return given;
+  if (given.size() != declared.size())
+    throw Error(ErrorCode::kInvalidArgument, what + " has rank " + std::to_string(given.size()) + ", the model says " + shape_str(declared));
+  for (size_t d = 0; d < declared.size(); ++d)
+    if (declared[d] >= 0 && declared[d] != given[d])
+      throw Error(ErrorCode::kInvalidArgument, what + " is " + shape_str(given) + ", the model fixes dim " + std::to_string(d) + " of " +
+                                                   shape_str(declared) + " at " + std::to_string(declared[d]));
+  return given;
+}
 
 Session::CacheStats Session::cache_stats() const {
   CacheStats stats;

@@ -331,15 +331,11 @@ void run_bench(const BenchArgs& a) {
     Shape in = input.shape;
     if (auto given = a.input_shapes.find(input.name); given != a.input_shapes.end()) {
       named_inputs.insert(input.name);
-      if (given->second.size() != in.size())
-        throw Error(ErrorCode::kInvalidArgument, "--input-shape " + input.name + "=" + shape_str(given->second) + " has rank " +
-                                                     std::to_string(given->second.size()) + ", " + path + " says " + shape_str(in));
-      for (size_t d = 1; d < in.size(); ++d) {  // dim 0 is the batch: --batch sets it
-        if (in[d] >= 1 && in[d] != given->second[d])
-          throw Error(ErrorCode::kInvalidArgument, "--input-shape " + input.name + ": " + path + " fixes dim " + std::to_string(d) +
-                                                       " of " + shape_str(in) + " at " + std::to_string(in[d]));
-        in[d] = given->second[d];
-      }
+      if (in.empty())  // no rank in the file: nothing to check the dims against
+        throw Error(ErrorCode::kInvalidArgument, "--input-shape " + input.name + ": " + path + " does not say the input's rank");
+      Shape dims = given->second;
+      if (!dims.empty()) dims[0] = in[0];  // dim 0 is the batch: --batch sets it
+      in = runtime::checked_input_shape(in, dims, "--input-shape " + input.name + " (" + path + ")");
     }
     v.sample_shape.assign(in.begin() + (in.empty() ? 0 : 1), in.end());
     for (int64_t d : v.sample_shape)

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "edgeq/data.h"
 #include "edgeq/quant.h"
+#include "edgeq/runtime.h"
 
 namespace edgeq::cli {
 namespace {
@@ -59,13 +60,7 @@ ImageFeed image_feed(const onnx::Model& m, const std::string& path, const std::s
   Shape s = in.has_shape ? in.shape : Shape{};
   for (const auto& [name, dims] : input_shapes) {
     if (name != in.name) throw Error(ErrorCode::kNotFound, "--input-shape names '" + name + "', which is not an input of " + path);
-    if (!s.empty() && dims.size() != s.size())
-      throw Error(ErrorCode::kInvalidArgument, "--input-shape " + name + " has rank " + std::to_string(dims.size()) + ", the model says " + shape_str(s));
-    for (size_t d = 0; d < s.size(); ++d)
-      if (s[d] >= 0 && s[d] != dims[d])
-        throw Error(ErrorCode::kInvalidArgument, "--input-shape " + name + ": the model fixes dim " + std::to_string(d) + " of " +
-                                                     shape_str(s) + " at " + std::to_string(s[d]));
-    s = dims;
+    s = runtime::checked_input_shape(s, dims, "--input-shape " + name);
   }
   if (s.size() != 4)
     throw Error(ErrorCode::kUnsupported, "input '" + in.name + "' " + shape_str(s) +
