@@ -94,7 +94,11 @@ struct QuantizeOptions {
   // Accuracy control: when >= 0 and an evaluator is given, layers are left in fp32, most sensitive
   // first, until accuracy(fp32) - accuracy(quantized) <= max_drop_pp percentage points.
   double max_drop_pp = -1;
-  int64_t sqnr_samples = 64;  // calibration samples used for the SQNR figures
+  int64_t sqnr_samples = 64;  // calibration samples used for the SQNR figures of the written model
+  // Calibration samples for each layer's sensitivity (the SQNR of the outputs with that layer alone in
+  // int8): one model run per layer and sample, so it bounds the quantizer's time on deep models; the
+  // figures rank layers for --max-drop, which a few samples of a whole feature map already do.
+  int64_t sensitivity_samples = 16;
 };
 
 // Calibration data: batches, each one tensor per model input in graph-input order.
@@ -170,7 +174,7 @@ void check_not_quantized(const onnx::Model& model);
 std::vector<Tensor> simulate(const onnx::Model& model, const std::vector<Tensor>& inputs,
                              const std::vector<std::string>& extra = {});
 
-// Top-1 accuracy of `model` (via simulate) on labelled batches (inputs[i] is batch i's single input).
+// Top-1 accuracy of `model` (the runtime, or simulate where the runtime refuses it) on labelled batches (inputs[i] is batch i's single input).
 double top1_accuracy(const onnx::Model& model, const std::vector<Tensor>& inputs,
                      const std::vector<std::vector<int64_t>>& labels);
 

@@ -1,6 +1,7 @@
 // quantize(): prepare -> calibrate -> write -> measure (SQNR, accuracy) -> mixed precision under a budget.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,38 @@ namespace edgeq::quant {
 namespace {
 
 int64_t batch_size(const std::vector<Tensor>& batch) { return batch.empty() || batch[0].rank() == 0 ? 1 : batch[0].shape()[0]; }
+
+// Sample `i` of a batch (dim 0), as a batch of one.
+Tensor sample_of(const Tensor& batch, int64_t i) {
+  Shape shape = batch.shape();
+  const size_t bytes = batch.nbytes() / static_cast<size_t>(shape[0]);
+  shape[0] = 1;
+  Tensor one(batch.dtype(), shape);
+  std::memcpy(one.raw(), static_cast<const std::byte*>(batch.raw()) + bytes * static_cast<size_t>(i), bytes);
+  return one;
+}
+
+// The calibration and SQNR passes make every value of the model an output, all alive at once: a batch
+// of 16 at 224x224 held 4 GB for EfficientNet-B0. Where every input's batch dim is open, samples go
+// through one at a time (the collectors and SQNR sums see the same values either way); a fixed batch
+// keeps the batches the model accepts.
+Batches one_sample_batches(const onnx::Graph& g, const Batches& batches) {
+  const bool open_batch = std::all_of(g.inputs.begin(), g.inputs.end(), [](const auto& v) { return !v.shape.empty() && v.shape[0] < 0; });
+  if (!open_batch) return batches;
+  Batches out;
+  for (const auto& batch : batches) {
+    if (batch_size(batch) == 1) {
+      out.push_back(batch);
+      continue;
+    }
+    for (int64_t s = 0; s < batch_size(batch); ++s) {
+      std::vector<Tensor> one;
+      for (const auto& t : batch) one.push_back(sample_of(t, s));
+      out.push_back(std::move(one));
+    }
+  }
+  return out;
+}
 
 int64_t count_samples(const Batches& batches) {
   int64_t n = 0;
@@ -55,10 +88,6 @@ std::vector<std::string> float_values(const onnx::Model& m) {
     for (const auto& o : n.outputs)
       if (!o.empty() && detail::is_float_value(m.graph, o) && seen.insert(o).second) names.push_back(o);
   return names;
-}
-
-bool is_graph_input(const onnx::Graph& g, const std::string& name) {
-  return std::any_of(g.inputs.begin(), g.inputs.end(), [&](const auto& v) { return v.name == name; });
 }
 
 // Runs the fp32 model on every batch and folds each value into its collector (nothing is kept).
@@ -139,6 +168,7 @@ class Quantizer {
     report_.activation_type = is_static ? dtype_name(options_.activation_type) : "uint8 (dynamic)";
     if (is_static) {
       validate_batches(prepared_, calibration_, options_.min_calibration_samples);
+      calibration_ = one_sample_batches(prepared_.graph, calibration_);
       report_.method = method_name(options_.calibration.method);
       report_.calibration_samples = count_samples(calibration_);
       ranges_ = calibrate(prepared_, calibration_, options_.calibration);
@@ -161,9 +191,13 @@ class Quantizer {
   }
 
  private:
-  detail::WrittenModel write(const std::set<std::string>& excluded) const {
+  // `for_file`: the model may be written out, so it gets shape inference and the checker; the
+  // single-layer models of the sensitivity pass are only run (the checker's protobuf round trip of a
+  // ResNet-18 costs more than running it).
+  detail::WrittenModel write(const std::set<std::string>& excluded, bool for_file = true) const {
     detail::WrittenModel w = options_.mode == Mode::kStatic ? detail::write_static(prepared_, options_, ranges_, excluded)
                                                              : detail::write_dynamic(prepared_, options_, excluded);
+    if (!for_file) return w;
     try {
       onnx::infer_shapes(w.model);
     } catch (const Error&) {
@@ -221,47 +255,25 @@ class Quantizer {
     throw Error(ErrorCode::kUnsupported, msg + "; no file written");
   }
 
-  // fp32 reference outputs (graph outputs + `extra`) for the SQNR samples, computed once per name set.
-  std::vector<std::vector<Tensor>> reference(const std::vector<std::string>& extra) const {
-    runtime::SessionOptions so;
-    for (const auto& e : extra)
-      if (!is_graph_input(prepared_.graph, e)) so.extra_outputs.push_back(e);
-    runtime::Session session(prepared_, so);
-    std::vector<std::vector<Tensor>> out;
-    for (const auto& batch : sqnr_batches()) {
-      auto r = session.run(batch);
-      const size_t n_out = prepared_.graph.outputs.size();
-      std::vector<Tensor> row(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(n_out));
-      size_t k = n_out;
-      for (const auto& e : extra) {
-        if (is_graph_input(prepared_.graph, e)) {
-          for (size_t i = 0; i < prepared_.graph.inputs.size(); ++i)
-            if (prepared_.graph.inputs[i].name == e) row.push_back(batch[i]);
-        } else {
-          row.push_back(r[k++]);
-        }
-      }
-      out.push_back(std::move(row));
-    }
-    return out;
-  }
-
   Batches sqnr_batches() const { return head(calibration_, options_.sqnr_samples); }
 
   // Sensitivity: SQNR of the model's outputs with one layer alone quantized.
   void measure_layers() {
     if (calibration_.empty()) return;
-    const auto ref = reference({});
-    const auto batches = sqnr_batches();
+    const auto batches = head(calibration_, options_.sensitivity_samples);
+    std::vector<std::vector<Tensor>> ref;  // the fp32 outputs (logits: small), kept for every layer's comparison
+    const detail::ModelRunner fp32(prepared_);
+    for (const auto& batch : batches) ref.push_back(fp32.run(batch));
     for (const auto& layer : detail::quantizable_layers(prepared_, options_)) {
       if (excluded_.count(layer)) continue;
       std::set<std::string> others;
       for (const auto& n : prepared_.graph.nodes)
         if (n.name != layer) others.insert(n.name);
-      const auto single = write(others);
+      const auto single = write(others, /*for_file=*/false);
       SqnrAccumulator acc;
+      const detail::ModelRunner runner(single.model);
       for (size_t b = 0; b < batches.size(); ++b) {
-        const auto got = simulate(single.model, batches[b]);
+        const auto got = runner.run(batches[b]);
         for (size_t o = 0; o < got.size(); ++o) acc.add(ref[b][o], got[o]);
       }
       layer_sqnr_[layer] = acc.db();
@@ -301,13 +313,13 @@ class Quantizer {
       tensors.push_back(tensor);
       dequantized.push_back(written.dequantized.at(tensor));
     }
-    const auto ref = reference(tensors);
+    // Batch by batch: every activation of the model is compared, so nothing is kept between batches.
     std::vector<SqnrAccumulator> acc(tensors.size());
-    const auto batches = sqnr_batches();
     const size_t n_out = prepared_.graph.outputs.size();
-    for (size_t b = 0; b < batches.size(); ++b) {
-      const auto got = simulate(written.model, batches[b], dequantized);
-      for (size_t t = 0; t < tensors.size(); ++t) acc[t].add(ref[b][n_out + t], got[n_out + t]);
+    const detail::ModelRunner fp32(prepared_, tensors), quantized(written.model, dequantized);
+    for (const auto& batch : sqnr_batches()) {
+      const auto want = fp32.run(batch), got = quantized.run(batch);
+      for (size_t t = 0; t < tensors.size(); ++t) acc[t].add(want[n_out + t], got[n_out + t]);
     }
     for (size_t t = 0; t < tensors.size(); ++t) {
       const QParams& qp = written.activation_qparams.at(tensors[t]);
@@ -337,7 +349,7 @@ class Quantizer {
 
   const onnx::Model& original_;
   const QuantizeOptions& options_;
-  const Batches& calibration_;
+  Batches calibration_;
   const Evaluator& evaluator_;
   onnx::Model prepared_;
   std::set<std::string> excluded_;

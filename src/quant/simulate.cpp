@@ -193,18 +193,43 @@ std::vector<Tensor> simulate(const onnx::Model& model, const std::vector<Tensor>
   return result;
 }
 
-double top1_accuracy(const onnx::Model& model, const std::vector<Tensor>& inputs, const std::vector<std::vector<int64_t>>& labels) {
-  if (inputs.size() != labels.size()) throw Error(ErrorCode::kInvalidArgument, "top1_accuracy: batches and label lists differ in count");
-  // The runtime when it runs the model (fast), the simulator otherwise (QDQ before the int8 path exists).
-  std::unique_ptr<runtime::Session> session;
+detail::ModelRunner::ModelRunner(const onnx::Model& model, std::vector<std::string> extra)
+    : model_(model), extra_(std::move(extra)) {
+  runtime::SessionOptions options;
+  const auto& inputs = model.graph.inputs;
+  for (const auto& e : extra_) {
+    const auto input = std::find_if(inputs.begin(), inputs.end(), [&](const auto& v) { return v.name == e; });
+    // A graph input is no value the Session computes: run() hands the caller's tensor back.
+    if (input != inputs.end()) extra_input_.push_back(static_cast<int>(input - inputs.begin()));
+    else {
+      extra_input_.push_back(-1);
+      options.extra_outputs.push_back(e);
+    }
+  }
   try {
-    session = std::make_unique<runtime::Session>(model);
+    session_ = std::make_unique<runtime::Session>(model, options);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kUnsupported) throw;
   }
+}
+
+detail::ModelRunner::~ModelRunner() = default;
+
+std::vector<Tensor> detail::ModelRunner::run(const std::vector<Tensor>& inputs) const {
+  if (!session_) return simulate(model_, inputs, extra_);
+  std::vector<Tensor> computed = session_->run(inputs);
+  std::vector<Tensor> out(computed.begin(), computed.begin() + static_cast<std::ptrdiff_t>(model_.graph.outputs.size()));
+  size_t next = model_.graph.outputs.size();
+  for (int input : extra_input_) out.push_back(input >= 0 ? inputs.at(static_cast<size_t>(input)) : computed.at(next++));
+  return out;
+}
+
+double top1_accuracy(const onnx::Model& model, const std::vector<Tensor>& inputs, const std::vector<std::vector<int64_t>>& labels) {
+  if (inputs.size() != labels.size()) throw Error(ErrorCode::kInvalidArgument, "top1_accuracy: batches and label lists differ in count");
+  const detail::ModelRunner runner(model);
   int64_t correct = 0, total = 0;
   for (size_t b = 0; b < inputs.size(); ++b) {
-    const Tensor logits = session ? session->run(std::vector<Tensor>{inputs[b]})[0] : simulate(model, {inputs[b]})[0];
+    const Tensor logits = runner.run(std::vector<Tensor>{inputs[b]})[0];
     if (logits.rank() != 2 || logits.shape()[0] != static_cast<int64_t>(labels[b].size()) || logits.dtype() != DType::kF32)
       throw Error(ErrorCode::kInvalidArgument, "top1_accuracy: output is " + shape_str(logits.shape()) + ", expected [" +
                                                    std::to_string(labels[b].size()) + ", classes] float32");
