@@ -11,7 +11,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 EDGEQ      := $(BUILD)/bin/edgeq
 
-.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 wasm test-wasm test-container demo fuzz clean
+.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 wasm test-wasm web test-web test-container demo fuzz clean
 
 all: build
 
@@ -69,9 +69,26 @@ wasm: setup
 test-wasm: rt-only wasm
 	cd $(WASM_BUILD) && ctest -L wasm --no-tests=error --output-on-failure -j $(JOBS)
 
+# The browser app (web/app, TypeScript + Vite) built into one static folder, $(BUILD)/web/dist: the app,
+# edgeq's wasm module, onnxruntime-web's WebGPU+WASM files, models.json and the models by hash. The demo
+# models are a cnn-s trained for seconds with edgeq and its static int8 version; WEB_FP32 / WEB_INT8 take
+# others (e.g. out/demo's). Serve the folder with COOP/COEP headers (docs/web.md).
+WEB_MODELS ?= $(BUILD)/web/models
+WEB_FP32   ?= $(WEB_MODELS)/fp32.onnx
+WEB_INT8   ?= $(WEB_MODELS)/int8.onnx
+web: build wasm
+	node web/app/tools/demo_models.mjs --edgeq $(EDGEQ) --out $(WEB_MODELS)
+	node web/app/tools/build.mjs --wasm $(WASM_BUILD)/web/edgeq --fp32 $(WEB_FP32) --int8 $(WEB_INT8) --out $(BUILD)/web/dist
+
+# The app in headless Chromium (label web): each backend against the native core, WebGPU on SwiftShader,
+# the fallbacks, model delivery (IndexedDB, version bump, sha256 rollback, offline), the calibration
+# export into edgeq quantize. Needs the full build, the wasm module and the x86 core (model_outputs).
+test-web: rt-only wasm build
+	cd $(BUILD) && ctest -L web --no-tests=error --output-on-failure
+
 # The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
 test-release: build
-	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest -LE 'fuzz|container|web' --no-tests=error --output-on-failure -j $(JOBS)
 	@grep -h "inference node tests" $(BUILD)/Testing/Temporary/LastTest.log | head -2 | sed 's/^/node-test sweep: /'
 
 # deploy/Dockerfile built and run with podman + runc (label container; minutes: debootstraps a base image
@@ -89,6 +106,7 @@ test: setup
 	$(MAKE) --no-print-directory test-rt-only
 	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory test-wasm
+	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
