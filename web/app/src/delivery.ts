@@ -58,8 +58,9 @@ export async function fetchManifest(url: string): Promise<Manifest> {
   return checkManifest(await response.json());
 }
 
-// A file that arrived but is not the manifest's (size, sha256) or does not run: remembered, so that the
-// same hash is not downloaded again at every load. Network failures are not remembered.
+// A file with the manifest's hash that does not load or answer: that hash never will, so it is remembered
+// and not downloaded again at every load. A size or sha256 mismatch (which a broken proxy or a cut
+// transfer can cause) and network failures are retried at the next load.
 class BadModel extends Error {}
 
 async function download(entry: ManifestEntry, base: string): Promise<Uint8Array> {
@@ -67,9 +68,9 @@ async function download(entry: ManifestEntry, base: string): Promise<Uint8Array>
   const response = await fetch(url);
   if (!response.ok) throw new Error(`GET ${entry.url}: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length !== entry.size) throw new BadModel(`${entry.url}: ${bytes.length} bytes, the manifest says ${entry.size}`);
+  if (bytes.length !== entry.size) throw new Error(`${entry.url}: ${bytes.length} bytes, the manifest says ${entry.size}`);
   const hash = await sha256Hex(bytes);
-  if (hash !== entry.sha256) throw new BadModel(`${entry.url}: sha256 ${hash} does not match the manifest's ${entry.sha256}`);
+  if (hash !== entry.sha256) throw new Error(`${entry.url}: sha256 ${hash} does not match the manifest's ${entry.sha256}`);
   return bytes;
 }
 
@@ -89,7 +90,7 @@ export async function ensureModel(entry: ManifestEntry | null, slot: string, bas
     report({ kind: 'cache-hit', slot, version: installed.version });
     return installed;
   }
-  // A hash rejected before is not downloaded again on every load (its reason is remembered).
+  // A hash that failed to load or run before is not downloaded again (its reason is remembered).
   const rejectedKey = `edgeq.rejected.${entry.sha256}`;
   const knownBad = localStorage.getItem(rejectedKey);
   try {

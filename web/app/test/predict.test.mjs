@@ -101,6 +101,9 @@ test('each backend answers with the native core\'s top-1 on the same tensor and 
   assert.match(seen['ort-webgpu'].detail, /WebGPU EP on /);
   const gpuVsWasm = maxAbsDiff(seen['ort-webgpu'].logits, seen['ort-wasm'].logits);
   assert.ok(gpuVsWasm <= 1e-4, `WebGPU vs WASM logits: max |diff| ${gpuVsWasm}`);
+  // Other arithmetic (the GPU's sums) shows in the last bits: the very WASM bits would mean the WebGPU EP
+  // handed every node back to the CPU.
+  assert.ok(gpuVsWasm > 0, 'WebGPU logits are the WASM EP\'s bits: the WebGPU EP ran nothing');
   console.log(`max |logit diff|: edgeq int8 vs native ${seen['edgeq-int8'].diff}, edgeq fp32 ${seen['edgeq-fp32'].diff}, ` +
     `ort-wasm ${seen['ort-wasm'].diff}, ort-webgpu ${seen['ort-webgpu'].diff}; WebGPU vs WASM ${gpuVsWasm}; ${seen['ort-webgpu'].detail}`);
 });
