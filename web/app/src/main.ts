@@ -88,6 +88,8 @@ function render(): void {
   }));
   $('log').textContent = state.delivery.map((e) => JSON.stringify(e)).join('\n');
   $('calib-count').textContent = String(state.calibration.samples);
+  const first = state.timing.firstPredictionMs;
+  $('timing').textContent = first === null ? '' : `first answer ${first.toFixed(0)} ms after the page started loading`;
   $('offline').textContent = state.manifest && !state.manifest.ok ? `offline: ${state.manifest.reason}` : '';
 }
 

@@ -6,7 +6,7 @@
 // Environment (ctest): EDGEQ_WEB_DIST, EDGEQ_X86_MODEL_OUTPUTS, EDGEQ_WEB_ARTIFACTS, EDGEQ_CLI.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -55,6 +55,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  rmSync(work, { recursive: true, force: true });
 });
 
 test('the page preprocesses the image as the native edgeq does: its tensor is the PNG\'s pixels normalized', async () => {
