@@ -100,7 +100,8 @@ test-container: build
 # aarch64 core under qemu) adds 30 s with a warm ccache (its tests: 11 s), about 6 min cold (the core's build:
 # 4 min 7 s on 2 cores; the core-only edgeq bench and its libraries: 1 min 40 s more, measured on a loaded
 # machine), to the ~18 min of the rest. test-wasm (the wasm32 core under node) adds 11 s warm, 3 min 18 s cold
-# on 2 cores (its tests: 6 s).
+# on 2 cores (its tests: 6 s). test-web (the browser app in headless Chromium) adds its 5 tests, 89 s measured with
+# warm builds (the demo models are trained once per build tree, in seconds).
 test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-rt-only
