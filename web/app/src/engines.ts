@@ -129,6 +129,11 @@ export async function createOrtEngine(bytes: Uint8Array, wantWebgpu: boolean, fa
   const threads = m.env.wasm.numThreads ?? setup.threads;
   const engine = ortEngine(m, session, 'ort-wasm',
     `onnxruntime-web ${m.env.versions?.web ?? ''} WASM EP, SIMD, ${threads} thread${threads === 1 ? '' : 's'}`);
-  await check(engine);
+  try {
+    await check(engine);
+  } catch (e) {
+    engine.dispose();
+    throw e;
+  }
   return engine;
 }
