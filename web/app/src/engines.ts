@@ -1,6 +1,7 @@
 // The engines behind the backend switch and the fallback chain between them:
 //   onnxruntime-web: WebGPU EP -> WASM EP (threads + SIMD when the page is cross-origin isolated) -> one thread
-//   edgeq: its wasm runtime (web/edgeq/edgeq.mjs; SIMD128, one thread in this build)
+//   edgeq: its wasm runtime (web/edgeq/edgeq.mjs): the pthread build when the page is cross-origin isolated
+//          -> the one-thread build
 // Each step down is recorded with its reason. Both runtimes are loaded by URL from the folder
 // tools/build.mjs copies them to, at most once per page.
 import type { EdgeqModule, EdgeqPreprocessing, Gpu, OrtModule, OrtSession } from './runtimes';
@@ -18,6 +19,11 @@ export interface Engine {
   dispose(): void;
 }
 
+// A step down, once: one activation may load a model twice (an update rejected, then the installed one).
+export function addFallback(list: Fallback[], f: Fallback): void {
+  if (!list.some((g) => g.from === f.from && g.to === f.to && g.reason === f.reason)) list.push(f);
+}
+
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 let edgeqModule: Promise<EdgeqModule> | null = null;
@@ -25,8 +31,44 @@ let ortModule: Promise<OrtModule> | null = null;
 // How the ORT WASM backend was set up (numThreads is read once, when ORT starts its wasm module).
 export let ortWasmSetup: { threads: number; reason: string | null } | null = null;
 
+// How edgeq's module was chosen: the pthread build (edgeq-mt/, -DEDGEQ_WASM_THREADS=ON: a pool of
+// EDGEQ_POOL workers started with the module) when the page is cross-origin isolated and the build shipped
+// it, else the one-thread build (edgeq/). Decided once per page, like onnxruntime-web's numThreads.
+export let edgeqSetup: { threads: number; reason: string | null } | null = null;
+const EDGEQ_POOL = 4; // -sPTHREAD_POOL_SIZE of the pthread build (cmake/wasm.cmake)
+
+// ?threads=1 in the page's URL asks both engines for one thread: with a prediction now and then (a stroke,
+// a camera frame) sleeping workers take longer to wake than a small model takes to run (docs/web.md).
+function oneThreadAsked(): string | null {
+  return new URLSearchParams(location.search).get('threads') === '1' ? 'one thread asked for (?threads=1 in the URL)' : null;
+}
+
 function edgeq(): Promise<EdgeqModule> {
-  edgeqModule ??= import(/* @vite-ignore */ new URL('edgeq/edgeq.mjs', document.baseURI).href) as Promise<EdgeqModule>;
+  edgeqModule ??= (async () => {
+    const load = (dir: string): Promise<EdgeqModule> =>
+      import(/* @vite-ignore */ new URL(`${dir}/edgeq.mjs`, document.baseURI).href) as Promise<EdgeqModule>;
+    const cores = navigator.hardwareConcurrency || 1;
+    let reason: string;
+    const asked = oneThreadAsked();
+    if (asked) {
+      reason = asked;
+    } else if (!self.crossOriginIsolated) {
+      reason = 'the page is not cross-origin isolated (no COOP/COEP headers): no SharedArrayBuffer, so no pthreads';
+    } else if (cores < 2) {
+      reason = `navigator.hardwareConcurrency is ${cores}`;
+    } else {
+      try {
+        const m = await load('edgeq-mt');
+        await m.Edgeq.version(); // instantiates the module and starts its workers
+        edgeqSetup = { threads: Math.min(EDGEQ_POOL, cores), reason: null };
+        return m;
+      } catch (e) {
+        reason = `edgeq's pthread build did not start: ${errorText(e)}`;
+      }
+    }
+    edgeqSetup = { threads: 1, reason };
+    return load('edgeq');
+  })();
   return edgeqModule;
 }
 
@@ -34,11 +76,14 @@ export async function edgeqVersion(): Promise<string> {
   return (await edgeq()).Edgeq.version();
 }
 
-export async function createEdgeqEngine(bytes: Uint8Array): Promise<Engine> {
-  const session = await (await edgeq()).Edgeq.load(bytes);
+export async function createEdgeqEngine(bytes: Uint8Array, fallbacks: Fallback[]): Promise<Engine> {
+  const m = await edgeq();
+  const { threads, reason } = edgeqSetup!;
+  if (reason) addFallback(fallbacks, { from: 'edgeq-wasm threads', to: 'edgeq-wasm 1 thread', reason });
+  const session = await m.Edgeq.load(bytes, { threads });
   return {
     backend: 'edgeq-wasm',
-    detail: 'edgeq wasm32, SIMD128, 1 thread',
+    detail: `edgeq wasm32, SIMD128, ${threads} thread${threads === 1 ? '' : 's'}`,
     labels: session.labels,
     preprocessing: session.preprocessing,
     async run(x, shape) {
@@ -58,7 +103,10 @@ function ort(): Promise<OrtModule> {
     m.env.logLevel = 'error';
     // Threads need SharedArrayBuffer, which only a cross-origin isolated page (COOP + COEP) has.
     const cores = navigator.hardwareConcurrency || 1;
-    if (!self.crossOriginIsolated) {
+    const asked = oneThreadAsked();
+    if (asked) {
+      ortWasmSetup = { threads: 1, reason: asked };
+    } else if (!self.crossOriginIsolated) {
       ortWasmSetup = { threads: 1, reason: 'the page is not cross-origin isolated (no COOP/COEP headers): no SharedArrayBuffer, so no WASM threads' };
     } else if (cores < 2) {
       ortWasmSetup = { threads: 1, reason: `navigator.hardwareConcurrency is ${cores}` };
@@ -121,10 +169,10 @@ export async function createOrtEngine(bytes: Uint8Array, wantWebgpu: boolean, fa
         if (session) void session.release();
       }
     }
-    fallbacks.push({ from: 'ort-webgpu', to: 'ort-wasm', reason: why });
+    addFallback(fallbacks, { from: 'ort-webgpu', to: 'ort-wasm', reason: why });
   }
   const setup = ortWasmSetup!;
-  if (setup.reason) fallbacks.push({ from: 'ort-wasm threads', to: 'ort-wasm 1 thread', reason: setup.reason });
+  if (setup.reason) addFallback(fallbacks, { from: 'ort-wasm threads', to: 'ort-wasm 1 thread', reason: setup.reason });
   const session = await m.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const threads = m.env.wasm.numThreads ?? setup.threads;
   const engine = ortEngine(m, session, 'ort-wasm',

@@ -130,7 +130,7 @@ async function selfTest(e: Engine, entry: ManifestEntry | null): Promise<void> {
 
 async function makeEngine(option: BackendOption, bytes: Uint8Array, entry: ManifestEntry | null, fallbacks: Fallback[]): Promise<Engine> {
   if (option.engine === 'ort') return createOrtEngine(bytes, option.webgpu, fallbacks, (e) => selfTest(e, entry));
-  const e = await createEdgeqEngine(bytes);
+  const e = await createEdgeqEngine(bytes, fallbacks);
   try {
     await selfTest(e, entry);
   } catch (err) {

@@ -16,7 +16,7 @@ export interface EdgeqSession {
   dispose(): void;
 }
 export interface EdgeqModule {
-  Edgeq: { load(bytes: Uint8Array): Promise<EdgeqSession>; version(): Promise<string> };
+  Edgeq: { load(bytes: Uint8Array, options?: { threads?: number }): Promise<EdgeqSession>; version(): Promise<string> };
 }
 
 export interface OrtTensor { data: Float32Array; dims: readonly number[] }

@@ -97,7 +97,10 @@ test('each backend answers with the native core\'s top-1 on the same tensor and 
     assert.ok(s.latency[`${backend} ${precision}`].runs >= 1);
     seen[option] = { logits: s.prediction.logits, detail: s.active.detail, diff };
   }
-  // WASM threads in an isolated page; WebGPU on a real adapter (SwiftShader), logits as the WASM EP's.
+  // WASM threads in an isolated page (edgeq's pthread build, onnxruntime-web's threads); WebGPU on a real
+  // adapter (SwiftShader), logits as the WASM EP's.
+  assert.match(seen['edgeq-int8'].detail, /SIMD128, [2-4] threads/);
+  assert.match(seen['edgeq-fp32'].detail, /SIMD128, [2-4] threads/);
   assert.match(seen['ort-wasm'].detail, /WASM EP, SIMD, [2-9] threads/);
   assert.match(seen['ort-webgpu'].detail, /WebGPU EP on /);
   const gpuVsWasm = maxAbsDiff(seen['ort-webgpu'].logits, seen['ort-wasm'].logits);
@@ -128,6 +131,22 @@ test('a screenshot after a prediction is saved as an artifact; the latency read-
   assert.equal(browser.errors.length, 0, browser.errors.join('\n'));
 });
 
+test('?threads=1 runs both engines on one thread in an isolated page and says so', async () => {
+  const page = await browser.context.newPage();
+  try {
+    await openApp(page, `${server.url}?threads=1`);
+    const e = await appState(page);
+    assert.equal(e.crossOriginIsolated, true);
+    assert.deepEqual([e.active.backend, e.active.detail], ['edgeq-wasm', 'edgeq wasm32, SIMD128, 1 thread']);
+    assert.deepEqual(e.fallbacks.map((f) => [f.from, f.reason]), [['edgeq-wasm threads', 'one thread asked for (?threads=1 in the URL)']]);
+    const o = await selectBackend(page, 'ort-wasm');
+    assert.match(o.active.detail, /WASM EP, SIMD, 1 thread$/);
+    assert.deepEqual(o.fallbacks.map((f) => f.from), ['ort-wasm threads']);
+  } finally {
+    await page.close();
+  }
+});
+
 test('the webcam (Chromium\'s fake camera) feeds the model', async () => {
   const cam = await launch({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
   try {
@@ -144,7 +163,7 @@ test('the webcam (Chromium\'s fake camera) feeds the model', async () => {
   }
 });
 
-test('without the WebGPU flags and without cross-origin isolation the page falls back to one-thread WASM and says why', async () => {
+test('without the WebGPU flags and without cross-origin isolation the page falls back to one-thread WASM (onnxruntime-web and edgeq) and says why', async () => {
   const plain = await startServer(dist, { isolated: false });
   const other = await launch({ webgpu: false });
   try {
@@ -163,6 +182,12 @@ test('without the WebGPU flags and without cross-origin isolation the page falls
     const shown = await other.page.textContent('#fallbacks');
     assert.ok(shown.includes(gpu.reason) && shown.includes(threads.reason), shown);
     checkAgainstNative(s.prediction, 'fp32', 1e-4);
+    // edgeq too: its one-thread build, with the same reason.
+    const e = await selectBackend(other.page, 'edgeq-int8');
+    assert.deepEqual([e.active.backend, e.active.detail], ['edgeq-wasm', 'edgeq wasm32, SIMD128, 1 thread']);
+    assert.deepEqual(e.fallbacks.map((f) => [f.from, f.to]), [['edgeq-wasm threads', 'edgeq-wasm 1 thread']]);
+    assert.match(e.fallbacks[0].reason, /not cross-origin isolated/);
+    checkAgainstNative(e.prediction, 'int8', 1e-5);
   } finally {
     await other.close();
     await plain.stop();

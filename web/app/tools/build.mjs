@@ -3,12 +3,14 @@
 //   index.html, assets/      the app (vite build of web/app)
 //   sw.js, shell.json        the service worker and the app-shell files it caches
 //   edgeq/                   edgeq's wasm module (edgeq.mjs, edgeq-wasm.mjs, edgeq-wasm.wasm from make wasm)
+//   edgeq-mt/                its pthread build (make wasm-mt; + edgeq-wasm.worker.js), used by isolated pages
 //   ort/                     onnxruntime-web's WebGPU+WASM bundle and its wasm files
 //   models/<sha256>.onnx     the models, named by hash, and models.json, their manifest
 //   sample.png               a Fashion-MNIST test image the page answers on start
 //
-//   node tools/build.mjs --wasm build-wasm/web/edgeq --fp32 F.onnx --int8 Q.onnx --out DIR
-//        [--name fashion-cnn-s] [--version 1.0.0] [--ort-dist DIR] [--sample-index 0]
+//   node tools/build.mjs --wasm build-wasm/web/edgeq --wasm-threads build-wasm-mt/web/edgeq --fp32 F.onnx
+//        --int8 Q.onnx --out DIR [--name fashion-cnn-s] [--version 1.0.0] [--ort-dist DIR] [--sample-index 0]
+// Without --wasm-threads the page runs edgeq on one thread and says why.
 // The manifest's labels and preprocessing are read from each model by edgeq's module under node, which
 // also proves the module loads the file.
 import { execFileSync } from 'node:child_process';
@@ -24,6 +26,7 @@ const APP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT = path.resolve(APP, '..', '..');
 const ORT_FILES = ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 const EDGEQ_FILES = ['edgeq.mjs', 'edgeq-wasm.mjs', 'edgeq-wasm.wasm'];
+const EDGEQ_MT_FILES = [...EDGEQ_FILES, 'edgeq-wasm.worker.js'];
 
 function fail(message) {
   process.stderr.write(`web build: ${message}\n`);
@@ -58,13 +61,16 @@ function listFiles(dir, base = dir) {
 
 async function main() {
   const { values: o } = parseArgs({ options: {
-    wasm: { type: 'string' }, fp32: { type: 'string' }, int8: { type: 'string' }, out: { type: 'string' },
+    wasm: { type: 'string' }, 'wasm-threads': { type: 'string' }, fp32: { type: 'string' }, int8: { type: 'string' }, out: { type: 'string' },
     name: { type: 'string', default: 'fashion-cnn-s' }, version: { type: 'string', default: '1.0.0' },
     'ort-dist': { type: 'string', default: path.join(ROOT, 'tools/peers/node_modules/onnxruntime-web/dist') },
     'sample-index': { type: 'string', default: '0' },
   } });
   if (!o.wasm || !o.fp32 || !o.int8 || !o.out) fail('usage: node tools/build.mjs --wasm DIR --fp32 F.onnx --int8 Q.onnx --out DIR');
   for (const f of EDGEQ_FILES) if (!existsSync(path.join(o.wasm, f))) fail(`${path.join(o.wasm, f)} missing: run make wasm`);
+  for (const f of o['wasm-threads'] ? EDGEQ_MT_FILES : []) {
+    if (!existsSync(path.join(o['wasm-threads'], f))) fail(`${path.join(o['wasm-threads'], f)} missing: run make wasm-mt`);
+  }
   for (const f of ORT_FILES) if (!existsSync(path.join(o['ort-dist'], f))) fail(`${path.join(o['ort-dist'], f)} missing: run scripts/setup (npm peers in tools/peers)`);
   if (!existsSync(path.join(APP, 'node_modules', 'vite'))) fail(`${APP}/node_modules/vite missing: run scripts/setup`);
   const out = path.resolve(o.out);
@@ -75,7 +81,9 @@ async function main() {
   const { build } = await import(pathToFileURL(path.join(APP, 'node_modules', 'vite', 'dist', 'node', 'index.js')).href);
   await build({ root: APP, configFile: path.join(APP, 'vite.config.ts'), logLevel: 'warn', build: { outDir: out, emptyOutDir: true } });
 
-  for (const [dir, files, from] of [['edgeq', EDGEQ_FILES, o.wasm], ['ort', ORT_FILES, o['ort-dist']]]) {
+  const copies = [['edgeq', EDGEQ_FILES, o.wasm], ['ort', ORT_FILES, o['ort-dist']]];
+  if (o['wasm-threads']) copies.push(['edgeq-mt', EDGEQ_MT_FILES, o['wasm-threads']]);
+  for (const [dir, files, from] of copies) {
     mkdirSync(path.join(out, dir), { recursive: true });
     for (const f of files) copyFileSync(path.join(from, f), path.join(out, dir, f));
   }
