@@ -77,7 +77,9 @@ test('samples recorded in the page export as a zip that edgeq quantize calibrate
   await page.mouse.move(box.x + 140, box.y + 240, { steps: 8 });
   await page.mouse.up();
   await page.waitForFunction((n) => window.edgeqApp.state.predictions > n && window.edgeqApp.state.prediction.source === 'draw', before);
-  await page.waitForTimeout(200); // the stroke's last prediction (on pointerup)
+  // One more prediction of the finished stroke: predictions end in the order they start, so after it no
+  // earlier one (of a partial stroke) can still replace the input that gets recorded.
+  await page.evaluate(() => window.edgeqApp.predict());
   inputs.push((await appState(page)).prediction);
   assert.ok(inputs[1].input.some((v) => v > 0), 'the drawn stroke reached the model input');
   await record(1);
