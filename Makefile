@@ -5,13 +5,14 @@ FUZZ_BUILD ?= build-fuzz
 RT_BUILD   ?= build-rt
 ARM64_BUILD ?= build-arm64
 WASM_BUILD ?= build-wasm
+WASM_MT_BUILD ?= build-wasm-mt
 JOBS       ?= $(shell nproc)
 # ccache (scripts/setup installs it): the core-only build below compiles the same objects as the release
 # build, so it costs a cache lookup per file instead of a second compile.
 CMAKE_GEN  := -G Ninja $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 EDGEQ      := $(BUILD)/bin/edgeq
 
-.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 wasm test-wasm test-container demo fuzz clean
+.PHONY: all setup build asan rt-only test test-release test-asan test-rt-only arm64 test-arm64 wasm test-wasm wasm-mt web test-web test-container demo fuzz clean
 
 all: build
 
@@ -69,9 +70,35 @@ wasm: setup
 test-wasm: rt-only wasm
 	cd $(WASM_BUILD) && ctest -L wasm --no-tests=error --output-on-failure -j $(JOBS)
 
+# web/edgeq's module in its pthread build (-DEDGEQ_WASM_THREADS=ON: a pool of 4 workers, docs/wasm.md), only
+# the module: the browser app loads it when the page is cross-origin isolated. 3 to 4 min cold on 2 cores.
+wasm-mt: setup
+	@command -v emcc >/dev/null || { echo "make wasm-mt: emcc missing (Debian emscripten, scripts/setup)"; exit 1; }
+	cmake -S . -B $(WASM_MT_BUILD) -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/wasm.cmake -DCMAKE_BUILD_TYPE=Release \
+	  -DEDGEQ_RT_ONLY=ON -DEDGEQ_WASM_THREADS=ON -DEDGEQ_RT_TESTS=OFF
+	cmake --build $(WASM_MT_BUILD) -j $(JOBS) --target edgeq_web_wrapper
+
+# The browser app (web/app, TypeScript + Vite) built into one static folder, $(BUILD)/web/dist: the app,
+# edgeq's wasm module, onnxruntime-web's WebGPU+WASM files, models.json and the models by hash. The demo
+# models are a cnn-s trained for seconds with edgeq and its static int8 version; WEB_FP32 / WEB_INT8 take
+# others (e.g. out/demo's). Serve the folder with COOP/COEP headers (docs/web.md).
+WEB_MODELS ?= $(BUILD)/web/models
+WEB_FP32   ?= $(WEB_MODELS)/fp32.onnx
+WEB_INT8   ?= $(WEB_MODELS)/int8.onnx
+web: build wasm wasm-mt
+	node web/app/tools/demo_models.mjs --edgeq $(EDGEQ) --out $(WEB_MODELS)
+	node web/app/tools/build.mjs --wasm $(WASM_BUILD)/web/edgeq --wasm-threads $(WASM_MT_BUILD)/web/edgeq \
+	  --fp32 $(WEB_FP32) --int8 $(WEB_INT8) --out $(BUILD)/web/dist
+
+# The app in headless Chromium (label web): each backend against the native core, WebGPU on SwiftShader,
+# the fallbacks, model delivery (IndexedDB, version bump, sha256 rollback, offline), the calibration
+# export into edgeq quantize. Needs the full build, the wasm module and the x86 core (model_outputs).
+test-web: rt-only wasm wasm-mt build
+	cd $(BUILD) && ctest -L web --no-tests=error --output-on-failure
+
 # The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
 test-release: build
-	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest -LE 'fuzz|container|web' --no-tests=error --output-on-failure -j $(JOBS)
 	@grep -h "inference node tests" $(BUILD)/Testing/Temporary/LastTest.log | head -2 | sed 's/^/node-test sweep: /'
 
 # deploy/Dockerfile built and run with podman + runc (label container; minutes: debootstraps a base image
@@ -83,12 +110,15 @@ test-container: build
 # aarch64 core under qemu) adds 30 s with a warm ccache (its tests: 11 s), about 6 min cold (the core's build:
 # 4 min 7 s on 2 cores; the core-only edgeq bench and its libraries: 1 min 40 s more, measured on a loaded
 # machine), to the ~18 min of the rest. test-wasm (the wasm32 core under node) adds 11 s warm, 3 min 18 s cold
-# on 2 cores (its tests: 6 s).
+# on 2 cores (its tests: 6 s). test-web (the browser app in headless Chromium) adds the pthread build of the wasm
+# module (wasm-mt: 3 to 4 min cold on 2 cores, seconds warm) and its 5 tests, 79-99 s with warm builds (the demo
+# models are trained once per build tree, in seconds).
 test: setup
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-rt-only
 	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory test-wasm
+	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
@@ -103,4 +133,4 @@ fuzz: setup
 	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RT_BUILD) $(ARM64_BUILD) $(WASM_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RT_BUILD) $(ARM64_BUILD) $(WASM_BUILD) $(WASM_MT_BUILD) out

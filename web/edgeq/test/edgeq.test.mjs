@@ -6,10 +6,10 @@
 // Environment: EDGEQ_WEB_MODULE (the built edgeq.mjs), EDGEQ_MODELS, EDGEQ_X86_MODEL_OUTPUTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
+import { nativeOutputs, parseFloatTensor, top1 } from './native.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -20,89 +20,12 @@ const { Edgeq, EdgeqError } = await import(env('EDGEQ_WEB_MODULE'));
 const models = env('EDGEQ_MODELS');
 const x86Tool = env('EDGEQ_X86_MODEL_OUTPUTS');
 
-// --- a float TensorProto (numpy_helper.from_array: dims, data_type, raw_data) --------------------
-function varint(buf, at) {
-  let v = 0n;
-  let shift = 0n;
-  for (;;) {
-    const b = buf[at.i++];
-    v |= BigInt(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-    shift += 7n;
-  }
-}
-function parseFloatTensor(buf) {
-  const at = { i: 0 };
-  const dims = [];
-  let raw = null;
-  let dataType = 0;
-  while (at.i < buf.length) {
-    const key = Number(varint(buf, at));
-    const field = key >> 3;
-    const wire = key & 7;
-    if (wire === 0) {
-      const v = Number(varint(buf, at));
-      if (field === 1) dims.push(v);
-      if (field === 2) dataType = v;
-    } else if (wire === 2) {
-      const len = Number(varint(buf, at));
-      const bytes = buf.subarray(at.i, at.i + len);
-      at.i += len;
-      if (field === 1) { // packed dims
-        const inner = { i: 0 };
-        while (inner.i < bytes.length) dims.push(Number(varint(bytes, inner)));
-      }
-      if (field === 9) raw = bytes;
-    } else {
-      throw new Error(`unexpected wire type ${wire}`);
-    }
-  }
-  assert.equal(dataType, 1, 'float input');
-  assert.ok(raw, 'raw_data');
-  const copy = Uint8Array.from(raw);
-  return { dims, data: new Float32Array(copy.buffer) };
-}
-
-// --- the native x86 core's outputs (model_outputs' file: "name dtype dims...\n" + raw bytes each) --
-function nativeOutputs(dir) {
-  const work = mkdtempSync(path.join(tmpdir(), 'edgeq-web-'));
-  try {
-    const out = path.join(work, 'out');
-    execFileSync(x86Tool, ['run', dir, out]);
-    const all = readFileSync(out);
-    const outputs = [];
-    for (let at = 0; at < all.length;) {
-      const eol = all.indexOf(10, at);
-      const [name, dtype, ...dims] = all.subarray(at, eol).toString().split(' ');
-      const shape = dims.map(Number);
-      const bytes = shape.reduce((a, b) => a * b, 1) * 4;
-      assert.ok(dtype === 'float32', `${name}: ${dtype}`);
-      outputs.push({ name, shape, data: new Float32Array(Uint8Array.from(all.subarray(eol + 1, eol + 1 + bytes)).buffer) });
-      at = eol + 1 + bytes;
-    }
-    return outputs;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
-function top1(data, shape) {
-  const classes = shape[shape.length - 1];
-  const best = [];
-  for (let r = 0; r < data.length / classes; ++r) {
-    let k = 0;
-    for (let c = 1; c < classes; ++c) if (data[r * classes + c] > data[r * classes + k]) k = c;
-    best.push(k);
-  }
-  return best;
-}
-
 async function runModel(name) {
   const dir = path.join(models, name);
   const session = await Edgeq.load(readFileSync(path.join(dir, 'model.onnx')));
   const input = parseFloatTensor(readFileSync(path.join(dir, 'test_data_set_0', 'input_0.pb')));
   const outputs = session.run(input.data, input.dims);
-  return { session, input, outputs, native: nativeOutputs(dir) };
+  return { session, input, outputs, native: nativeOutputs(x86Tool, dir) };
 }
 
 test('cnn-s (fp32): metadata, and the native core\'s logits within 1e-5 and top-1', async () => {
