@@ -97,6 +97,10 @@ void touch(int32_t slot) {
 
 int32_t Builder::convert(const std::string& name, Value& v, Layout to) {
   int32_t& cached = to == Layout::kNHWC ? v.nhwc_slot : v.plain_slot;
+  // A slot made while compiling a node that was then folded is dead (fold() retires every slot of the
+  // node): a constant read again by a later node needs a new one (ShuffleNetV2's shape arithmetic
+  // read a null pointer here).
+  if (cached >= 0 && plan_.slots[static_cast<size_t>(cached)].kind == Slot::Kind::kDead) cached = -1;
   if (cached >= 0) return cached;
   if (v.is_constant()) {  // constants are plain; an NHWC copy is made now, once
     Slot s;

@@ -507,3 +507,23 @@ TEST(QLinearConv, DepthwiseTakesTheDepthwiseKernelWithThePlainBits) {
 }
 
 }  // namespace
+
+// A constant read by a node that folds while the plan compiles (its other input is a Shape, known only
+// then) and then by a node that runs: the second must not get the slot the folded node was given (retired
+// with it). ShuffleNetV2's exported shape arithmetic did this and read a null pointer.
+TEST(Session, ConstantReadByAFoldedNodeAndThenByARunningOne) {
+  GraphBuilder g(13);
+  g.input("x", {-1}, DType::kI64)  // open: Shape(x) is known to the plan compiler, not to the graph passes
+      .init("c", Tensor::from_i64({1}, std::vector<int64_t>{2}))
+      .node("Shape", {"x"}, {"n"})
+      .node("Mul", {"n", "c"}, {"twice_n"})  // folds in the plan compiler: c's plain slot is made and retired
+      .node("Mul", {"x", "c"}, {"scaled"})   // runs: reads c again
+      .node("Add", {"scaled", "twice_n"}, {"y"})
+      .output("y", DType::kI64);
+  Session s(g.build());
+  const auto y = s.run(std::vector<Tensor>{Tensor::from_i64({3}, std::vector<int64_t>{1, 10, 100})})[0];
+  ASSERT_EQ(y.numel(), 3);
+  EXPECT_EQ(y.data<int64_t>()[0], 1 * 2 + 6);
+  EXPECT_EQ(y.data<int64_t>()[1], 10 * 2 + 6);
+  EXPECT_EQ(y.data<int64_t>()[2], 100 * 2 + 6);
+}
