@@ -101,6 +101,22 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
     c.act = acts[rng() % 4];
     cases.push_back(c);
   }
+  // Depthwise on random shapes: 3x3 and 5x5, strides 1-2, dilation, pads 0-2, rows wide enough for the
+  // four-pixel path between the bordered columns, channel counts with and without a partial vector.
+  const int64_t dw_channels[] = {8, 16, 17, 32, 40, 48, 64, 96};
+  for (int i = 0; i < 40; ++i) {
+    ConvCase c;
+    c.batch = 1 + static_cast<int64_t>(rng() % 2);
+    c.cin = c.cout = c.groups = dw_channels[rng() % 8];
+    c.kh = c.kw = (rng() % 2) ? 5 : 3;
+    c.stride = 1 + static_cast<int64_t>(rng() % 2);
+    c.dilation = (rng() % 4 == 0) ? 2 : 1;
+    c.pad = static_cast<int64_t>(rng() % 3);
+    c.in_h = 2 + static_cast<int64_t>(rng() % 6) + (c.kh - 1) * c.dilation;
+    c.in_w = 4 + static_cast<int64_t>(rng() % 20) + (c.kw - 1) * c.dilation;
+    c.act = acts[rng() % 4];
+    cases.push_back(c);
+  }
   // Fixed cases: the cnn-s / cnn-m layers, depthwise, grouped, depthwise with multiplier.
   cases.push_back({1, 28, 28, 1, 16, 3, 3, 1, 1, 1, 1, Activation::relu()});
   cases.push_back({1, 14, 14, 16, 32, 3, 3, 1, 1, 1, 1, Activation::relu()});
