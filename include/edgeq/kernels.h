@@ -39,6 +39,7 @@ enum class ActivationKind : uint8_t {
   kRelu,       // max(x, 0)
   kClip,       // min(max(x, clip_min), clip_max)  (ONNX Clip, ReLU6 = Clip(0, 6))
   kLeakyRelu,  // x < 0 ? alpha * x : x
+  kSilu,       // x * sigmoid(x) (Swish; EfficientNet's Conv -> Sigmoid -> Mul), sigmoid as 1 / (1 + exp(-x))
 };
 
 struct Activation {
@@ -51,6 +52,7 @@ struct Activation {
   static Activation relu() { return {ActivationKind::kRelu, 0.0f, 0.0f, 0.0f}; }
   static Activation clip(float lo, float hi) { return {ActivationKind::kClip, lo, hi, 0.0f}; }
   static Activation leaky_relu(float a) { return {ActivationKind::kLeakyRelu, 0.0f, 0.0f, a}; }
+  static Activation silu() { return {ActivationKind::kSilu, 0.0f, 0.0f, 0.0f}; }
 };
 
 // Scalar form of the epilogue (ref, and the scalar tails of hwy).
@@ -60,6 +62,7 @@ inline float apply_activation(const Activation& act, float x) {
     case ActivationKind::kRelu: return x > 0.0f ? x : 0.0f;
     case ActivationKind::kClip: return x < act.clip_min ? act.clip_min : (x > act.clip_max ? act.clip_max : x);
     case ActivationKind::kLeakyRelu: return x < 0.0f ? act.alpha * x : x;
+    case ActivationKind::kSilu: return x * (1.0f / (1.0f + std::exp(-x)));
   }
   return x;
 }

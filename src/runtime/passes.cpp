@@ -1,7 +1,9 @@
 // The runtime's graph rewrites: BatchNormalization folded into the Conv before it, and an activation
-// (Relu, Clip with constant bounds, LeakyRelu) fused into the Conv/Gemm before it. Both only fire when
-// the intermediate value has exactly one reader and is not a graph output, so no observable value
-// disappears. Fused activations are recorded as internal "edgeq.*" attributes the Conv/Gemm compile reads.
+// (Relu, Clip with constant bounds, LeakyRelu; Sigmoid then Mul of the same value as Silu) fused into the
+// Conv/Gemm before it. Both only fire when the intermediate values have no other reader and are no graph
+// output, so no observable value disappears. Fused activations are recorded as internal "edgeq.*"
+// attributes the Conv/Gemm compile reads.
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -67,6 +69,37 @@ class BatchNormFolding final : public onnx::Pass {
     erase_nodes(g, dead);
     return true;
   }
+
+ private:
+  // y -> Sigmoid(y) = s, Mul(y, s) (either order) with y read by those two alone and no graph output: the
+  // SiLU (Swish) of EfficientNet and YOLO exports, one epilogue instead of two passes over the feature map.
+  static bool fuse_silu(onnx::Graph& g, onnx::GraphIndex& ix, size_t pi, std::set<size_t>& dead) {
+    const std::string y = g.nodes[pi].outputs[0];
+    const auto& readers = ix.consumers(y);
+    if (readers.size() != 2 || is_graph_output(g, y)) return false;
+    int64_t sig = -1, mul = -1;
+    for (size_t r : readers) {
+      const auto& n = g.nodes[r];
+      if (dead.count(r) || !n.domain.empty()) return false;
+      if (n.op_type == "Sigmoid" && n.inputs.size() == 1) sig = static_cast<int64_t>(r);
+      else if (n.op_type == "Mul" && n.inputs.size() == 2) mul = static_cast<int64_t>(r);
+    }
+    if (sig < 0 || mul < 0) return false;
+    const std::string s = g.nodes[static_cast<size_t>(sig)].outputs.at(0);
+    const auto& m = g.nodes[static_cast<size_t>(mul)];
+    const bool pairs = (m.inputs[0] == y && m.inputs[1] == s) || (m.inputs[0] == s && m.inputs[1] == y);
+    if (!pairs || ix.sole_consumer(s) != mul) return false;
+    const std::string fused_out = m.outputs.at(0);
+    g.nodes[pi].set_attr(onnx::Attribute::make_string("edgeq.activation", "Silu"));
+    ix.edit(g, pi, [&](onnx::Node& p) { p.outputs[0] = fused_out; });
+    dead.insert(static_cast<size_t>(sig));
+    dead.insert(static_cast<size_t>(mul));
+    return true;
+  }
+
+  static bool is_graph_output(const onnx::Graph& g, const std::string& v) {
+    return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == v; });
+  }
 };
 
 class ActivationFusion final : public onnx::Pass {
@@ -81,6 +114,7 @@ class ActivationFusion final : public onnx::Pass {
       auto& prod = g.nodes[pi];
       if ((prod.op_type != "Conv" && prod.op_type != "Gemm") || !prod.domain.empty() || prod.find_attr("edgeq.activation")) continue;
       if (prod.outputs.size() != 1) continue;
+      if (fuse_silu(g, ix, pi, dead)) continue;
       const int64_t ai = ix.sole_consumer(prod.outputs[0]);
       if (ai < 0 || dead.count(static_cast<size_t>(ai))) continue;
       const auto& act = g.nodes[static_cast<size_t>(ai)];
@@ -121,6 +155,37 @@ class ActivationFusion final : public onnx::Pass {
     if (dead.empty()) return false;
     erase_nodes(g, dead);
     return true;
+  }
+
+ private:
+  // y -> Sigmoid(y) = s, Mul(y, s) (either order) with y read by those two alone and no graph output: the
+  // SiLU (Swish) of EfficientNet and YOLO exports, one epilogue instead of two passes over the feature map.
+  static bool fuse_silu(onnx::Graph& g, onnx::GraphIndex& ix, size_t pi, std::set<size_t>& dead) {
+    const std::string y = g.nodes[pi].outputs[0];
+    const auto& readers = ix.consumers(y);
+    if (readers.size() != 2 || is_graph_output(g, y)) return false;
+    int64_t sig = -1, mul = -1;
+    for (size_t r : readers) {
+      const auto& n = g.nodes[r];
+      if (dead.count(r) || !n.domain.empty()) return false;
+      if (n.op_type == "Sigmoid" && n.inputs.size() == 1) sig = static_cast<int64_t>(r);
+      else if (n.op_type == "Mul" && n.inputs.size() == 2) mul = static_cast<int64_t>(r);
+    }
+    if (sig < 0 || mul < 0) return false;
+    const std::string s = g.nodes[static_cast<size_t>(sig)].outputs.at(0);
+    const auto& m = g.nodes[static_cast<size_t>(mul)];
+    const bool pairs = (m.inputs[0] == y && m.inputs[1] == s) || (m.inputs[0] == s && m.inputs[1] == y);
+    if (!pairs || ix.sole_consumer(s) != mul) return false;
+    const std::string fused_out = m.outputs.at(0);
+    g.nodes[pi].set_attr(onnx::Attribute::make_string("edgeq.activation", "Silu"));
+    ix.edit(g, pi, [&](onnx::Node& p) { p.outputs[0] = fused_out; });
+    dead.insert(static_cast<size_t>(sig));
+    dead.insert(static_cast<size_t>(mul));
+    return true;
+  }
+
+  static bool is_graph_output(const onnx::Graph& g, const std::string& v) {
+    return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == v; });
   }
 };
 

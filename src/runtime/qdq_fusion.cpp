@@ -184,6 +184,10 @@ class QdqFusion final : public onnx::Pass {
     if (n.inputs.size() < 2 || n.outputs.size() != 1) return std::nullopt;
     if (!conv && (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.f) != 1.f || n.attr_float("beta", 1.f) != 1.f))
       return std::nullopt;
+    // The integer epilogue clamps (Relu, Clip); any other fused activation (LeakyRelu, Silu) keeps the
+    // group in float rather than running without it.
+    if (const std::string act = n.attr_string("edgeq.activation", ""); !act.empty() && act != "Relu" && act != "Clip")
+      return std::nullopt;
     auto x = dq_of(ix, n.inputs[0], false);
     auto w = dq_of(ix, n.inputs[1], true);
     auto y = sole_q_reader(ix, n.outputs[0]);

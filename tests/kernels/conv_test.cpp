@@ -82,7 +82,7 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
   const int64_t channel_counts[] = {1, 3, 7, 13, 16, 17, 24, 33};
   const int64_t kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {1, 3}, {2, 2}};
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.25f, 0.5f),
-                             Activation::leaky_relu(0.1f)};
+                             Activation::leaky_relu(0.1f), Activation::silu()};
   std::vector<ConvCase> cases;
   for (int i = 0; i < 120; ++i) {
     ConvCase c;
@@ -98,7 +98,7 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
     c.in_h = 3 + static_cast<int64_t>(rng() % 9) + (c.kh - 1) * c.dilation;
     c.in_w = 3 + static_cast<int64_t>(rng() % 9) + (c.kw - 1) * c.dilation;
     c.groups = 1;
-    c.act = acts[rng() % 4];
+    c.act = acts[rng() % 5];
     cases.push_back(c);
   }
   // Depthwise on random shapes: 3x3 and 5x5, strides 1-2, dilation, pads 0-2, rows wide enough for the
@@ -114,7 +114,7 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
     c.pad = static_cast<int64_t>(rng() % 3);
     c.in_h = 2 + static_cast<int64_t>(rng() % 6) + (c.kh - 1) * c.dilation;
     c.in_w = 4 + static_cast<int64_t>(rng() % 20) + (c.kw - 1) * c.dilation;
-    c.act = acts[rng() % 4];
+    c.act = acts[rng() % 5];
     cases.push_back(c);
   }
   // Fixed cases: the cnn-s / cnn-m layers, depthwise, grouped, depthwise with multiplier.
@@ -151,7 +151,7 @@ TEST(ConvHwy, SmallInputChannelsMatchReference) {
   std::mt19937 rng(test::kSeed + 1);
   const int64_t cout_counts[] = {1, 5, 16, 17, 31, 32, 33};
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.25f, 0.5f),
-                             Activation::leaky_relu(0.1f)};
+                             Activation::leaky_relu(0.1f), Activation::silu()};
   std::vector<ConvCase> cases;
   for (int64_t cin = 1; cin <= 4; ++cin) {
     for (int i = 0; i < 12; ++i) {
@@ -166,7 +166,7 @@ TEST(ConvHwy, SmallInputChannelsMatchReference) {
       c.in_h = 1 + static_cast<int64_t>(rng() % 12) + 2 * c.dilation;
       c.in_w = 1 + static_cast<int64_t>(rng() % 20) + 2 * c.dilation;  // out_w: every tile-width remainder
       c.groups = 1;
-      c.act = acts[rng() % 4];
+      c.act = acts[rng() % 5];
       cases.push_back(c);
     }
   }

@@ -68,6 +68,7 @@ TEST(GemmHwy, MatchesReference) {
       {64, 1568, 128, BLayout::kNK, true, 1.0f, Activation::relu()}, // batch 64
       {7, 33, 17, BLayout::kKN, false, 0.5f, Activation::clip(-0.3f, 0.3f)},
       {2, 5, 1, BLayout::kKN, true, 1.0f, Activation::leaky_relu(0.2f)},
+      {5, 70, 37, BLayout::kNK, true, 1.0f, Activation::silu()},  // partial panel, Silu epilogue
   };
   std::mt19937 rng(test::kSeed);
   const int64_t sizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65};

@@ -527,3 +527,61 @@ TEST(Session, ConstantReadByAFoldedNodeAndThenByARunningOne) {
   EXPECT_EQ(y.data<int64_t>()[1], 10 * 2 + 6);
   EXPECT_EQ(y.data<int64_t>()[2], 100 * 2 + 6);
 }
+
+// DQ -> Conv -> LeakyRelu -> Q: the activation fusion gives the Conv a LeakyRelu epilogue, which the integer
+// kernels cannot apply (their epilogue only clamps). The group must stay in float, not become a
+// QLinearConv that drops the LeakyRelu (the negative outputs would lose their 0.1 factor).
+TEST(Session, QdqConvWithAnActivationTheIntegerEpilogueLacksStaysFloat) {
+  GraphBuilder g(13);
+  auto scalar_f32 = [](float v) { return Tensor::from_f32({}, std::vector<float>{v}); };
+  Tensor xz(DType::kU8, {}), yz(DType::kU8, {}), wq(DType::kI8, {4, 3, 3, 3}), wz(DType::kI8, {});
+  xz.data<uint8_t>()[0] = 128;
+  yz.data<uint8_t>()[0] = 200;  // room below zero for the LeakyRelu's negative side
+  std::mt19937 rng(5);
+  for (int64_t i = 0; i < wq.numel(); ++i) wq.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  g.input("x", {1, 3, 6, 6})
+      .init("xs", scalar_f32(0.02f)).init("xz", xz).init("w", wq).init("ws", scalar_f32(0.01f)).init("wz", wz)
+      .init("ys", scalar_f32(0.01f)).init("yz", yz)
+      .node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"})
+      .node("DequantizeLinear", {"xq", "xs", "xz"}, {"xd"})
+      .node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"})
+      .node("Conv", {"xd", "wd"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})})
+      .node("LeakyRelu", {"c"}, {"a"}, {Attribute::make_float("alpha", 0.1f)})
+      .node("QuantizeLinear", {"a", "ys", "yz"}, {"yq"})
+      .node("DequantizeLinear", {"yq", "ys", "yz"}, {"y"})
+      .output("y");
+  SessionOptions as_written;
+  as_written.optimize = false;
+  Session fused(g.build()), plain(g.build(), as_written);
+  const Tensor x = random_tensor({1, 3, 6, 6}, 11, 1.f);
+  const Tensor a = fused.run({x})[0], b = plain.run({x})[0];
+  int negative = 0;
+  for (int64_t i = 0; i < b.numel(); ++i) negative += b.data<float>()[i] < 0.f;
+  ASSERT_GT(negative, 0) << "the case must have negative LeakyRelu outputs";
+  EXPECT_LE(max_abs_diff(a, b), 0.0101f) << "more than one quantization step from the model as written";
+}
+
+// Conv -> Sigmoid -> Mul(conv, sigmoid) (EfficientNet's SiLU) runs as one Conv with a Silu epilogue, with the
+// bits of the three nodes run one by one; a second reader of the Sigmoid keeps the nodes as they are.
+TEST(Session, ConvSigmoidMulFusesIntoTheSiluEpilogue) {
+  for (bool sigmoid_has_another_reader : {false, true}) {
+    SCOPED_TRACE(sigmoid_has_another_reader ? "sigmoid read twice" : "plain SiLU");
+    GraphBuilder g(13);
+    g.input("x", {1, 8, 9, 9}).random_init("w", {24, 8, 3, 3}).random_init("b", {24})
+        .node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})})
+        .node("Sigmoid", {"c"}, {"s"})
+        .node("Mul", {"s", "c"}, {"y"})
+        .output("y");
+    if (sigmoid_has_another_reader) g.node("Neg", {"s"}, {"z"}).output("z");
+    SessionOptions as_written;
+    as_written.optimize = false;
+    Session fused(g.build()), plain(g.build(), as_written);
+    std::string labels;
+    for (const auto& l : fused.plan_info({Shape{1, 8, 9, 9}}).step_labels) labels += l + "\n";
+    EXPECT_EQ(labels.find("silu") != std::string::npos, !sigmoid_has_another_reader) << labels;
+    EXPECT_EQ(labels.find("Sigmoid") == std::string::npos, !sigmoid_has_another_reader) << labels;
+    const Tensor x = random_tensor({1, 8, 9, 9}, 3, 2.f);
+    const Tensor a = fused.run({x})[0], b = plain.run({x})[0];
+    EXPECT_LE(max_abs_diff(a, b), 1e-5f);
+  }
+}

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "edgeq/kernels.h"
+#include "hwy/contrib/math/math-inl.h"  // Exp, for the Silu epilogue
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -50,6 +51,11 @@ HWY_INLINE VF ActivateAs(const EpilogueVecs& e, VF v) {
   if constexpr (kKind == ActivationKind::kClip) return hn::Min(hn::Max(v, e.lo), e.hi);
   if constexpr (kKind == ActivationKind::kLeakyRelu)
     return hn::IfThenElse(hn::Lt(v, hn::Zero(DF())), hn::Mul(v, e.alpha), v);
+  if constexpr (kKind == ActivationKind::kSilu) {
+    // The Sigmoid kernel's expression (elementwise.cpp), then the product: the unfused bits.
+    const VF one = hn::Set(DF(), 1.0f);
+    return hn::Mul(v, hn::Div(one, hn::Add(one, hn::Exp(DF(), hn::Neg(v)))));
+  }
   return v;
 }
 
@@ -60,6 +66,7 @@ HWY_INLINE VF Activate(const EpilogueVecs& e, VF v) {
     case ActivationKind::kRelu: return ActivateAs<ActivationKind::kRelu>(e, v);
     case ActivationKind::kClip: return ActivateAs<ActivationKind::kClip>(e, v);
     case ActivationKind::kLeakyRelu: return ActivateAs<ActivationKind::kLeakyRelu>(e, v);
+    case ActivationKind::kSilu: return ActivateAs<ActivationKind::kSilu>(e, v);
   }
   return v;
 }
@@ -119,6 +126,7 @@ struct Tile {
       case ActivationKind::kRelu: return StoreAs<ActivationKind::kRelu>(e, out, channels);
       case ActivationKind::kClip: return StoreAs<ActivationKind::kClip>(e, out, channels);
       case ActivationKind::kLeakyRelu: return StoreAs<ActivationKind::kLeakyRelu>(e, out, channels);
+      case ActivationKind::kSilu: return StoreAs<ActivationKind::kSilu>(e, out, channels);
     }
   }
 

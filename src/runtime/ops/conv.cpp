@@ -112,6 +112,7 @@ kernels::Activation fused_activation(const onnx::Node& node) {
   if (kind.empty()) return kernels::Activation::none();
   if (kind == "Relu") return kernels::Activation::relu();
   if (kind == "LeakyRelu") return kernels::Activation::leaky_relu(node.attr_float("edgeq.alpha", 0.01f));
+  if (kind == "Silu") return kernels::Activation::silu();
   if (kind == "Clip")
     return kernels::Activation::clip(node.attr_float("edgeq.clip_min", -INFINITY), node.attr_float("edgeq.clip_max", INFINITY));
   throw Error(ErrorCode::kInternal, node.label() + ": unknown fused activation '" + kind + "'");
@@ -123,6 +124,7 @@ std::string activation_note(const kernels::Activation& act) {
     case kernels::ActivationKind::kRelu: return ", relu";
     case kernels::ActivationKind::kClip: return ", clip";
     case kernels::ActivationKind::kLeakyRelu: return ", leaky_relu";
+    case kernels::ActivationKind::kSilu: return ", silu";
   }
   return "";
 }
