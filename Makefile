@@ -69,7 +69,9 @@ wasm: setup
 test-wasm: rt-only wasm
 	cd $(WASM_BUILD) && ctest -L wasm --no-tests=error --output-on-failure -j $(JOBS)
 
-# The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
+# The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log. The
+# edgeq-wasm peer's test (bench_edgeq_wasm_peer.measures) serves build-wasm/web/edgeq: `make test` runs
+# test-wasm first; alone, without a wasm build, ctest reports it Skipped.
 test-release: build
 	cd $(BUILD) && ctest -LE 'fuzz|container' --no-tests=error --output-on-failure -j $(JOBS)
 	@grep -h "inference node tests" $(BUILD)/Testing/Temporary/LastTest.log | head -2 | sed 's/^/node-test sweep: /'
@@ -92,8 +94,11 @@ test: setup
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
-demo: build
-	$(EDGEQ) demo --out out/demo
+# The wasm build gives the bench its edgeq-wasm rows (edgeq's module in headless chromium); the browser
+# app's build output (web/app/dist, when built) is copied to out/demo/app/, which the report then links.
+demo: build wasm
+	@if [ -f web/app/dist/index.html ]; then rm -rf out/demo/app && mkdir -p out/demo && cp -r web/app/dist out/demo/app; fi
+	$(EDGEQ) demo --out out/demo --wasm-dir $(abspath $(WASM_BUILD))/web/edgeq
 
 # libFuzzer on the ONNX loader, 60 s (label fuzz, not part of `make test`).
 fuzz: setup
