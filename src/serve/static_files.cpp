@@ -36,12 +36,14 @@ struct Fd {
 // "a/b/c" opened beneath dir_fd. openat2's RESOLVE_BENEATH refuses any resolution that leaves the
 // directory (a ".." or a symbolic link pointing outside, EXDEV); kernels or sandboxes without openat2
 // (ENOSYS, EPERM from seccomp) get the component walk, which follows no symbolic link at all.
-int open_beneath(int dir_fd, const std::string& relative, const std::vector<std::string>& segments) {
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  const long fd = ::syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof how);
-  if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return static_cast<int>(fd);
+int open_beneath(int dir_fd, const std::string& relative, const std::vector<std::string>& segments, bool walk_only) {
+  if (!walk_only) {
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    const long fd = ::syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return static_cast<int>(fd);
+  }
   int current = ::dup(dir_fd);
   for (const std::string& segment : segments) {
     if (current < 0) return -1;
@@ -78,7 +80,8 @@ std::string static_content_type(std::string_view path) {
   return "application/octet-stream";
 }
 
-StaticFiles::StaticFiles(const std::string& dir, int64_t max_bytes) : dir_(dir), max_bytes_(max_bytes) {
+StaticFiles::StaticFiles(const std::string& dir, int64_t max_bytes, Lookup lookup)
+    : dir_(dir), max_bytes_(max_bytes), lookup_(lookup) {
   dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd_ < 0) throw Error(ErrorCode::kInvalidArgument, "--static " + dir + ": not a readable directory (" + std::strerror(errno) + ")");
 }
@@ -118,7 +121,7 @@ StaticFiles::Reply StaticFiles::get(const std::string& method, const std::string
   }
   std::string relative;
   for (const auto& s : segments) relative += (relative.empty() ? "" : "/") + s;
-  Fd file(segments.empty() ? ::dup(dir_fd_) : open_beneath(dir_fd_, relative, segments));
+  Fd file(segments.empty() ? ::dup(dir_fd_) : open_beneath(dir_fd_, relative, segments, lookup_ == Lookup::kNoFollowWalk));
   if (file.fd < 0) return refuse(404, "no file " + printable(path, 128));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) return refuse(404, "no file " + printable(path, 128));

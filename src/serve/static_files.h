@@ -27,9 +27,13 @@ class StaticFiles {
     std::vector<std::pair<std::string, std::string>> headers;
   };
 
+  // How a path is opened beneath the directory: openat2(RESOLVE_BENEATH), falling back to the walk where the
+  // kernel lacks it (the server), or always the walk (tests of the fallback on kernels that have openat2).
+  enum class Lookup { kBeneath, kNoFollowWalk };
+
   // dir must be a directory (Error(kInvalidArgument) naming it otherwise); files larger than max_bytes are
   // refused with 403.
-  StaticFiles(const std::string& dir, int64_t max_bytes);
+  StaticFiles(const std::string& dir, int64_t max_bytes, Lookup lookup = Lookup::kBeneath);
   ~StaticFiles();
   StaticFiles(const StaticFiles&) = delete;
   StaticFiles& operator=(const StaticFiles&) = delete;
@@ -42,6 +46,7 @@ class StaticFiles {
   std::string dir_;
   int dir_fd_ = -1;
   int64_t max_bytes_;
+  Lookup lookup_;
 };
 
 }  // namespace edgeq::serve

@@ -17,6 +17,7 @@
 #include "edgeq/serve.h"
 #include "run_command.h"
 #include "serve/serve_fixtures.h"
+#include "serve/static_files.h"
 
 namespace edgeq::serve {
 namespace {
@@ -176,6 +177,28 @@ TEST_F(ServeStatic, FilesOverTheCapAreRefusedAndTheApiStillAnswers) {
   EXPECT_EQ(header_of(live, "Content-Type"), "application/json");
   EXPECT_EQ(status_of(get("/v2/models/quad")), 200);
   EXPECT_EQ(status_of(get("/predict")), 405) << "an API path keeps its own method rules";
+}
+
+// Both ways of opening beneath the directory, called directly: openat2 (what the server uses here) serves a
+// link that stays inside and refuses those that leave; the walk used where openat2 is missing follows no link
+// at all, and serves plain files and directories like the other.
+TEST_F(ServeStatic, TheNoFollowWalkServesFilesAndRefusesEveryLink) {
+  fs::create_symlink("index.html", app_ + "/inside-link.html");  // relative, stays inside
+  const StaticFiles beneath(app_, 1000, StaticFiles::Lookup::kBeneath);
+  const StaticFiles walk(app_, 1000, StaticFiles::Lookup::kNoFollowWalk);
+  for (const StaticFiles* files : {&beneath, &walk}) {
+    const bool is_walk = files == &walk;
+    SCOPED_TRACE(is_walk ? "walk" : "openat2");
+    EXPECT_EQ(files->get("GET", "/sub/index.html", "").body, "<p>sub</p>");
+    EXPECT_EQ(files->get("GET", "/sub/", "").body, "<p>sub</p>");
+    EXPECT_EQ(files->get("GET", "/models.json", "").content_type, "application/json");
+    for (const char* out : {"/leak.txt", "/sub/rel-leak.txt", "/outside/secret.txt"}) {
+      const StaticFiles::Reply r = files->get("GET", out, "");
+      EXPECT_EQ(r.status, 404) << out;
+      EXPECT_EQ(r.body.find(kSecret), std::string::npos) << out;
+    }
+    EXPECT_EQ(files->get("GET", "/inside-link.html", "").status, is_walk ? 404 : 200) << "a link that stays inside";
+  }
 }
 
 TEST(ServeStaticCli, RefusesAMissingDirectoryWithOneLine) {
