@@ -96,7 +96,9 @@ web: build wasm wasm-mt
 test-web: rt-only wasm wasm-mt build
 	cd $(BUILD) && ctest -L web --no-tests=error --output-on-failure
 
-# The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log.
+# The ONNX node-test sweep's count (tests/conformance/node_test.cpp) is printed from ctest's log. The
+# edgeq-wasm peer's test (bench_edgeq_wasm_peer.measures) serves build-wasm/web/edgeq: `make test` runs
+# test-wasm first; alone, without a wasm build, ctest reports it Skipped.
 test-release: build
 	cd $(BUILD) && ctest -LE 'fuzz|container|web' --no-tests=error --output-on-failure -j $(JOBS)
 	@grep -h "inference node tests" $(BUILD)/Testing/Temporary/LastTest.log | head -2 | sed 's/^/node-test sweep: /'
@@ -122,8 +124,12 @@ test: setup
 	$(MAKE) --no-print-directory test-release
 
 # The main job: train, quantize, evaluate and benchmark on Fashion-MNIST → out/demo/report.md (+ .html).
-demo: build
-	$(EDGEQ) demo --out out/demo
+# The wasm build gives the bench its edgeq-wasm rows (edgeq's module in headless chromium); the browser
+# app (make web: $(BUILD)/web/dist) is copied to out/demo/app/, which the report links (serve it with
+# `edgeq serve --static out/demo/app`).
+demo: build wasm web
+	rm -rf out/demo/app && mkdir -p out/demo && cp -r $(BUILD)/web/dist out/demo/app
+	$(EDGEQ) demo --out out/demo --wasm-dir $(abspath $(WASM_BUILD))/web/edgeq
 
 # libFuzzer on the ONNX loader, 60 s (label fuzz, not part of `make test`).
 fuzz: setup

@@ -157,12 +157,16 @@ struct Row {
   std::optional<double> session_ms;           // session creation
   std::optional<int64_t> peak_rss_bytes;
   std::optional<double> call_overhead_ms;     // the engine's own no-op per-call cost (p50), peers only
+  // Browser engines: page navigation start to the first prediction's logits, with an empty HTTP cache
+  // (cold) and on the second visit (warm); edgeq-wasm only.
+  std::optional<double> first_prediction_cold_ms, first_prediction_warm_ms;
   std::optional<double> ratio_vs_best_peer;   // filled by compute_ratios
   std::string status = "ok";                  // "ok" or "skipped: <reason>"
   std::string note;                           // a caveat on an ok row ("top-1 on the first 2000 of 10000 images")
 
   bool ok() const { return status == "ok"; }
   bool is_edgeq() const;                      // engine starts with "edgeq"
+  bool in_browser() const;                    // onnxruntime-web or edgeq-wasm: measured in Chromium
   static Row skipped(std::string model, std::string engine, std::string precision, const std::string& reason);
 };
 
@@ -178,9 +182,13 @@ struct Report {
   std::vector<std::string> notes;
 };
 
-// For every ok edgeq row: its p50 / the lowest (p50 - call_overhead_ms) among ok non-edgeq rows with
-// the same model, precision and threads (the same file on another engine; rows with threads 0 match
-// any). The peer's no-op cost (its binding, a browser's message hop) is subtracted so the ratio
+// Whether `peer` is a row edgeq_row is compared with: an ok non-edgeq row with a p50 for the same model,
+// precision and threads (the same file on another engine; rows with threads 0 match any), on the same
+// side of the browser line (edgeq-wasm against onnxruntime-web, native edgeq against native peers).
+bool is_comparable_peer(const Row& edgeq_row, const Row& peer);
+
+// For every ok edgeq row: its p50 / the lowest (p50 - call_overhead_ms) among its comparable peers' rows
+// (is_comparable_peer). The peer's no-op cost (its binding, a browser's message hop) is subtracted so the ratio
 // compares the engines, not how they are called; an overhead >= the p50 is ignored. < 1 means edgeq
 // is faster. No peer row: left empty.
 void compute_ratios(Report& report);
@@ -248,6 +256,14 @@ struct PeerEval {
   double ms = 0;                  // wall time of the evaluation
 };
 
+// A browser peer's time from page load to the first prediction (edgeq_wasm/first.html): a fresh
+// profile visited twice, cold (empty HTTP cache) then warm; bytes over the network on each visit.
+struct FirstPrediction {
+  std::string status = "ok";  // "ok" or "skipped: <reason>"
+  double cold_ms = 0, warm_ms = 0;
+  int64_t cold_transferred_bytes = 0, warm_transferred_bytes = 0;
+};
+
 struct OrtBatchResult {
   int64_t batch = 1;
   LatencyStats stats;               // nanoseconds, like the C++ side
@@ -267,6 +283,7 @@ struct OrtModelResult {
   std::optional<double> noop_p50_ns;  // same process, measured after the model
   int threads = 0;                    // as run
   std::optional<PeerEval> eval;       // when an evaluation set was given
+  std::optional<FirstPrediction> first_prediction;  // browser peers that measure it (edgeq-wasm)
   const OrtBatchResult* batch(int64_t b) const;
   // Row with latency, throughput, session time, RSS (when known), threads, the no-op overhead and the
   // evaluation's top-1, agreement and max logit difference filled (a partial or failed evaluation in
@@ -314,6 +331,37 @@ class OrtWebPeer {
  private:
   OrtWebPeerOptions options_;
   std::string ort_version_, browser_version_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// edgeq's own WebAssembly module as a browser peer: tools/peers/edgeq_wasm/run.mjs (the ort-web peer's
+// harness, tools/peers/browser_peer.mjs) serves the wasm build's web/edgeq (edgeq.mjs, edgeq-wasm.mjs,
+// edgeq-wasm.wasm) and times session.run() in headless Chromium; engine "edgeq-wasm". Also measures page
+// load to first prediction, cold and warm cache (OrtModelResult::first_prediction). One thread only: the
+// module is built single-threaded, so other thread counts are skipped results.
+struct EdgeqWasmPeerOptions : OrtPeerOptions {
+  std::string chromium;    // default: $EDGEQ_CHROMIUM, else /usr/bin/chromium
+  std::string module_dir;  // default: default_wasm_module_dir()
+};
+
+// Where the bench looks for the wasm build's web module: $EDGEQ_WASM_DIR, else the directory CMake was
+// configured with (EDGEQ_WASM_MODULE_DIR, default <source>/build-wasm/web/edgeq: what `make wasm` builds).
+std::string default_wasm_module_dir();
+
+class EdgeqWasmPeer {
+ public:
+  explicit EdgeqWasmPeer(EdgeqWasmPeerOptions options);
+  // "" when node, chromium, the runner, playwright-core and the module's three files are all present;
+  // a missing module names `make wasm` and where it looked.
+  std::string unavailable_reason() const;
+  std::string edgeq_version() const { return edgeq_version_; }      // the module's, after a successful run
+  std::string browser_version() const { return browser_version_; }  // after a successful run
+  // Never throws for a missing peer or a failing runner: status "skipped: <reason>".
+  OrtModelResult run(const std::string& model_path);
+
+ private:
+  EdgeqWasmPeerOptions options_;
+  std::string edgeq_version_, browser_version_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ struct DemoPage {
   std::optional<QuantSummary> quant_static, quant_dynamic;
   std::vector<std::pair<std::string, std::string>> files;  // label -> relative path (JSON, logs)
   std::vector<std::string> serve_commands;                 // shell lines
+  // The browser app's page relative to the report ("app/index.html") when the demo found a build of it
+  // (web/app's output, copied or built into DIR/app/); "" = no link. Served with `edgeq serve --static`.
+  std::string app_link;
+  std::string app_serve_command;                           // the shell line that serves it
 };
 
 // Markdown: summary, chart links, every bench row, quantization, training, files.

@@ -185,6 +185,10 @@ struct ServerOptions {
   int poll_ms = 0;                     // >0: rescan the model repository this often (hot reload)
   int drain_timeout_s = 30;            // stop(): how long in-flight requests get to finish
   bool log_requests = true;            // one JSON line per request on stderr
+  // --static DIR: the files under DIR at / for GET/HEAD requests no API route answers, with COOP/COEP
+  // (src/serve/static_files.h); "" = none. Files above static_max_bytes get 403.
+  std::string static_dir;
+  int64_t static_max_bytes = 64ll << 20;
 };
 
 class Server {

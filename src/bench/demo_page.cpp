@@ -188,6 +188,11 @@ std::string render_demo_markdown(const DemoPage& p) {
     s << "```\n\nThe model files carry their labels, mean/std, input size and calibration in ONNX metadata "
          "(`edgeq inspect --json`).\n\n";
   }
+  if (!p.app_link.empty()) {
+    s << "## Browser app\n\n[The app](" << p.app_link << ") runs these models in the browser (edgeq wasm int8 / fp32, "
+      << "onnxruntime-web WebGPU / WASM). Its page needs HTTP with cross-origin isolation, not a file: URL:\n\n```sh\n"
+      << p.app_serve_command << "\n```\n\n";
+  }
   if (!p.files.empty()) {
     s << "## Files\n\n";
     for (const auto& [label, path] : p.files) s << "- [" << label << "](" << path << ")\n";
@@ -253,6 +258,11 @@ std::string render_demo_html(const DemoPage& p) {
     for (const auto& c : p.serve_commands) s << xml_escape(c) << "\n";
     s << "</code></pre>\n<p>The model files carry their labels, mean/std, input size and calibration in ONNX metadata "
          "(<code>edgeq inspect --json</code>).</p>\n</section>\n";
+  }
+  if (!p.app_link.empty()) {
+    s << "<section id=\"app\">\n<h2>Browser app</h2>\n<p><a href=\"" << xml_escape(p.app_link) << "\">The app</a> runs "
+      << "these models in the browser (edgeq wasm int8 / fp32, onnxruntime-web WebGPU / WASM). Its page needs HTTP with "
+      << "cross-origin isolation, not a file: URL:</p>\n<pre><code>" << xml_escape(p.app_serve_command) << "\n</code></pre>\n</section>\n";
   }
   if (!p.files.empty()) {
     s << "<section id=\"files\">\n<h2>Files</h2>\n<ul>\n";

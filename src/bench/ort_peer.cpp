@@ -82,6 +82,10 @@ Row OrtModelResult::to_row(const std::string& model, const std::string& precisio
   row.session_ms = session_ms;
   if (peak_rss_bytes > 0) row.peak_rss_bytes = peak_rss_bytes;
   if (noop_p50_ns) row.call_overhead_ms = *noop_p50_ns / 1e6;
+  if (first_prediction && first_prediction->status == "ok") {
+    row.first_prediction_cold_ms = first_prediction->cold_ms;
+    row.first_prediction_warm_ms = first_prediction->warm_ms;
+  }
   if (eval && eval->status != "ok") {
     row.note = "accuracy not measured: " + eval->status;
   } else if (eval) {
@@ -91,6 +95,8 @@ Row OrtModelResult::to_row(const std::string& model, const std::string& precisio
     if (eval->samples < eval->total)
       row.note = "accuracy on the first " + std::to_string(eval->samples) + " of " + std::to_string(eval->total) + " samples";
   }
+  if (first_prediction && first_prediction->status != "ok")
+    row.note += (row.note.empty() ? "" : "; ") + std::string("first prediction not measured: ") + first_prediction->status;
   return row;
 }
 

@@ -1,6 +1,5 @@
 // onnxruntime-web peer: runs tools/peers/ort_web/run.mjs (headless Chromium via playwright-core) once
 // per model and thread count; anything missing becomes "skipped: <reason>", never an exception.
-#include <cstdlib>
 #include <filesystem>
 
 #include "bench/sidecar.h"
@@ -12,30 +11,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string default_chromium() {
-  if (const char* env = std::getenv("EDGEQ_CHROMIUM"); env && *env) return env;
-  return "/usr/bin/chromium";
-}
-
 }  // namespace
 
 OrtWebPeer::OrtWebPeer(OrtWebPeerOptions options) : options_(std::move(options)) {
   if (options_.peers_dir.empty()) options_.peers_dir = detail::default_peers_dir();
-  if (options_.chromium.empty()) options_.chromium = default_chromium();
+  if (options_.chromium.empty()) options_.chromium = detail::default_chromium();
 }
 
 std::string OrtWebPeer::unavailable_reason() const {
-  const std::string node = detail::find_executable(options_.node), chromium = detail::find_executable(options_.chromium);
-  if (node.empty()) return "node not found (looked for '" + options_.node + "' on PATH)";
-  if (chromium.empty()) return "chromium not found at '" + options_.chromium + "' (apt-get install chromium, or set EDGEQ_CHROMIUM)";
-  for (const std::string& program : {node, chromium})
-    if (std::string foreign = detail::foreign_architecture(program); !foreign.empty()) return foreign;
-  const fs::path dir(options_.peers_dir);
-  if (!fs::exists(dir / "ort_web" / "run.mjs")) return (dir / "ort_web" / "run.mjs").string() + " not found";
-  for (const char* package : {"onnxruntime-web", "playwright-core"})
-    if (!fs::exists(dir / "node_modules" / package / "package.json"))
-      return std::string(package) + " not installed in " + dir.string() + " (npm install --ignore-scripts there)";
-  return "";
+  return detail::browser_peer_unavailable_reason(options_.node, options_.chromium, options_.peers_dir, "ort_web/run.mjs",
+                                                 {"onnxruntime-web", "playwright-core"});
 }
 
 OrtModelResult OrtWebPeer::run(const std::string& model_path) {

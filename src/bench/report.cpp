@@ -18,6 +18,15 @@ using detail::protocol_line;
 
 bool Row::is_edgeq() const { return engine.rfind("edgeq", 0) == 0; }
 
+bool Row::in_browser() const { return engine == "onnxruntime-web" || engine == "edgeq-wasm"; }
+
+bool is_comparable_peer(const Row& edgeq_row, const Row& peer) {
+  if (!peer.ok() || peer.is_edgeq() || !peer.p50_ms || peer.model != edgeq_row.model || peer.precision != edgeq_row.precision)
+    return false;
+  if (peer.threads != 0 && edgeq_row.threads != 0 && peer.threads != edgeq_row.threads) return false;
+  return peer.in_browser() == edgeq_row.in_browser();
+}
+
 Row Row::skipped(std::string model, std::string engine, std::string precision, const std::string& reason) {
   Row r;
   r.model = std::move(model);
@@ -42,9 +51,7 @@ void compute_ratios(Report& report) {
     if (!row.ok() || !row.is_edgeq() || !row.p50_ms) continue;
     double best = std::numeric_limits<double>::infinity();
     for (const Row& peer : report.rows) {
-      if (!peer.ok() || peer.is_edgeq() || !peer.p50_ms || peer.model != row.model || peer.precision != row.precision)
-        continue;
-      if (peer.threads != 0 && row.threads != 0 && peer.threads != row.threads) continue;
+      if (!is_comparable_peer(row, peer)) continue;
       double p50 = *peer.p50_ms;
       if (peer.call_overhead_ms && *peer.call_overhead_ms < p50) p50 -= *peer.call_overhead_ms;
       best = std::min(best, p50);
@@ -185,6 +192,8 @@ std::string render_json(const Report& report) {
                          {"session_ms", opt(r.session_ms)},
                          {"peak_rss_bytes", opt(r.peak_rss_bytes)},
                          {"call_overhead_ms", opt(r.call_overhead_ms)},
+                         {"first_prediction_cold_ms", opt(r.first_prediction_cold_ms)},
+                         {"first_prediction_warm_ms", opt(r.first_prediction_warm_ms)},
                          {"ratio_vs_best_peer", opt(r.ratio_vs_best_peer)},
                          {"status", r.status},
                          {"note", r.note}});

@@ -94,6 +94,8 @@ Report parse_report_json(const std::string& json_text) {
       x.session_ms = opt<double>(row, "session_ms");
       x.peak_rss_bytes = opt<int64_t>(row, "peak_rss_bytes");
       x.call_overhead_ms = opt<double>(row, "call_overhead_ms");
+      x.first_prediction_cold_ms = opt<double>(row, "first_prediction_cold_ms");
+      x.first_prediction_warm_ms = opt<double>(row, "first_prediction_warm_ms");
       x.ratio_vs_best_peer = opt<double>(row, "ratio_vs_best_peer");
       x.status = row.value("status", std::string("ok"));
       x.note = str(row, "note");

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "bench/subprocess.h"
+
+namespace fs = std::filesystem;
 
 namespace edgeq::bench::detail {
 namespace {
@@ -64,6 +67,17 @@ PeerEval parse_eval(const nlohmann::json& e) {
   return r;
 }
 
+FirstPrediction parse_first_prediction(const nlohmann::json& f) {
+  FirstPrediction r;
+  r.status = f.at("status").get<std::string>();
+  if (r.status != "ok") return r;
+  r.cold_ms = f.at("cold_ms").get<double>();
+  r.warm_ms = f.at("warm_ms").get<double>();
+  r.cold_transferred_bytes = f.value("cold_transferred_bytes", int64_t{0});
+  r.warm_transferred_bytes = f.value("warm_transferred_bytes", int64_t{0});
+  return r;
+}
+
 std::optional<double> noop_p50(const nlohmann::json& noop) {
   if (noop.is_object() && noop.value("status", "") == "ok") return ms_to_ns(noop, "p50_ms");
   return std::nullopt;
@@ -74,6 +88,27 @@ std::optional<double> noop_p50(const nlohmann::json& noop) {
 std::string default_peers_dir() {
   if (const char* env = std::getenv("EDGEQ_PEERS_DIR"); env && *env) return env;
   return EDGEQ_DEFAULT_PEERS_DIR;
+}
+
+std::string default_chromium() {
+  if (const char* env = std::getenv("EDGEQ_CHROMIUM"); env && *env) return env;
+  return "/usr/bin/chromium";
+}
+
+std::string browser_peer_unavailable_reason(const std::string& node_name, const std::string& chromium_path,
+                                            const std::string& peers_dir, const std::string& runner,
+                                            const std::vector<std::string>& packages) {
+  const std::string node = find_executable(node_name), chromium = find_executable(chromium_path);
+  if (node.empty()) return "node not found (looked for '" + node_name + "' on PATH)";
+  if (chromium.empty()) return "chromium not found at '" + chromium_path + "' (apt-get install chromium, or set EDGEQ_CHROMIUM)";
+  for (const std::string& program : {node, chromium})
+    if (std::string foreign = foreign_architecture(program); !foreign.empty()) return foreign;
+  const fs::path dir(peers_dir);
+  if (!fs::exists(dir / runner)) return (dir / runner).string() + " not found";
+  for (const std::string& package : packages)
+    if (!fs::exists(dir / "node_modules" / package / "package.json"))
+      return package + " not installed in " + dir.string() + " (npm install --ignore-scripts there)";
+  return "";
 }
 
 std::vector<std::string> protocol_args(const OrtPeerOptions& o) {
@@ -139,6 +174,8 @@ std::vector<OrtModelResult> parse_peer_json(const std::string& json_text, const 
       }
       r.noop_p50_ns = m.contains("noop") ? noop_p50(m["noop"]) : shared_noop;
       if (m.contains("eval") && m["eval"].is_object()) r.eval = parse_eval(m["eval"]);
+      if (m.contains("first_prediction") && m["first_prediction"].is_object())
+        r.first_prediction = parse_first_prediction(m["first_prediction"]);
       results.push_back(std::move(r));
     }
     return results;

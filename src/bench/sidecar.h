@@ -16,6 +16,15 @@ std::string default_peers_dir();
 // --noop MODEL and the --eval-* flags when set: the flags every peer script understands.
 std::vector<std::string> protocol_args(const OrtPeerOptions& options);
 
+// $EDGEQ_CHROMIUM, else /usr/bin/chromium.
+std::string default_chromium();
+
+// Why a headless-Chromium peer cannot run ("" = it can): node and chromium found (and of this machine's
+// architecture), peers_dir/<runner> present, and each of `packages` installed in peers_dir/node_modules.
+std::string browser_peer_unavailable_reason(const std::string& node, const std::string& chromium,
+                                            const std::string& peers_dir, const std::string& runner,
+                                            const std::vector<std::string>& packages);
+
 struct SidecarRun {
   std::string skip_reason;  // "" = ran and exited 0
   std::string out;          // its stdout

@@ -28,9 +28,7 @@ const Row* best_peer(const Report& report, const Row& edgeq_row) {
   const Row* best = nullptr;
   double best_p50 = std::numeric_limits<double>::infinity();
   for (const Row& peer : report.rows) {
-    if (!peer.ok() || peer.is_edgeq() || !peer.p50_ms || peer.model != edgeq_row.model || peer.precision != edgeq_row.precision)
-      continue;
-    if (peer.threads != 0 && edgeq_row.threads != 0 && peer.threads != edgeq_row.threads) continue;
+    if (!is_comparable_peer(edgeq_row, peer)) continue;
     const double p50 = net_p50(peer);
     if (p50 < best_p50) {
       best_p50 = p50;

@@ -15,6 +15,7 @@
 #include "batcher.h"
 #include "http.h"
 #include "json_values.h"
+#include "static_files.h"
 #include "edgeq/serve.h"
 
 namespace edgeq::serve {
@@ -164,8 +165,12 @@ struct Server::Impl {
   std::thread poller;
   int port = 0;
 
+  std::unique_ptr<StaticFiles> static_files;  // --static DIR, else null
+
   Impl(ModelRepository& r, ServerOptions o)
-      : repo(r), options(std::move(o)), batcher(options.max_batch, options.batch_timeout_us) {}
+      : repo(r), options(std::move(o)), batcher(options.max_batch, options.batch_timeout_us) {
+    if (!options.static_dir.empty()) static_files = std::make_unique<StaticFiles>(options.static_dir, options.static_max_bytes);
+  }
 
   // ---- models
   std::shared_ptr<const LoadedModel> model_for(const std::string& name, const std::string& version) {
@@ -358,6 +363,16 @@ struct Server::Impl {
 
   bool ready() const { return !draining && !repo.model_names().empty(); }
 
+  // ---- static files (--static DIR), for the paths no route knows
+  void serve_static(const http::Request& req, http::Response& res) {
+    t_request.route = "static";
+    StaticFiles::Reply r = static_files->get(req.method, req.path, req.header("If-None-Match"));
+    for (auto& [name, value] : r.headers) res.set_header(std::move(name), std::move(value));
+    if (!r.error.empty()) fail(r.status, std::move(r.error));
+    res.status = r.status;
+    res.set_content(std::move(r.body), std::move(r.content_type));
+  }
+
   // ---- dispatch
   void dispatch(const http::Request& req, http::Response& res) {
     const auto parts = split_path(req.path);
@@ -377,6 +392,7 @@ struct Server::Impl {
         break;
       }
     }
+    if (!found && static_files && !path_known) return serve_static(req, res);
     if (!found) {
       t_request.route = "unmatched";
       if (path_known) {

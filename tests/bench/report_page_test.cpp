@@ -249,5 +249,37 @@ TEST(ReportPage, MarkdownStartsWithTheSummaryAndKeepsEveryRow) {
   EXPECT_NE(md.find("![Latency"), std::string::npos);
 }
 
+// The demo links the browser app only when it found a build of it, with the command that serves it.
+TEST(ReportPage, LinksTheBrowserAppOnlyWhenThereIsOne) {
+  DemoPage page = testing::fixture_page();
+  EXPECT_EQ(render_demo_markdown(page).find("## Browser app"), std::string::npos);
+  EXPECT_EQ(render_demo_html(page).find("id=\"app\""), std::string::npos);
+  page.app_link = "app/index.html";
+  page.app_serve_command = "edgeq serve --static out/demo/app --port 8080";
+  const std::string md = render_demo_markdown(page);
+  EXPECT_NE(md.find("## Browser app\n\n[The app](app/index.html)"), std::string::npos) << md;
+  EXPECT_NE(md.find("edgeq serve --static out/demo/app --port 8080"), std::string::npos);
+  const std::string html = render_demo_html(page);
+  EXPECT_NE(html.find("<a href=\"app/index.html\">The app</a>"), std::string::npos);
+  EXPECT_LT(html.find("id=\"app\""), html.find("id=\"files\""));
+}
+
+// An edgeq-wasm row with its first-prediction figures survives the report's JSON round trip (the demo
+// reads bench.json back).
+TEST(ReportInputs, EdgeqWasmRowsReadBackWithTheirFirstPrediction) {
+  Report rep = testing::fixture_report();
+  Row wasm = rep.rows[0];
+  wasm.engine = "edgeq-wasm";
+  wasm.first_prediction_cold_ms = 512.0;
+  wasm.first_prediction_warm_ms = 64.5;
+  rep.rows.push_back(wasm);
+  const Report back = parse_report_json(render_json(rep));
+  ASSERT_EQ(back.rows.size(), rep.rows.size());
+  EXPECT_EQ(back.rows.back().engine, "edgeq-wasm");
+  EXPECT_EQ(back.rows.back().first_prediction_cold_ms, 512.0);
+  EXPECT_EQ(back.rows.back().first_prediction_warm_ms, 64.5);
+  EXPECT_EQ(render_json(back), render_json(rep));
+}
+
 }  // namespace
 }  // namespace edgeq::bench

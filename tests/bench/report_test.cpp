@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeq/bench.h"
+#include "edgeq/report.h"
 
 namespace edgeq::bench {
 namespace {
@@ -231,6 +232,50 @@ TEST(BenchReport, RatioSubtractsThePeersCallOverheadAndMatchesThreads) {
   const auto j = nlohmann::json::parse(render_json(rep));
   EXPECT_EQ(j["rows"][2]["threads"], 1);
   EXPECT_DOUBLE_EQ(j["rows"][2]["call_overhead_ms"].get<double>(), 0.05);
+}
+
+// edgeq-wasm is compared with the browser peer (onnxruntime-web) only, native edgeq with native peers only,
+// however fast the other side's rows are; the first-prediction figures go into the JSON.
+TEST(BenchReport, WasmRowsAreComparedWithBrowserPeersAndNativeRowsWithNativePeers) {
+  Report rep;
+  auto row = [](std::string model, std::string engine, double p50, std::optional<double> overhead = std::nullopt) {
+    Row r;
+    r.model = std::move(model);
+    r.engine = std::move(engine);
+    r.precision = "int8-static";
+    r.threads = 1;
+    r.p50_ms = p50;
+    r.call_overhead_ms = overhead;
+    return r;
+  };
+  rep.rows.push_back(row("a", "edgeq", 0.10));
+  rep.rows.push_back(row("a", "onnxruntime-node", 0.20));
+  rep.rows.push_back(row("a", "onnxruntime-web", 0.12, 0.02));  // faster, but in the browser
+  rep.rows.push_back(row("b", "edgeq-wasm", 0.15, 0.01));
+  rep.rows.back().first_prediction_cold_ms = 420.5;
+  rep.rows.back().first_prediction_warm_ms = 80.25;
+  rep.rows.push_back(row("b", "onnxruntime-web", 0.32, 0.02));  // 0.30 after its overhead
+  rep.rows.push_back(row("b", "onnxruntime-node", 0.05));       // faster, but native
+  compute_ratios(rep);
+  EXPECT_TRUE(rep.rows[3].is_edgeq());
+  EXPECT_TRUE(rep.rows[3].in_browser());
+  EXPECT_FALSE(rep.rows[0].in_browser());
+  ASSERT_TRUE(rep.rows[0].ratio_vs_best_peer.has_value());
+  EXPECT_NEAR(*rep.rows[0].ratio_vs_best_peer, 0.10 / 0.20, 1e-12) << "native edgeq against onnxruntime-node";
+  ASSERT_TRUE(rep.rows[3].ratio_vs_best_peer.has_value());
+  EXPECT_NEAR(*rep.rows[3].ratio_vs_best_peer, 0.15 / 0.30, 1e-12) << "edgeq-wasm against onnxruntime-web, net of its call cost";
+  const auto j = nlohmann::json::parse(render_json(rep));
+  EXPECT_EQ(j["rows"][3]["engine"], "edgeq-wasm");
+  EXPECT_DOUBLE_EQ(j["rows"][3]["first_prediction_cold_ms"].get<double>(), 420.5);
+  EXPECT_DOUBLE_EQ(j["rows"][3]["first_prediction_warm_ms"].get<double>(), 80.25);
+  EXPECT_TRUE(j["rows"][0]["first_prediction_cold_ms"].is_null());
+  const SummaryLine* line = nullptr;
+  const auto summary = summarize_report(rep);
+  for (const auto& m : summary.models)
+    for (const auto& l : m.lines)
+      if (m.model == "a") line = &l;
+  ASSERT_NE(line, nullptr);
+  EXPECT_EQ(line->peer, "onnxruntime-node") << "the summary's best peer follows the same rule";
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // edgeq bench MODEL.onnx... [--threads 1,all --batch 1 --throughput-batch 64 --warmup 20 --runs 300
-//   --rounds 3 --peers torch,ort,ort-web --dataset SPEC --limit N --json F --md F --svg-dir D]
+//   --rounds 3 --peers torch,ort,ort-web,edgeq-wasm --wasm-dir DIR --dataset SPEC --limit N --json F --md F --svg-dir D]
 // DESIGN.md's measurement protocol in one command: edgeq's Session on every model and thread count,
 // then every peer on the same input tensor in the same run, and one table with the ratio edgeq /
 // best peer per row. A peer that cannot run is a "skipped: <reason>" row, never dropped.
 // Peers, each a subprocess: torch = PyTorch eager twice, the LibTorch module in edgeq-torch bench-peer
 // (libtorch-eager; skipped when this installation has no edgeq-torch) and Debian's python3-torch
 // (pytorch-eager, torchscript); ort = onnxruntime-node; ort-web = onnxruntime-web's WASM backend in
-// headless Chromium.
+// headless Chromium; edgeq-wasm = edgeq's own WebAssembly module (make wasm) in the same harness, one thread.
 // The core-only build (EDGEQ_CORE_ONLY: -DEDGEQ_RT_ONLY=ON -DEDGEQ_RT_BENCH=ON, e.g. for aarch64) refuses
 // --dataset (no data module: seeded samples, agreement only), reads models with the core's
 // reader instead of the checked loader, and gives the peers no no-op model (their per-call overhead is
@@ -42,6 +42,7 @@ namespace fs = std::filesystem;
 struct BenchArgs {
   std::vector<std::string> models;
   std::string threads = "1,all", peers = "torch,ort,ort-web", dataset, json, md, svg_dir;
+  std::string wasm_dir;  // the wasm build's web/edgeq for the edgeq-wasm peer; "" = bench::default_wasm_module_dir()
   int64_t batch = 1, throughput_batch = 64, limit = 0;
   int warmup = 20, runs = 300, rounds = 3, batch_runs = 30;
   bool quiet = false;
@@ -127,8 +128,9 @@ std::set<std::string> parse_peers(const std::string& text) {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty() || item == "none") continue;
-    if (item != "torch" && item != "ort" && item != "ort-web")
-      throw Error(ErrorCode::kInvalidArgument, "--peers: unknown peer '" + item + "' (expected torch, ort, ort-web or none)");
+    if (item != "torch" && item != "ort" && item != "ort-web" && item != "edgeq-wasm")
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--peers: unknown peer '" + item + "' (expected torch, ort, ort-web, edgeq-wasm or none)");
     out.insert(item);
   }
   return out;
@@ -225,7 +227,9 @@ void set_version(Versions& versions, const std::string& runtime, const std::stri
 struct PeerDriver {
   std::string key;    // its name in --peers
   std::string label;  // in progress lines
-  std::function<std::vector<bench::OrtModelResult>(const bench::OrtPeerOptions&, const std::string& path, Versions* versions)> run;
+  std::function<std::vector<bench::OrtModelResult>(const bench::OrtPeerOptions&, const BenchArgs& args,
+                                                    const std::string& path, Versions* versions)>
+      run;
 };
 
 // The protocol and evaluation options are the peers' common base; each adds its own defaults.
@@ -239,24 +243,33 @@ PeerOptions options_of(const bench::OrtPeerOptions& common) {
 const std::vector<PeerDriver>& peer_drivers() {
   static const std::vector<PeerDriver> drivers = {
       {"torch", "pytorch",
-       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+       [](const bench::OrtPeerOptions& common, const BenchArgs&, const std::string& path, Versions* versions) {
          bench::TorchPeer peer(options_of<bench::TorchPeerOptions>(common));
          std::vector<bench::OrtModelResult> results = peer.run(path);  // eager and TorchScript
          *versions = {{"pytorch (python3-torch)", peer.torch_version()}};
          return results;
        }},
       {"ort", "onnxruntime-node",
-       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+       [](const bench::OrtPeerOptions& common, const BenchArgs&, const std::string& path, Versions* versions) {
          bench::OrtPeer peer(common);
          std::vector<bench::OrtModelResult> results = {peer.run(path)};
          *versions = {{"onnxruntime-node", peer.ort_version()}};
          return results;
        }},
       {"ort-web", "onnxruntime-web (headless chromium)",
-       [](const bench::OrtPeerOptions& common, const std::string& path, Versions* versions) {
+       [](const bench::OrtPeerOptions& common, const BenchArgs&, const std::string& path, Versions* versions) {
          bench::OrtWebPeer peer(options_of<bench::OrtWebPeerOptions>(common));
          std::vector<bench::OrtModelResult> results = {peer.run(path)};
          *versions = {{"onnxruntime-web", peer.ort_version()}, {"chromium", peer.browser_version()}};
+         return results;
+       }},
+      {"edgeq-wasm", "edgeq wasm (headless chromium)",
+       [](const bench::OrtPeerOptions& common, const BenchArgs& args, const std::string& path, Versions* versions) {
+         bench::EdgeqWasmPeerOptions options = options_of<bench::EdgeqWasmPeerOptions>(common);
+         options.module_dir = args.wasm_dir;
+         bench::EdgeqWasmPeer peer(options);
+         std::vector<bench::OrtModelResult> results = {peer.run(path)};
+         *versions = {{"edgeq-wasm", peer.edgeq_version()}, {"chromium", peer.browser_version()}};
          return results;
        }},
   };
@@ -300,6 +313,11 @@ void run_bench(const BenchArgs& a) {
   }
   const std::vector<int> thread_counts = parse_threads(a.threads);
   const std::set<std::string> peers = parse_peers(a.peers);
+  // An explicit --wasm-dir is the user's path: wrong is an error. The default place (make wasm's
+  // build-wasm/, or EDGEQ_WASM_DIR) missing is only a skipped edgeq-wasm row.
+  if (!a.wasm_dir.empty() && !fs::is_regular_file(fs::path(a.wasm_dir) / "edgeq-wasm.wasm"))
+    throw Error(ErrorCode::kInvalidArgument, "--wasm-dir " + a.wasm_dir +
+                                                 ": no edgeq-wasm.wasm there (make wasm builds build-wasm/web/edgeq)");
   bench::ProtocolOptions protocol;
   protocol.warmup = a.warmup;
   protocol.runs = a.runs;
@@ -521,7 +539,7 @@ void run_bench(const BenchArgs& a) {
         progress.step(driver.label + " " + v.name + ", " + std::to_string(threads) + " thread(s), in a subprocess");
         peer_timer.reset();
         Versions found;
-        const std::vector<bench::OrtModelResult> results = driver.run(options, v.path, &found);
+        const std::vector<bench::OrtModelResult> results = driver.run(options, a, v.path, &found);
         add_results(results, found);
       }
     }
@@ -599,7 +617,10 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--runs", a->runs, "Timed calls per round at the latency batch")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--batch-runs", a->batch_runs, "Timed calls per round at the throughput batch")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--rounds", a->rounds, "Rounds (round-to-round spread)")->capture_default_str()->check(whole_number(1));
-  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch via edgeq-torch + python3-torch), ort (onnxruntime-node), ort-web (comma-separated) or none")->capture_default_str();
+  cmd->add_option("--peers", a->peers, "Peers: torch (LibTorch via edgeq-torch + python3-torch), ort (onnxruntime-node), ort-web, "
+                  "edgeq-wasm (edgeq's wasm module in chromium) (comma-separated) or none")->capture_default_str();
+  cmd->add_option("--wasm-dir", a->wasm_dir, "The wasm build's web/edgeq for --peers edgeq-wasm (default: $EDGEQ_WASM_DIR, else " +
+                  bench::default_wasm_module_dir() + ")");
   cmd->add_option("--dataset", a->dataset, "Dataset SPEC for top-1 (fashion-mnist, sign-mnist:F.csv, folder:DIR; default split test)");
   cmd->add_option("--limit", a->limit, "Use only the first N dataset images (0 = the full set)")->check(whole_number(0));
   cmd->add_option("--json", a->json, "Write the report as JSON to this file");

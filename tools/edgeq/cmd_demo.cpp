@@ -29,8 +29,9 @@ struct DemoArgs {
   int runs = 300;
   int rounds = 3;
   int calib_samples = 512;
-  std::string peers = "torch,ort,ort-web";
+  std::string peers = "torch,ort,ort-web,edgeq-wasm";
   std::string threads = "1,all";
+  std::string wasm_dir;  // passed to bench --wasm-dir when set
   int train_threads = 1;
 };
 
@@ -103,6 +104,7 @@ void run_demo(const DemoArgs& a) {
                                          "--threads", a.threads, "--runs", std::to_string(a.runs), "--rounds", std::to_string(a.rounds),
                                          "--json", a.out + "/bench.json", "--md", a.out + "/bench.md", "--svg-dir", a.out};
   if (a.test_limit) bench_args.insert(bench_args.end(), {"--limit", std::to_string(a.test_limit)});
+  if (!a.wasm_dir.empty()) bench_args.insert(bench_args.end(), {"--wasm-dir", a.wasm_dir});
   auto bench_step = run_step("bench", bench_args, logs);
 
   bench::DemoPage page;
@@ -126,6 +128,11 @@ void run_demo(const DemoArgs& a) {
                 {"fp32/train.json: training log and configuration", "fp32/train.json"},
                 {"logs/: each step's output", "logs/"}};
   page.serve_commands = {"edgeq predict " + q_static + " some-image.png", "edgeq eval " + q_static + " --dataset " + a.dataset};
+  // The browser app (web/app's build output) when it was put beside the report: linked, not built here.
+  if (fs::is_regular_file(fs::path(a.out) / "app" / "index.html")) {
+    page.app_link = "app/index.html";
+    page.app_serve_command = "edgeq serve --static " + a.out + "/app --port 8080   # then open http://127.0.0.1:8080/";
+  }
   // The bench step wrote latency/size/accuracy.svg; the page's other charts go beside them.
   write_file_atomic(a.out + "/sqnr.svg", bench::render_sqnr_chart(*page.quant_static));
   write_file_atomic(a.out + "/training-loss.svg", bench::render_training_chart(*page.training, false));
@@ -148,8 +155,9 @@ void setup_demo(CLI::App& app) {
   cmd->add_option("--runs", a->runs, "Timed runs per round")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--rounds", a->rounds, "Rounds")->capture_default_str()->check(whole_number(1));
   cmd->add_option("--calib-samples", a->calib_samples, "Calibration samples")->capture_default_str()->check(whole_number(1));
-  cmd->add_option("--peers", a->peers, "Peers for the benchmark (torch, ort, ort-web or none)")->capture_default_str();
+  cmd->add_option("--peers", a->peers, "Peers for the benchmark (torch, ort, ort-web, edgeq-wasm or none)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Benchmark thread counts")->capture_default_str();
+  cmd->add_option("--wasm-dir", a->wasm_dir, "The wasm build's web/edgeq for the edgeq-wasm rows (bench --wasm-dir)");
   cmd->add_option("--train-threads", a->train_threads, "LibTorch threads for training (1 = reproducible)")->capture_default_str()->transform(thread_count(0));
   cmd->callback([a] { run_demo(*a); });
 }

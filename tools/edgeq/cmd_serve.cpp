@@ -1,6 +1,6 @@
-// edgeq serve (--model-repository DIR | --model NAME=PATH...) [--host --port --threads --max-batch ...]:
-// the inference server (src/serve, docs/serving.md). SIGTERM/SIGINT: in-flight requests finish, new ones
-// get 503, exit 0.
+// edgeq serve (--model-repository DIR | --model NAME=PATH... | --static DIR) [--host --port --threads --max-batch ...]:
+// the inference server (src/serve, docs/serving.md), and with --static the browser app's files at /.
+// SIGTERM/SIGINT: in-flight requests finish, new ones get 503, exit 0.
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -25,7 +25,8 @@ struct ServeArgs {
 };
 
 void run_serve(ServeArgs a) {
-  if (a.repository.empty() && a.models.empty()) throw Error(ErrorCode::kInvalidArgument, "give --model-repository DIR or --model NAME=PATH");
+  if (a.repository.empty() && a.models.empty() && a.server.static_dir.empty())
+    throw Error(ErrorCode::kInvalidArgument, "give --model-repository DIR, --model NAME=PATH or --static DIR");
   // Signals go to one waiting thread (blocked here, before any thread starts, so every thread inherits it).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -93,6 +94,11 @@ void setup_serve(CLI::App& app) {
       ->capture_default_str()->check(whole_number(0, 3600000));
   cmd->add_option("--drain-timeout", a->server.drain_timeout_s, "Seconds in-flight requests get to finish on SIGTERM")
       ->capture_default_str()->check(whole_number(0, 3600));
+  cmd->add_option("--static", a->server.static_dir,
+                  "Serve the files under DIR at / (GET/HEAD, COOP/COEP headers: the browser app's build output)")
+      ->check(input_directory());
+  cmd->add_option("--static-max-bytes", a->server.static_max_bytes, "Largest static file served (403 above)")
+      ->capture_default_str()->check(whole_number(1));
   cmd->add_flag("!--no-request-log", a->server.log_requests, "No JSON line per request on stderr");
   cmd->callback([a] { run_serve(*a); });
 }
