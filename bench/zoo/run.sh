@@ -24,7 +24,7 @@ for onnx in "$OUT"/*.onnx; do
     --quiet --md "$OUT/$name.md" --json "$OUT/$name.json" > /dev/null
   for f in "$onnx" "$OUT/$name.int8.onnx"; do
     echo "== $(basename "$f")"
-    "$EDGEQ" inspect "$f" --plan --profile 50 | grep -E '^ +[0-9.]+ us' | sort -rn | head -3
+    "$EDGEQ" inspect "$f" --plan --profile 50 | { grep -E '^ +[0-9.]+ us' || true; } | sort -rn | awk 'NR <= 3'
   done > "$OUT/$name.profile.txt"
   /usr/bin/python3 - "$OUT/$name.json" <<'PY'
 import json, sys
