@@ -2,7 +2,7 @@
 // PyTorch write) computes in float between DequantizeLinear and QuantizeLinear pairs; this pass turns
 // the groups an integer kernel computes exactly into integer nodes, as onnxruntime does:
 //   DQ(x) , DQ(W) [, DQ(B)] -> Conv [-> Relu/Clip fused earlier] -> Q   =>  QLinearConv
-//   DQ(x) , DQ(W) [, DQ(C)] -> Gemm [-> Relu/Clip]                  -> Q   =>  com.microsoft QGemm
+//   DQ(x) , DQ(W) [, DQ(C)] -> Gemm [-> Relu/Clip]          -> Q or none  =>  com.microsoft QGemm (float out without Q)
 //   DQ(a) , DQ(b) -> Add -> Q                                        =>  com.microsoft QLinearAdd
 //   DQ(x) -> GlobalAveragePool -> Q                                   =>  com.microsoft QLinearGlobalAveragePool
 //   DQ(x) -> MaxPool / Flatten / Reshape / ... (kMove in int8_ops.inc) -> Q with the same scale and
@@ -101,7 +101,7 @@ class QdqFusion final : public onnx::Pass {
     GraphIndex ix(g);
     std::set<size_t> dead;
     const bool shifted = shift_int8_activations(g, ix);  // zero points only: the order stays valid
-    bool moved = false;
+    bool moved = false, fused_product = false;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (dead.count(i)) continue;
       const onnx::Node& n = g.nodes[i];
@@ -110,7 +110,7 @@ class QdqFusion final : public onnx::Pass {
       if (!n.domain.empty()) continue;
       const Int8OpKind kind = int8_op_kind(op);
       if (op == "Conv" || op == "Gemm") {
-        if (auto q = fuse_product(model, ix, i)) absorbed.push_back(*q);
+        if (auto q = fuse_product(model, ix, i, &fused_product)) absorbed.push_back(*q);
       } else if (op == "Add" || op == "GlobalAveragePool") {
         if (auto q = fuse_pointwise(model, ix, i)) absorbed.push_back(*q);
       } else if (kind == Int8OpKind::kActivation) {
@@ -125,7 +125,7 @@ class QdqFusion final : public onnx::Pass {
     }
     erase_nodes(g, dead);
     if (moved) g.sort_topologically();
-    return shifted || moved || !dead.empty();
+    return shifted || moved || fused_product || !dead.empty();
   }
 
  private:
@@ -175,9 +175,9 @@ class QdqFusion final : public onnx::Pass {
     return add_initializer(g, ix, base + "_zero_point", std::move(z));
   }
 
-  // Conv / Gemm between DequantizeLinear inputs and one QuantizeLinear reader, rewritten in place into
-  // QLinearConv / QGemm. Returns the index of the absorbed QuantizeLinear.
-  static std::optional<size_t> fuse_product(onnx::Model& model, GraphIndex& ix, size_t i) {
+  // Conv / Gemm between DequantizeLinear inputs and one QuantizeLinear reader (a Gemm: or none), rewritten
+  // in place into QLinearConv / QGemm. Returns the index of the absorbed QuantizeLinear; sets *fused_any.
+  static std::optional<size_t> fuse_product(onnx::Model& model, GraphIndex& ix, size_t i, bool* fused_any) {
     auto& g = model.graph;
     const onnx::Node& n = g.nodes[i];
     const bool conv = n.op_type == "Conv";
@@ -191,7 +191,10 @@ class QdqFusion final : public onnx::Pass {
     auto x = dq_of(ix, n.inputs[0], false);
     auto w = dq_of(ix, n.inputs[1], true);
     auto y = sole_q_reader(ix, n.outputs[0]);
-    if (!x || !w || !y || !is_u8_or_s8(x->zero_t) || !is_u8_or_s8(y->zero_t)) return std::nullopt;
+    // A Gemm whose output stays float (the classifier, when the logits are not quantized) becomes a QGemm
+    // without y_scale, as onnxruntime's QDQ transformer makes it: int8 weights, float output.
+    const bool float_out = !conv && !y;
+    if (!x || !w || (!y && !float_out) || !is_u8_or_s8(x->zero_t) || (y && !is_u8_or_s8(y->zero_t))) return std::nullopt;
     const Tensor* wq = initializer(g, w->value);
     if (!wq || (wq->dtype() != DType::kI8 && wq->dtype() != DType::kU8) || wq->shape().size() < 2) return std::nullopt;
     // Per-channel weight scales must run along the output channels.
@@ -232,20 +235,25 @@ class QdqFusion final : public onnx::Pass {
     fused.name = n.name;
     fused.op_type = conv ? "QLinearConv" : "QGemm";
     fused.domain = conv ? "" : "com.microsoft";
-    const DType xdt = x->zero_t ? x->zero_t->dtype() : DType::kU8, ydt = y->zero_t ? y->zero_t->dtype() : DType::kU8;
+    const DType xdt = x->zero_t ? x->zero_t->dtype() : DType::kU8;
+    const DType ydt = y && y->zero_t ? y->zero_t->dtype() : DType::kU8;
     fused.inputs = {x->value, x->scale, zero_point_name(g, ix, *x, xdt, base + ".x"),
                     w->value, w->scale, zero_point_name(g, ix, *w, wq->dtype(), base + ".w")};
     if (conv) {
       fused.inputs.insert(fused.inputs.end(), {y->scale, zero_point_name(g, ix, *y, ydt, base + ".y")});
       if (!bias.empty()) fused.inputs.push_back(bias);
+    } else if (float_out) {
+      fused.inputs.push_back(bias);
     } else {
       fused.inputs.insert(fused.inputs.end(), {bias, y->scale, zero_point_name(g, ix, *y, ydt, base + ".y")});
     }
-    fused.outputs = {g.nodes[y->index].outputs[0]};
+    fused.outputs = {float_out ? n.outputs[0] : g.nodes[y->index].outputs[0]};
     for (const auto& a : n.attrs)
       if (conv || a.name == "transB" || a.name.rfind("edgeq.", 0) == 0) fused.attrs.push_back(a);
     if (!conv && !model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
     ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
+    *fused_any = true;
+    if (float_out) return std::nullopt;  // nothing absorbed
     return y->index;
   }
 

@@ -585,3 +585,43 @@ TEST(Session, ConvSigmoidMulFusesIntoTheSiluEpilogue) {
     EXPECT_LE(max_abs_diff(a, b), 1e-5f);
   }
 }
+
+// DQ(x), DQ(W), DQ(bias) -> Gemm with no QuantizeLinear after it (the classifier when the logits stay
+// float): a QGemm with float output on the packed int8 kernel (int8 weights: a quarter of the bytes to
+// stream), within float rounding of the graph run as written.
+TEST(Session, QdqGemmWithFloatOutputRunsOnTheInt8Kernel) {
+  const int64_t m = 3, k = 70, n = 37;
+  GraphBuilder g(13);
+  auto scalar_f32 = [](float v) { return Tensor::from_f32({}, std::vector<float>{v}); };
+  Tensor xz(DType::kU8, {}), wq(DType::kI8, {n, k}), wz(DType::kI8, {n}), bq(DType::kI32, {n});
+  xz.data<uint8_t>()[0] = 120;
+  std::mt19937 rng(9);
+  for (int64_t i = 0; i < wq.numel(); ++i) wq.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (int64_t i = 0; i < n; ++i) bq.data<int32_t>()[i] = static_cast<int32_t>(rng() % 4001) - 2000;
+  std::vector<float> ws(static_cast<size_t>(n)), bs(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    ws[i] = 0.001f + 0.0005f * static_cast<float>(rng() % 8);
+    bs[i] = 0.03f * ws[i];  // bias scale = x scale * w scale, as quantizers write it
+  }
+  g.input("x", {m, k})
+      .init("xs", scalar_f32(0.03f)).init("xz", xz).init("w", wq).init("ws", Tensor::from_f32({n}, ws)).init("wz", wz)
+      .init("b", bq).init("bs", Tensor::from_f32({n}, bs))
+      .node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"})
+      .node("DequantizeLinear", {"xq", "xs", "xz"}, {"xd"})
+      .node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"}, {Attribute::make_int("axis", 0)})
+      .node("DequantizeLinear", {"b", "bs"}, {"bd"}, {Attribute::make_int("axis", 0)})
+      .node("Gemm", {"xd", "wd", "bd"}, {"y"}, {Attribute::make_int("transB", 1)})
+      .output("y");
+  SessionOptions as_written;
+  as_written.optimize = false;
+  Session fused(g.build()), plain(g.build(), as_written);
+  std::string labels;
+  for (const auto& l : fused.plan_info({Shape{m, k}}).step_labels) labels += l + "\n";
+  EXPECT_NE(labels.find("int8 packed, float out"), std::string::npos) << labels;
+  const Tensor x = random_tensor({m, k}, 21, 2.f);
+  const Tensor a = fused.run({x})[0], b = plain.run({x})[0];
+  float peak = 0.f;
+  for (int64_t i = 0; i < b.numel(); ++i) peak = std::max(peak, std::fabs(b.data<float>()[i]));
+  ASSERT_GT(peak, 0.1f);
+  EXPECT_LE(max_abs_diff(a, b), 1e-5f * peak) << "beyond float rounding of the as-written graph";
+}

@@ -483,29 +483,71 @@ std::unique_ptr<GemmPackedKernel<Out>> make_gemm_packed(Builder& b, const Tensor
   return kern;
 }
 
+// QGemm without y_scale: the int32 sums (bias included) times a_scale * b_scale[n], onnxruntime's float
+// output (MLAS's scale output processor: float(sum) * scale, in that order, so the same bits), then the
+// fused activation in float.
+class DequantizeSumsKernel final : public Kernel {
+ public:
+  int32_t sums = -1, out = -1;
+  int64_t m = 0, n = 0;
+  std::vector<float> scale;  // per column, or one
+  kernels::Activation act;
+  void run(const ExecContext& ctx) const override {
+    const int32_t* s = ctx.at<const int32_t>(sums);
+    float* y = ctx.at<float>(out);
+    const bool per_column = scale.size() > 1;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        y[i * n + j] = kernels::apply_activation(act, static_cast<float>(s[i * n + j]) * scale[per_column ? j : 0]);
+  }
+};
+
 bool try_qgemm_packed(Builder& b, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b, float alpha) {
   const Value& a = b.input(0);
   const Tensor* w = b.constant(3);
   if (trans_a || alpha != 1.f || a.dtype != DType::kU8 || !w || w->dtype() != DType::kI8) return false;
-  if (!b.has_input(7) || !b.has_input(8) || b.input(8).dtype != DType::kU8) return false;
-  for (size_t i : {1, 2, 4, 5, 7, 8})
+  const bool float_out = !b.has_input(7);
+  if (!float_out && (!b.has_input(8) || b.input(8).dtype != DType::kU8)) return false;
+  for (size_t i : {1, 2, 4, 5})
     if (!b.constant(i)) return false;
+  if (!float_out && (!b.constant(7) || !b.constant(8))) return false;
   if (!all_zero(*b.constant(5))) return false;
   if (b.has_input(6) && (!b.constant(6) || numel(b.input(6).shape) != n)) return false;
   if (numel(b.input(1).shape) != 1) return false;
-  const float as = tensor_to_f32(*b.constant(1))[0], ys = tensor_to_f32(*b.constant(7))[0];
+  const float as = tensor_to_f32(*b.constant(1))[0];
   const int32_t az = static_cast<int32_t>(tensor_to_f32(*b.constant(2))[0]);
-  const int32_t yz = static_cast<int32_t>(tensor_to_f32(*b.constant(8))[0]);
   const std::vector<float> bs = tensor_to_f32(*b.constant(4));
+  const Tensor* bias = b.has_input(6) ? b.constant(6) : nullptr;
+  const kernels::Activation act = fused_activation(b.node());
+  bool flat_nhwc = false;
+  if (float_out) {
+    std::vector<float> scale(bs.size());
+    for (size_t j = 0; j < bs.size(); ++j) scale[j] = as * bs[j];
+    const std::vector<float> ones(static_cast<size_t>(n), 1.f);  // multipliers: unused by the int32 form
+    auto kern = make_gemm_packed<int32_t>(b, *w, m, k, n, trans_b, bias ? bias->data<int32_t>() : nullptr, ones.data(),
+                                          {bias, b.constant(1), b.constant(4)}, &flat_nhwc);
+    kern->quant.input_zero_point = az;
+    auto dq = std::make_unique<DequantizeSumsKernel>();
+    kern->c = dq->sums = b.scratch(static_cast<size_t>(m * n) * sizeof(int32_t));
+    kern->label = b.node().label() + " [int8 packed" + std::string(flat_nhwc ? ", nhwc-permuted" : "") + ", float out]";
+    b.emit(std::move(kern));
+    dq->m = m;
+    dq->n = n;
+    dq->scale = std::move(scale);
+    dq->act = act;
+    dq->out = b.output(0, DType::kF32, Shape{m, n});
+    dq->label = b.node().label() + " [dequantize" + activation_note(act) + "]";
+    b.emit(std::move(dq));
+    return true;
+  }
+  const float ys = tensor_to_f32(*b.constant(7))[0];
+  const int32_t yz = static_cast<int32_t>(tensor_to_f32(*b.constant(8))[0]);
   std::vector<float> mult(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) mult[j] = as * bs[bs.size() == 1 ? 0 : j] / ys;
-  bool flat_nhwc = false;
-  const Tensor* bias = b.has_input(6) ? b.constant(6) : nullptr;
   auto kern = make_gemm_packed<uint8_t>(b, *w, m, k, n, trans_b, bias ? bias->data<int32_t>() : nullptr, mult.data(),
                                         {bias, b.constant(1), b.constant(4), b.constant(7)}, &flat_nhwc);
   kern->quant.input_zero_point = az;
   kern->quant.output_zero_point = yz;
-  const kernels::Activation act = fused_activation(b.node());
   activation_range<uint8_t>(act, ys, yz, &kern->quant.output_min, &kern->quant.output_max);
   kern->c = b.output(0, DType::kU8, Shape{m, n});
   kern->label = b.node().label() + " [int8 packed" + std::string(flat_nhwc ? ", nhwc-permuted" : "") + activation_note(act) + "]";
@@ -571,7 +613,7 @@ void compile_qgemm(Builder& b) {
   const bool ta = node.attr_int("transA", 0) != 0, tb = node.attr_int("transB", 0) != 0;
   const float alpha = node.attr_float("alpha", 1.f);
   const MatMulGeometry g = gemm_geometry(b, b.input(0).shape, b.input(3).shape, ta, tb);
-  if (b.has_input(7) && try_qgemm_packed(b, g.m, g.k, g.n, ta, tb, alpha)) return;
+  if (try_qgemm_packed(b, g.m, g.k, g.n, ta, tb, alpha)) return;
   if (alpha != 1.f) b.unsupported("alpha other than 1 outside the packed int8 path");
   if (!b.has_input(7)) b.unsupported("a float output (no y_scale)");
   const DType ydt = b.has_input(8) ? b.input(8).dtype : DType::kU8;
