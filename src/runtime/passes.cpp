@@ -69,37 +69,6 @@ class BatchNormFolding final : public onnx::Pass {
     erase_nodes(g, dead);
     return true;
   }
-
- private:
-  // y -> Sigmoid(y) = s, Mul(y, s) (either order) with y read by those two alone and no graph output: the
-  // SiLU (Swish) of EfficientNet and YOLO exports, one epilogue instead of two passes over the feature map.
-  static bool fuse_silu(onnx::Graph& g, onnx::GraphIndex& ix, size_t pi, std::set<size_t>& dead) {
-    const std::string y = g.nodes[pi].outputs[0];
-    const auto& readers = ix.consumers(y);
-    if (readers.size() != 2 || is_graph_output(g, y)) return false;
-    int64_t sig = -1, mul = -1;
-    for (size_t r : readers) {
-      const auto& n = g.nodes[r];
-      if (dead.count(r) || !n.domain.empty()) return false;
-      if (n.op_type == "Sigmoid" && n.inputs.size() == 1) sig = static_cast<int64_t>(r);
-      else if (n.op_type == "Mul" && n.inputs.size() == 2) mul = static_cast<int64_t>(r);
-    }
-    if (sig < 0 || mul < 0) return false;
-    const std::string s = g.nodes[static_cast<size_t>(sig)].outputs.at(0);
-    const auto& m = g.nodes[static_cast<size_t>(mul)];
-    const bool pairs = (m.inputs[0] == y && m.inputs[1] == s) || (m.inputs[0] == s && m.inputs[1] == y);
-    if (!pairs || ix.sole_consumer(s) != mul) return false;
-    const std::string fused_out = m.outputs.at(0);
-    g.nodes[pi].set_attr(onnx::Attribute::make_string("edgeq.activation", "Silu"));
-    ix.edit(g, pi, [&](onnx::Node& p) { p.outputs[0] = fused_out; });
-    dead.insert(static_cast<size_t>(sig));
-    dead.insert(static_cast<size_t>(mul));
-    return true;
-  }
-
-  static bool is_graph_output(const onnx::Graph& g, const std::string& v) {
-    return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == v; });
-  }
 };
 
 class ActivationFusion final : public onnx::Pass {
