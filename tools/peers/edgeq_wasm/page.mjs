@@ -4,23 +4,8 @@
 // an adapter with onnxruntime's session shape, so both browser peers score alike.
 import { Edgeq } from '../edgeq/edgeq.mjs';
 
-import { evaluateOrSkip, typedFromBytes } from '../evaluate.mjs';
-
-async function fetchBytes(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-let evalSetPromise = null;
-function evalSetOf(job) {
-  const typed = async (url, ArrayType) => (url ? typedFromBytes(await fetchBytes(url), ArrayType, url) : null);
-  evalSetPromise ??= (async () => ({
-    input: await typed(job.inputUrl, Float32Array), labels: await typed(job.labelsUrl, Int32Array),
-    reference: await typed(job.referenceUrl, Float32Array), batch: job.batch, limit: job.limit,
-  }))();
-  return evalSetPromise;
-}
+import { batchData, evalSetOf, fetchBytes } from '../browser_page.mjs';
+import { evaluateOrSkip } from '../evaluate.mjs';
 
 // What evaluate.mjs calls: ort.Tensor and an InferenceSession's inputNames/outputNames/run(feeds).
 const tensorApi = {
@@ -54,16 +39,6 @@ function sampleShapeOf(session, shapeOverride) {
     throw new Error(`input shape [${shape.join(', ')}] has unknown sample dims: pass --shape`);
   }
   return { sampleShape: rest, fixedBatch };
-}
-
-function batchData(source, sampleElements, batch) {
-  const out = new Float32Array(sampleElements * batch);
-  const k = source.length / sampleElements;
-  for (let b = 0; b < batch; ++b) {
-    const from = (b % k) * sampleElements;
-    out.set(source.subarray(from, from + sampleElements), b * sampleElements);
-  }
-  return out;
 }
 
 function timeRuns(session, data, shape, warmup, runs, rounds) {

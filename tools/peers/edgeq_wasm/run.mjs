@@ -66,7 +66,7 @@ async function main() {
   const { files, jobs } = planJobs(opts);
   const server = await startServer({ files, cacheControl: 'max-age=3600', mounts: {
     '/edgeq_wasm/': path.join(PEERS_DIR, 'edgeq_wasm'), '/edgeq/': opts.moduleDir,
-    '/evaluate.mjs': path.join(PEERS_DIR, 'evaluate.mjs'),
+    '/evaluate.mjs': path.join(PEERS_DIR, 'evaluate.mjs'), '/browser_page.mjs': path.join(PEERS_DIR, 'browser_page.mjs'),
   } });
   try {
     const out = await withChromium(opts.chromium, fail, async (context, page, pageErrors) => {

@@ -4,28 +4,12 @@
 // Served from tools/peers/, so node_modules/ is one level up.
 import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
-import { evaluateOrSkip, typedFromBytes } from '../evaluate.mjs';
+import { batchData, evalSetOf, fetchBytes } from '../browser_page.mjs';
+import { evaluateOrSkip } from '../evaluate.mjs';
 
 ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).href;
 ort.env.wasm.proxy = false;
 ort.env.logLevel = 'error';
-
-async function fetchBytes(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-// The evaluation set, fetched once per page (every model of a run scores the same one).
-let evalSetPromise = null;
-function evalSetOf(job) {
-  const typed = async (url, ArrayType) => (url ? typedFromBytes(await fetchBytes(url), ArrayType, url) : null);
-  evalSetPromise ??= (async () => ({
-    input: await typed(job.inputUrl, Float32Array), labels: await typed(job.labelsUrl, Int32Array),
-    reference: await typed(job.referenceUrl, Float32Array), batch: job.batch, limit: job.limit,
-  }))();
-  return evalSetPromise;
-}
 
 function sampleShapeOf(session, shapeOverride) {
   if (session.inputNames.length !== 1) throw new Error(`has ${session.inputNames.length} inputs; the peer feeds exactly one`);
@@ -39,16 +23,6 @@ function sampleShapeOf(session, shapeOverride) {
     throw new Error(`input shape [${dims.join(', ')}] has unknown sample dims: pass --shape`);
   }
   return { sampleShape: rest, fixedBatch };
-}
-
-function batchData(source, sampleElements, batch) {
-  const out = new Float32Array(sampleElements * batch);
-  const k = source.length / sampleElements;
-  for (let b = 0; b < batch; ++b) {
-    const from = (b % k) * sampleElements;
-    out.set(source.subarray(from, from + sampleElements), b * sampleElements);
-  }
-  return out;
 }
 
 async function timeRuns(session, feeds, warmup, runs, rounds) {

@@ -37,7 +37,7 @@ async function main() {
   const { files, jobs } = planJobs(opts);
   const server = await startServer({ files, mounts: {
     '/ort_web/': path.join(PEERS_DIR, 'ort_web'), '/node_modules/': path.join(PEERS_DIR, 'node_modules'),
-    '/evaluate.mjs': path.join(PEERS_DIR, 'evaluate.mjs'),
+    '/evaluate.mjs': path.join(PEERS_DIR, 'evaluate.mjs'), '/browser_page.mjs': path.join(PEERS_DIR, 'browser_page.mjs'),
   } });
   try {
     const out = await withChromium(opts.chromium, fail, async (context, page, pageErrors) => {
