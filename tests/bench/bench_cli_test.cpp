@@ -159,6 +159,29 @@ TEST(BenchCli, LibTorchPeerRunsOnTheSameInputs) {
 #endif
 }
 
+// A model whose batch dim is fixed to 1 (TFLite conversions): bench runs it at batch 1 and evaluates it
+// one sample at a time, skips the throughput runs at another batch, and refuses --batch 2 in one line.
+TEST(BenchCli, FixedBatchModelIsBenchedAtItsBatch) {
+  Dir dir;
+  onnx::Model fixed = testing::tiny_cnn_s(5);
+  fixed.graph.inputs[0].shape[0] = 1;
+  fixed.graph.inputs[0].dim_params[0] = "";
+  onnx::save_model(fixed, dir / "fixed.onnx");
+  const std::string base = test::edgeq_binary() + " bench " + (dir / "fixed.onnx") + " --threads 1 --warmup 1 --runs 5 --rounds 1" +
+                           " --peers none --json " + (dir / "r.json");
+  const auto r = test::run_command(base + " --throughput-batch 8 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("batch dim is fixed to 1: no throughput runs at batch 8"), std::string::npos) << r.output;
+  const auto j = nlohmann::json::parse(read_file(dir / "r.json"));
+  ASSERT_EQ(j.at("rows").size(), 1u);
+  EXPECT_EQ(j.at("rows")[0].at("status"), "ok");
+  EXPECT_GT(j.at("rows")[0].at("p50_ms").get<double>(), 0.0);
+  const auto bad = test::run_command(base + " --batch 2 2>&1 >/dev/null");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--batch 2: the model's batch dim is fixed to 1 (give --batch 1)"), std::string::npos) << bad.output;
+  EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1) << bad.output;
+}
+
 TEST(BenchCli, UnknownPeerIsAUserErrorWithOneLine) {
   Dir dir;
   onnx::save_model(testing::tiny_cnn_s(5), dir / "tiny.onnx");

@@ -55,6 +55,7 @@ struct Variant {
   std::string family;                     // the architecture it was trained as (metadata "arch"), else name
   int64_t size_bytes = 0;
   Shape sample_shape;                     // one sample, no batch dim
+  int64_t fixed_batch = 0;                // the batch dim the file fixes (TFLite conversions: 1), 0 when open
   std::string edgeq_skip;                 // why edgeq's runtime cannot run it ("" = it can)
   std::optional<double> top1;             // on the evaluation set's labels
   std::vector<float> logits;              // on the evaluation set, [n, classes]
@@ -296,7 +297,7 @@ bench::OrtModelResult libtorch_result(const Variant& v, const bench::OrtPeerOpti
   return r;
 }
 
-void run_bench(const BenchArgs& a) {
+void run_bench(BenchArgs a) {
 #ifdef EDGEQ_CORE_ONLY
   if (!a.dataset.empty())
     throw Error(ErrorCode::kUnsupported, "--dataset: this edgeq is the runtime core build (no data module); top-1 on a "
@@ -356,12 +357,34 @@ void run_bench(const BenchArgs& a) {
       in = runtime::checked_input_shape(in, dims, "--input-shape " + input.name + " (" + path + ")");
     }
     v.sample_shape.assign(in.begin() + (in.empty() ? 0 : 1), in.end());
+    if (!in.empty() && in[0] > 0) v.fixed_batch = in[0];
     for (int64_t d : v.sample_shape)
       if (d < 1)
         throw Error(ErrorCode::kUnsupported, path + ": input " + shape_str(in) + " leaves a sample dim open (give --input-shape " +
                                                  input.name + "=DIMS)");
     variants.push_back(std::move(v));
     if (!first_model) first_model = std::move(model);
+  }
+  // A batch dim the file fixes is the only batch its sessions take: the latency batch must be it, the
+  // throughput runs are left out at any other size, and the accuracy pass goes in batches of it.
+  int64_t fixed_batch = 0;
+  for (const auto& v : variants) {
+    if (v.fixed_batch == 0) continue;
+    if (fixed_batch != 0 && v.fixed_batch != fixed_batch)
+      throw Error(ErrorCode::kInvalidArgument, v.path + ": the models fix different batch sizes (" + std::to_string(fixed_batch) +
+                                                   " and " + std::to_string(v.fixed_batch) + ")");
+    fixed_batch = v.fixed_batch;
+  }
+  if (fixed_batch != 0) {
+    if (a.batch != fixed_batch)
+      throw Error(ErrorCode::kInvalidArgument, "--batch " + std::to_string(a.batch) + ": the model's batch dim is fixed to " +
+                                                   std::to_string(fixed_batch) + " (give --batch " + std::to_string(fixed_batch) + ")");
+    if (a.throughput_batch > 0 && a.throughput_batch != fixed_batch) {
+      if (!a.quiet)
+        std::fprintf(stderr, "bench: the batch dim is fixed to %lld: no throughput runs at batch %lld\n",
+                     static_cast<long long>(fixed_batch), static_cast<long long>(a.throughput_batch));
+      a.throughput_batch = 0;
+    }
   }
   for (const auto& [name, dims] : a.input_shapes)
     if (!named_inputs.count(name))
@@ -440,7 +463,10 @@ void run_bench(const BenchArgs& a) {
     so.threads = thread_counts.back();
     const runtime::Session session = runtime::load_session(v.path, so);
     progress.step("accuracy of " + v.name + " on " + eval_set.description);
-    v.logits = logits_on([&](const Tensor& x) { return session.run({x})[0]; }, eval_set.samples, 64, &v.classes);
+    // In batches of 64, or of the fixed batch over whole batches only.
+    const int64_t eval_batch = fixed_batch != 0 ? fixed_batch : 64;
+    const int64_t eval_count = fixed_batch != 0 ? eval_set.samples.shape()[0] / eval_batch * eval_batch : 0;  // 0: all
+    v.logits = logits_on([&](const Tensor& x) { return session.run({x})[0]; }, eval_set.samples, eval_batch, &v.classes, eval_count);
     v.top1 = score_logits(v.logits, v.classes, eval_set.labels, {}).top1;
     if (m > 0 && variants[0].edgeq_skip.empty()) compare_with_reference(v, variants[0]);
   }
