@@ -30,3 +30,25 @@ export function batchData(source, sampleElements, batch) {
   }
   return out;
 }
+
+// The sample shape and the fixed batch (null when open) from an input's dims ([batch, ...sample]; a
+// dim that is not a positive number is open), or `shapeOverride` (--shape) for the sample.
+export function sampleShapeFromDims(dims, shapeOverride) {
+  const fixedBatch = typeof dims[0] === 'number' && dims[0] > 0 ? dims[0] : null;
+  if (shapeOverride) return { sampleShape: shapeOverride, fixedBatch };
+  const rest = dims.slice(1);
+  if (rest.length === 0 || !rest.every((d) => typeof d === 'number' && d > 0)) {
+    throw new Error(`input shape [${dims.join(', ')}] has unknown sample dims: pass --shape`);
+  }
+  return { sampleShape: rest, fixedBatch };
+}
+
+// The job's input samples (its input file, else one sample of 0.5), checked to hold whole samples.
+export async function inputSamples(job, sampleElements) {
+  const source = job.inputUrl ? new Float32Array((await fetchBytes(job.inputUrl)).slice().buffer)
+    : new Float32Array(sampleElements).fill(0.5);
+  if (source.length % sampleElements !== 0) {
+    throw new Error(`input holds ${source.length} floats, not a multiple of one sample (${sampleElements})`);
+  }
+  return source;
+}

@@ -4,7 +4,7 @@
 // an adapter with onnxruntime's session shape, so both browser peers score alike.
 import { Edgeq } from '../edgeq/edgeq.mjs';
 
-import { batchData, evalSetOf, fetchBytes } from '../browser_page.mjs';
+import { batchData, evalSetOf, fetchBytes, inputSamples, sampleShapeFromDims } from '../browser_page.mjs';
 import { evaluateOrSkip } from '../evaluate.mjs';
 
 // What evaluate.mjs calls: ort.Tensor and an InferenceSession's inputNames/outputNames/run(feeds).
@@ -32,13 +32,7 @@ function sampleShapeOf(session, shapeOverride) {
   if (session.inputs.length !== 1) throw new Error(`has ${session.inputs.length} inputs; the peer feeds exactly one`);
   const { dtype, shape } = session.inputs[0];
   if (dtype !== 'float32') throw new Error(`input type is ${dtype}, not float32`);
-  const fixedBatch = shape.length > 0 && shape[0] > 0 ? shape[0] : null;
-  if (shapeOverride) return { sampleShape: shapeOverride, fixedBatch };
-  const rest = shape.slice(1);
-  if (rest.length === 0 || !rest.every((d) => d > 0)) {
-    throw new Error(`input shape [${shape.join(', ')}] has unknown sample dims: pass --shape`);
-  }
-  return { sampleShape: rest, fixedBatch };
+  return sampleShapeFromDims(shape, shapeOverride);
 }
 
 function timeRuns(session, data, shape, warmup, runs, rounds) {
@@ -65,11 +59,7 @@ async function benchModel(job) {
     result.session_ms = performance.now() - t0;
     const { sampleShape, fixedBatch } = sampleShapeOf(session, job.shape);
     const sampleElements = sampleShape.reduce((p, d) => p * d, 1);
-    let source = job.inputUrl ? new Float32Array((await fetchBytes(job.inputUrl)).slice().buffer) : null;
-    if (!source) source = new Float32Array(sampleElements).fill(0.5);
-    if (source.length % sampleElements !== 0) {
-      throw new Error(`input holds ${source.length} floats, not a multiple of one sample (${sampleElements})`);
-    }
+    const source = await inputSamples(job, sampleElements);
     result.input_name = session.inputs[0].name;
     result.sample_shape = sampleShape;
     result.batches = [];

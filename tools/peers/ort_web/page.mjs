@@ -4,7 +4,7 @@
 // Served from tools/peers/, so node_modules/ is one level up.
 import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
-import { batchData, evalSetOf, fetchBytes } from '../browser_page.mjs';
+import { batchData, evalSetOf, fetchBytes, inputSamples, sampleShapeFromDims } from '../browser_page.mjs';
 import { evaluateOrSkip } from '../evaluate.mjs';
 
 ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).href;
@@ -15,14 +15,7 @@ function sampleShapeOf(session, shapeOverride) {
   if (session.inputNames.length !== 1) throw new Error(`has ${session.inputNames.length} inputs; the peer feeds exactly one`);
   const meta = session.inputMetadata ? session.inputMetadata[0] : null;
   if (meta && meta.isTensor && meta.type !== 'float32') throw new Error(`input type is ${meta.type}, not float32`);
-  const dims = meta && meta.isTensor ? meta.shape : [];
-  const fixedBatch = typeof dims[0] === 'number' && dims[0] > 0 ? dims[0] : null;
-  if (shapeOverride) return { sampleShape: shapeOverride, fixedBatch };
-  const rest = dims.slice(1);
-  if (rest.length === 0 || !rest.every((d) => typeof d === 'number' && d > 0)) {
-    throw new Error(`input shape [${dims.join(', ')}] has unknown sample dims: pass --shape`);
-  }
-  return { sampleShape: rest, fixedBatch };
+  return sampleShapeFromDims(meta && meta.isTensor ? meta.shape : [], shapeOverride);
 }
 
 async function timeRuns(session, feeds, warmup, runs, rounds) {
@@ -52,11 +45,7 @@ async function benchModel(job) {
     result.session_ms = performance.now() - t0;
     const { sampleShape, fixedBatch } = sampleShapeOf(session, job.shape);
     const sampleElements = sampleShape.reduce((p, d) => p * d, 1);
-    let source = job.inputUrl ? new Float32Array((await fetchBytes(job.inputUrl)).slice().buffer) : null;
-    if (!source) source = new Float32Array(sampleElements).fill(0.5);
-    if (source.length % sampleElements !== 0) {
-      throw new Error(`input holds ${source.length} floats, not a multiple of one sample (${sampleElements})`);
-    }
+    const source = await inputSamples(job, sampleElements);
     result.input_name = session.inputNames[0];
     result.sample_shape = sampleShape;
     result.batches = [];
