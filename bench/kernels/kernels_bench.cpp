@@ -167,6 +167,55 @@ void BM_DepthwiseQ8(benchmark::State& state) {
 }
 BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({16, 16, 144, 1})->Args({8, 8, 384, 1})->Args({4, 4, 960, 1});
 
+// 1x1 convs (pointwise, MobileNetV2-224's expansions and projections), int8 (kHwy kernels) and f32 with
+// ReLU6 / clamp: args = h, w, cin, cout.
+template <bool kQ8>
+void BM_Conv1x1(benchmark::State& state) {
+  const int64_t h = state.range(0), w = state.range(1), cin = state.range(2), cout = state.range(3);
+  Conv2dParams p;
+  p.filter = {cout, cin, 1, 1, 1};
+  p.batch = 1;
+  p.in_h = p.out_h = h;
+  p.in_w = p.out_w = w;
+  const size_t in_size = static_cast<size_t>(h * w * cin), out_size = static_cast<size_t>(h * w * cout);
+  if constexpr (kQ8) {
+    std::vector<uint8_t> input(in_size);
+    for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<uint8_t>(i * 29 % 251);
+    std::vector<int8_t> weight(static_cast<size_t>(cout * cin));
+    for (size_t i = 0; i < weight.size(); ++i) weight[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+    std::vector<float> mult(static_cast<size_t>(cout), 1e-3f);
+    const PackedConv2dQ8 packed = hwy::pack_conv2d_qu8_qc8w(p, weight.data(), nullptr, mult.data());
+    std::vector<std::byte> scratch(hwy::conv2d_qu8_qc8w_scratch_bytes(packed, p));
+    std::vector<uint8_t> output(out_size);
+    QuantU8Params q;
+    q.input_zero_point = 3;
+    q.output_zero_point = 0;
+    q.output_max = 190;  // a ReLU6-style clamp
+    for (auto _ : state) {
+      hwy::conv2d_qu8_qc8w_nhwc(packed, p, q, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+      benchmark::DoNotOptimize(output.data());
+    }
+  } else {
+    p.activation = Activation::clip(0.0f, 6.0f);
+    const auto input = random_floats(in_size, 1);
+    const auto weight = random_floats(static_cast<size_t>(cout * cin), 2);
+    const auto bias = random_floats(static_cast<size_t>(cout), 3);
+    const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+    std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+    std::vector<float> output(out_size);
+    for (auto _ : state) {
+      hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+      benchmark::DoNotOptimize(output.data());
+    }
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(h * w * cin * cout) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+#define CONV1X1_LAYERS(B) \
+  B->Args({112, 112, 16, 96})->Args({112, 112, 32, 16})->Args({56, 56, 24, 144})->Args({56, 56, 144, 24})->Args({14, 14, 96, 576})->Args({7, 7, 320, 1280})
+CONV1X1_LAYERS(BENCHMARK_TEMPLATE(BM_Conv1x1, true));
+CONV1X1_LAYERS(BENCHMARK_TEMPLATE(BM_Conv1x1, false));
+
 void BM_GemmQ8(benchmark::State& state) {
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   std::vector<uint8_t> a(static_cast<size_t>(m * k), 77);

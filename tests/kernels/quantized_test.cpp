@@ -312,6 +312,26 @@ TEST(QuantizedHwy, DepthwiseMatchesReferenceExactly) {
   });
 }
 
+// Pointwise convs (1x1, stride 1, no padding, in_channels % 4 == 0: AVX3_DL reads the input in place as
+// a gemm): every panel-group shape (1..7 panels, the last partial), pixel counts that leave 1..7-row
+// tiles, pixel blocks (16 KB of input) and row splits inside them, batches, extreme operands; with
+// padding, stride 2 or 3 input channels the conv takes the general path, checked alike.
+TEST(QuantizedHwy, PointwiseMatchesReferenceExactly) {
+  std::vector<QConvCase> cases = {
+      {1, 112, 112, 16, 96, 1, 1, 1, 0, 1, 1},  // MobileNetV2's first expansion: blocks of 1024 pixels
+      {2, 9, 7, 32, 16, 1, 1, 1, 0, 1, 1},    {1, 5, 5, 24, 144, 1, 1, 1, 0, 1, 1},  {1, 7, 7, 320, 100, 1, 1, 1, 0, 1, 1},
+      {1, 70, 70, 4, 17, 1, 1, 1, 0, 1, 1},   {2, 3, 5, 8, 1, 1, 1, 1, 0, 1, 1},     {1, 13, 11, 12, 33, 1, 1, 1, 0, 1, 1},
+      {1, 6, 6, 96, 49, 1, 1, 1, 0, 1, 1},    {1, 4, 4, 1024, 112, 1, 1, 1, 0, 1, 1}, {3, 1, 1, 40, 24, 1, 1, 1, 0, 1, 1},
+      {1, 9, 9, 16, 32, 1, 1, 1, 1, 1, 1},    {1, 9, 9, 16, 32, 1, 1, 2, 0, 1, 1},   {1, 9, 9, 6, 32, 1, 1, 1, 0, 1, 1},
+  };
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size() && !testing::Test::HasFailure(); ++i) {
+      check_qconv(cases[i], test::kSeed + 600 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+      if (i % 4 == 0) check_qconv(cases[i], test::kSeed + 650 + static_cast<uint32_t>(i), 2, Operands::kExtremeMixed);
+    }
+  });
+}
+
 TEST(QuantizedHwy, ConvExtremeOperandsAreExact) {
   const std::vector<QConvCase> cases = {
       conv3x3(1, 7, 7, 64, 128, 1),    conv3x3(1, 6, 5, 1024, 16, 1), conv3x3(1, 5, 6, 17, 20, 0),  // Winograd

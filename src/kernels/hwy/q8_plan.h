@@ -58,6 +58,13 @@ inline bool q8_depthwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
          p.stride_h <= 2 && p.stride_w >= 1 && p.stride_w <= 2 && p.dilation_h == 1 && p.dilation_w == 1;
 }
 
+// kQuads convs that are a plain gemm over the input pixels (AVX3_DL runs them without the band image):
+// 1x1, stride 1, no padding, ungrouped, whole quads per pixel.
+inline bool q8_pointwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
+  return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && f.in_channels % 4 == 0 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+}
+
 struct Q8ConvPlan {
   int32_t method = kQ8MethodRows;
   int64_t image_w = 0;        // columns of the band image (padded coordinates, from -pad_left)

@@ -1,18 +1,35 @@
 #include "runtime/ops/layout.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace edgeq::runtime::detail {
 
 namespace {
+// d[i][0, kC) = s[0, kC)[i] for i in [0, count): planes hw apart interleaved into pixels. A channel
+// count known at compile time lets the compiler vectorize the interleave (images: 1, 3, 4 channels).
+template <typename T, int64_t kC>
+void interleave_planes(const T* s, int64_t hw, T* d, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t ch = 0; ch < kC; ++ch) d[i * kC + ch] = s[ch * hw + i];
+}
+
 template <typename T>
 void convert_rows(const T* src, T* dst, int64_t c, int64_t hw, bool to_nhwc, int64_t begin, int64_t end) {
-  if (to_nhwc) {  // row = b*hw + p: dst[b][p][:] = src[b][:][p]
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t b = r / hw, p = r % hw;
+  if (to_nhwc) {  // row = b*hw + p: dst[b][p][:] = src[b][:][p]; runs of pixels within one image
+    for (int64_t r = begin; r < end;) {
+      const int64_t b = r / hw, p = r % hw, count = std::min(end - r, hw - p);
       const T* s = src + b * c * hw + p;
       T* d = dst + r * c;
-      for (int64_t ch = 0; ch < c; ++ch) d[ch] = s[ch * hw];
+      if (c == 3) {
+        interleave_planes<T, 3>(s, hw, d, count);
+      } else if (c == 4) {
+        interleave_planes<T, 4>(s, hw, d, count);
+      } else {
+        for (int64_t i = 0; i < count; ++i)
+          for (int64_t ch = 0; ch < c; ++ch) d[i * c + ch] = s[ch * hw + i];
+      }
+      r += count;
     }
   } else {  // row = b*c + ch: dst[b][ch][:] = src[b][:][ch]
     for (int64_t r = begin; r < end; ++r) {
