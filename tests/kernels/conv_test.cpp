@@ -145,6 +145,29 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
   });
 }
 
+// Pointwise convs (1x1, stride 1, no padding, ungrouped: a gemm over the input in place): every panel
+// group shape (1..7 panels, the last partial), pixel counts that leave partial tiles, pixel blocks (4096
+// input floats) crossed by row splits, batches, every activation; every compiled target.
+TEST(ConvHwy, PointwiseMatchesReference) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(0.0f, 6.0f),
+                             Activation::leaky_relu(0.1f), Activation::silu()};
+  const int64_t shapes[][5] = {// batch, h, w, cin, cout
+                               {1, 40, 41, 16, 96}, {2, 9, 7, 32, 16},  {1, 5, 5, 24, 144}, {1, 7, 7, 320, 100},
+                               {1, 30, 30, 3, 17},  {2, 3, 5, 8, 1},    {1, 13, 11, 1, 33}, {1, 6, 6, 96, 49},
+                               {3, 1, 1, 40, 24},   {1, 4, 4, 1000, 112}, {1, 2, 3, 17, 7}};
+  std::vector<ConvCase> cases;
+  for (size_t i = 0; i < std::size(shapes); ++i) {
+    const auto& s = shapes[i];
+    cases.push_back({s[0], s[1], s[2], s[3], s[4], 1, 1, 1, 0, 1, 1, acts[i % 5]});
+  }
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      check_case(cases[i], test::kSeed + 1500 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3));
+      if (HasFatalFailure() || testing::Test::HasFailure()) return;
+    }
+  });
+}
+
 // The small-cin direct path (3x3, 1..4 input channels, conv_small_cin.cpp): odd output channel counts
 // (partial panels), strides, pads, dilations, batches and row splits; every compiled target.
 TEST(ConvHwy, SmallInputChannelsMatchReference) {

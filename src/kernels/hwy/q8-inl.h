@@ -29,16 +29,6 @@
 #include "kernels/hwy/q8_plan.h"
 #include "kernels/hwy/tile-inl.h"
 
-#ifndef EDGEQ_UNROLL_ALL
-#if defined(__clang__)
-#define EDGEQ_UNROLL_ALL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define EDGEQ_UNROLL_ALL _Pragma("GCC unroll 32")
-#else
-#define EDGEQ_UNROLL_ALL
-#endif
-#endif
-
 #undef EDGEQ_Q8_PAIRWISE
 #undef EDGEQ_Q8_QUADS
 #undef EDGEQ_Q8_QUADS_BEGIN

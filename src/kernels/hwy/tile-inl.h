@@ -19,6 +19,17 @@
 #include "hwy/contrib/math/math-inl.h"  // Exp, for the Silu epilogue
 #include "hwy/highway.h"
 
+// Full unrolling of the short fixed loops of the micro-kernels (rows, panels, taps).
+#ifndef EDGEQ_UNROLL_ALL
+#if defined(__clang__)
+#define EDGEQ_UNROLL_ALL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define EDGEQ_UNROLL_ALL _Pragma("GCC unroll 32")
+#else
+#define EDGEQ_UNROLL_ALL
+#endif
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace edgeq_kernels_hwy {
 namespace HWY_NAMESPACE {
