@@ -132,6 +132,9 @@ void BM_Conv3x3Q8(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false));
+// ResNet-18 at 224: its 3x3 stride-1 convs per stage.
+BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false)->Args({56, 56, 64, 64, 1})->Args({28, 28, 128, 128, 1})->Args({14, 14, 256, 256, 1})->Args({7, 7, 512, 512, 1});
+BENCHMARK_TEMPLATE(BM_Conv3x3, true)->Args({56, 56, 64, 64, 1})->Args({28, 28, 128, 128, 1})->Args({14, 14, 256, 256, 1})->Args({7, 7, 512, 512, 1});
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
 // int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers

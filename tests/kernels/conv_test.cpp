@@ -129,10 +129,13 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
   cases.push_back({1, 8, 8, 12, 18, 3, 3, 1, 1, 1, 3, Activation::relu()});
   cases.push_back({2, 7, 9, 8, 40, 1, 1, 1, 0, 1, 2, Activation::none()});
   cases.push_back({1, 6, 6, 4, 8, 3, 3, 1, 1, 1, 4, Activation::relu()});  // depthwise, multiplier 2
-  // Winograd F(2x2, 3x3) path (3x3, stride 1, >= 32 input channels): odd output sizes, batch, pads 0-2.
+  // Winograd F(2x2, 3x3) path (3x3, stride 1, >= 32 input channels, >= 100 output pixels): odd output
+  // sizes, batch, pads 0-2; below 100 pixels the same convs run direct.
+  cases.push_back({2, 11, 13, 33, 20, 3, 3, 1, 1, 1, 1, Activation::relu()});
+  cases.push_back({1, 14, 12, 40, 17, 3, 3, 1, 0, 1, 1, Activation::clip(-0.1f, 0.2f)});
+  cases.push_back({1, 9, 12, 32, 48, 3, 3, 1, 2, 1, 1, Activation::leaky_relu(0.2f)});
   cases.push_back({2, 9, 7, 33, 20, 3, 3, 1, 1, 1, 1, Activation::relu()});
-  cases.push_back({1, 6, 5, 40, 17, 3, 3, 1, 0, 1, 1, Activation::clip(-0.1f, 0.2f)});
-  cases.push_back({1, 5, 8, 32, 48, 3, 3, 1, 2, 1, 1, Activation::leaky_relu(0.2f)});
+  cases.push_back({1, 7, 7, 64, 50, 3, 3, 1, 1, 1, 1, Activation::none()});
   // Single input channel 3x3: partial panels, strides, dilation, no padding, batch.
   cases.push_back({2, 9, 7, 1, 17, 3, 3, 2, 1, 1, 1, Activation::clip(-0.2f, 0.4f)});
   cases.push_back({1, 11, 10, 1, 33, 3, 3, 1, 0, 2, 1, Activation::leaky_relu(0.3f)});
@@ -228,7 +231,7 @@ TEST(ConvHwy, RangeWritesOnlyItsRows) {
   }
 }
 
-TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3) {
+TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3OnLargerMaps) {
   std::vector<float> w(64 * 32 * 9, 0.1f);
   const PackedConv2dF32 wide = hwy::pack_conv2d_f32({64, 32, 3, 3, 1}, w.data(), nullptr);
   const PackedConv2dF32 narrow = hwy::pack_conv2d_f32({64, 16, 3, 3, 1}, w.data(), nullptr);
@@ -239,6 +242,9 @@ TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3) {
   EXPECT_NE(wide.winograd_weights, nullptr);
   EXPECT_EQ(narrow.winograd_weights, nullptr);
   EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 2);
+  p.in_h = p.in_w = p.out_h = p.out_w = 7;  // small map: direct path (kWinogradMinOutputPixels)
+  EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 1);
+  p.in_h = p.in_w = 14;
   p.stride_h = p.stride_w = 2;
   p.out_h = p.out_w = 7;
   EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 1);  // stride 2: direct path

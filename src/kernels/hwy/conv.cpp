@@ -46,20 +46,41 @@ namespace HWY_NAMESPACE {
 using edgeq::kernels::Conv2dParams;
 using edgeq::kernels::PackedConv2dF32;
 
-template <size_t MR>
+// MR pixels x NP consecutive panels (`panel_floats` apart in w), the reduction over the geometry's runs.
+// Panel groups as RowsGemm's (NextPanelGroup, tile-inl.h): one broadcast feeds NP FMAs.
+template <size_t MR, size_t NP>
 HWY_INLINE void ConvTile(const ConvGeometry& geo, const float* const* base, const float* w, const float* bias,
-                         const EpilogueVecs& e, float* const* out, size_t channels) {
-  Tile<MR> tile;
-  tile.Init(bias);
+                         const EpilogueVecs& e, float* const* out, size_t last_channels) {
+  const DF d;
+  Tile<MR> tiles[NP];
+  EDGEQ_UNROLL_ALL
+  for (size_t p = 0; p < NP; ++p) tiles[p].Init(bias + p * kPanel);
   for (int64_t i = 0; i < geo.tap_rows; ++i) {
     for (int64_t j = 0; j < geo.tap_cols; ++j) {
       const int64_t offset = i * geo.tap_row_step + j * geo.tap_col_step;
       const float* a[MR];
       for (size_t r = 0; r < MR; ++r) a[r] = base[r] + offset;
-      tile.Accumulate(a, static_cast<size_t>(geo.run_length), w);
+      for (int64_t k = 0; k < geo.run_length; ++k) {
+        VF wv[NP][kVecs];
+        EDGEQ_UNROLL_ALL
+        for (size_t p = 0; p < NP; ++p)
+          for (size_t v = 0; v < kVecs; ++v) wv[p][v] = hn::Load(d, w + static_cast<int64_t>(p) * geo.panel_floats + static_cast<int64_t>(v * kLanes));
+        EDGEQ_UNROLL_ALL
+        for (size_t r = 0; r < MR; ++r) {
+          const VF av = hn::Set(d, a[r][k]);
+          EDGEQ_UNROLL_ALL
+          for (size_t p = 0; p < NP; ++p)
+            for (size_t v = 0; v < kVecs; ++v) tiles[p].acc[r][v] = hn::MulAdd(av, wv[p][v], tiles[p].acc[r][v]);
+        }
+        w += kPanel;
+      }
     }
   }
-  tile.Store(e, out, channels);
+  float* rows[MR];
+  for (size_t p = 0; p < NP; ++p) {
+    for (size_t r = 0; r < MR; ++r) rows[r] = out[r] + p * kPanel;
+    tiles[p].Store(e, rows, p + 1 == NP ? last_channels : kPanel);
+  }
 }
 
 // Output rows [oh_begin, oh_end) of image n; `src` points at source row 0 of that image, which is padded
@@ -71,10 +92,11 @@ void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const
   const float* base[kTileRows];
   float* out[kTileRows];
   for (int64_t g = 0; g < geo.groups; ++g) {
-    for (int64_t panel = 0; panel < geo.panels; ++panel) {
+    for (int64_t panel = 0; panel < geo.panels;) {
+      const int64_t np = NextPanelGroup(geo.panels - panel);
       const float* w = packed.weights + (g * geo.panels + panel) * geo.panel_floats;
       const float* bias = packed.bias + (g * geo.panels + panel) * static_cast<int64_t>(kPanel);
-      const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, geo.cout_g - panel * kPanel));
+      const size_t last_channels = static_cast<size_t>(std::min<int64_t>(kPanel, geo.cout_g - (panel + np - 1) * kPanel));
       const int64_t out_channel0 = g * geo.cout_g + panel * kPanel;
       // Walk the pixels in order, carrying (oh, ow) instead of dividing per pixel.
       int64_t oh = oh_begin, ow = 0;
@@ -94,87 +116,41 @@ void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const
             ++oh;
           }
         }
-        WithTileRows(rows, [&](auto mr) { ConvTile<decltype(mr)::value>(geo, base, w, bias, e, out, channels); });
+        WithTileRows(rows, [&](auto mr) {
+          constexpr size_t kMr = decltype(mr)::value;
+          if constexpr (kRowsTilePanels == 3) {
+            if (np == 3) return ConvTile<kMr, 3>(geo, base, w, bias, e, out, last_channels);
+            if (np == 2) return ConvTile<kMr, 2>(geo, base, w, bias, e, out, last_channels);
+          }
+          ConvTile<kMr, 1>(geo, base, w, bias, e, out, last_channels);
+        });
       }
+      panel += np;
     }
   }
 }
 
 // Pointwise convs (1x1, stride 1, no padding, ungrouped) are a gemm of the input pixels (rows of
-// in_channels floats, contiguous in NHWC) with the packed panels: tiles read the input in place from one
-// base pointer (row r at base + r * in_channels), and on AVX-512 a tile covers 3 panels, so one
-// broadcast feeds 3 FMAs and one weight load 8 (8 x 3 accumulators of 32 registers; the one-panel
-// tile's 8 FMAs per 9 loads were load-bound: MobileNetV2-224's 1x1 convs ran at 38-73 GMAC/s, the
-// FMA peak being ~112). Pixels run in blocks of about 16 KB of input, each block through every panel
-// group, so the block stays in L1.
-inline constexpr size_t kPointwiseRows = kVecs == 1 ? 8 : kTileRows;
-inline constexpr size_t kPointwisePanels = kVecs == 1 ? 3 : 1;
-
+// in_channels floats, contiguous in NHWC) with the packed panels: RowsGemm reads the input in place
+// (MobileNetV2-224's 1x1 convs ran at 38-73 GMAC/s through the one-panel pixel tiles, the FMA peak
+// being ~112). Pixels run in blocks of about 16 KB of input, each block through every panel, so the
+// block stays in L1.
 bool IsPointwise(const PackedConv2dF32& packed, const Conv2dParams& p) {
   const auto& f = packed.filter;
   return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
          p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
 }
 
-template <size_t MR, size_t NP>
-HWY_INLINE void PointwiseTile(const float* a, int64_t cin, const float* w, int64_t panel_floats, const float* bias,
-                              const EpilogueVecs& e, float* out, int64_t cout, size_t last_channels) {
-  const DF d;
-  Tile<MR> tiles[NP];
-  EDGEQ_UNROLL_ALL
-  for (size_t p = 0; p < NP; ++p) tiles[p].Init(bias + p * kPanel);
-  for (int64_t i = 0; i < cin; ++i) {
-    VF wv[NP][kVecs];
-    EDGEQ_UNROLL_ALL
-    for (size_t p = 0; p < NP; ++p)
-      for (size_t v = 0; v < kVecs; ++v) wv[p][v] = hn::Load(d, w + static_cast<int64_t>(p) * panel_floats + i * static_cast<int64_t>(kPanel) + static_cast<int64_t>(v * kLanes));
-    EDGEQ_UNROLL_ALL
-    for (size_t r = 0; r < MR; ++r) {
-      const VF av = hn::Set(d, a[static_cast<int64_t>(r) * cin + i]);
-      EDGEQ_UNROLL_ALL
-      for (size_t p = 0; p < NP; ++p)
-        for (size_t v = 0; v < kVecs; ++v) tiles[p].acc[r][v] = hn::MulAdd(av, wv[p][v], tiles[p].acc[r][v]);
-    }
-  }
-  float* rows[MR];
-  for (size_t p = 0; p < NP; ++p) {
-    for (size_t r = 0; r < MR; ++r) rows[r] = out + static_cast<int64_t>(r) * cout + static_cast<int64_t>(p * kPanel);
-    tiles[p].Store(e, rows, p + 1 == NP ? last_channels : kPanel);
-  }
-}
-
 // Output pixels [pixel_begin, pixel_end) (batch and rows flattened: the same index in the input).
 void ConvPointwise(const PackedConv2dF32& packed, const float* input, float* output, int64_t pixel_begin,
                    int64_t pixel_end, const EpilogueVecs& e) {
   const int64_t cin = packed.filter.in_channels, cout = packed.filter.out_channels;
-  const int64_t panels = (cout + kPanel - 1) / kPanel;
-  const int64_t panel_floats = cin * static_cast<int64_t>(kPanel);
-  constexpr int64_t kRows = static_cast<int64_t>(kPointwiseRows);
+  constexpr int64_t kRows = static_cast<int64_t>(kRowsTileRows);
   const int64_t block = std::max<int64_t>(kRows, 4096 / cin / kRows * kRows);
-  auto group = [&](auto np, int64_t panel, int64_t b0, int64_t b1) {
-    constexpr size_t kNp = decltype(np)::value;
-    const size_t last_channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - (panel + static_cast<int64_t>(kNp) - 1) * static_cast<int64_t>(kPanel)));
-    const float* w = packed.weights + panel * panel_floats;
-    const float* bias = packed.bias + panel * static_cast<int64_t>(kPanel);
-    float* out = output + panel * static_cast<int64_t>(kPanel);
-    int64_t px = b0;
-    for (; px + kRows <= b1; px += kRows)
-      PointwiseTile<kPointwiseRows, kNp>(input + px * cin, cin, w, panel_floats, bias, e, out + px * cout, cout, last_channels);
-    if (px < b1)
-      WithTileRows<kPointwiseRows - 1>(static_cast<size_t>(b1 - px), [&](auto mr) {
-        PointwiseTile<decltype(mr)::value, kNp>(input + px * cin, cin, w, panel_floats, bias, e, out + px * cout, cout,
-                                                last_channels);
-      });
-  };
   for (int64_t b0 = pixel_begin; b0 < pixel_end; b0 += block) {
-    const int64_t b1 = std::min(pixel_end, b0 + block);
-    int64_t panel = 0;
-    for (; panel + static_cast<int64_t>(kPointwisePanels) <= panels; panel += static_cast<int64_t>(kPointwisePanels))
-      group(std::integral_constant<size_t, kPointwisePanels>(), panel, b0, b1);
-    if constexpr (kPointwisePanels == 3) {
-      if (panels - panel == 2) group(std::integral_constant<size_t, 2>(), panel, b0, b1);
-      if (panels - panel == 1) group(std::integral_constant<size_t, 1>(), panel, b0, b1);
-    }
+    const int64_t rows = std::min(pixel_end - b0, block);
+    RowsGemm(input + b0 * cin, cin, rows, cin, packed.weights, cin * static_cast<int64_t>(kPanel), packed.bias, e,
+             output + b0 * cout, cout, cout);
   }
 }
 
@@ -326,7 +302,7 @@ namespace edgeq::kernels::hwy {
 namespace {
 bool use_winograd(const PackedConv2dF32& packed, const Conv2dParams& p) {
   return packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
-         p.dilation_w == 1;
+         p.dilation_w == 1 && p.out_h * p.out_w >= kWinogradMinOutputPixels;
 }
 }  // namespace
 

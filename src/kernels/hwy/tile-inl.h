@@ -12,6 +12,7 @@
 #define EDGEQ_KERNELS_HWY_TILE_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -174,6 +175,91 @@ HWY_INLINE void WithTileRows(size_t rows, const F& f) {
     } else {
       WithTileRows<MR - 1>(rows, f);
     }
+  }
+}
+
+// A gemm whose A rows are evenly spaced (lda floats apart: a pointwise conv's pixels, Winograd's
+// transformed tiles): tiles of kRowsTileRows rows x kRowsTilePanels panels read A from one base
+// pointer, so one broadcast feeds kRowsTilePanels FMAs and one weight load kRowsTileRows. On AVX-512
+// (one vector per panel, 32 registers) 8 x 3: 24 accumulators, 3 weight vectors, the broadcast; the
+// one-panel tile's 8 FMAs per 9 loads were load-bound. 16-register targets keep Tile's shape.
+inline constexpr size_t kRowsTileRows = kVecs == 1 ? 8 : kTileRows;
+inline constexpr size_t kRowsTilePanels = kVecs == 1 ? 3 : 1;
+
+// Panels in the next group of a panel loop when `remaining` are left: kRowsTilePanels, but 2 + 2 for the
+// last 4 (3 + 1 would run a quarter of the work on the load-bound one-panel tile: 64-channel convs).
+HWY_INLINE int64_t NextPanelGroup(int64_t remaining) {
+  constexpr int64_t kMax = static_cast<int64_t>(kRowsTilePanels);
+  if (kMax == 3 && remaining == 4) return 2;
+  return std::min(kMax, remaining);
+}
+
+// Rows [0, MR) of C (ldc apart) x NP panels (16 channels each; the last one stores last_channels)
+// = A (lda apart, k columns) . the packed panels at w (panel_floats apart, [k][16] each) + bias (16 per
+// panel; nullptr: 0), then the activation.
+template <size_t MR, size_t NP>
+HWY_INLINE void RowsTile(const float* a, int64_t lda, int64_t k, const float* w, int64_t panel_floats, const float* bias,
+                         const EpilogueVecs& e, float* c, int64_t ldc, size_t last_channels) {
+  const DF d;
+  Tile<MR> tiles[NP];
+  EDGEQ_UNROLL_ALL
+  for (size_t p = 0; p < NP; ++p) {
+    if (bias) {
+      tiles[p].Init(bias + p * kPanel);
+    } else {
+      for (size_t r = 0; r < MR; ++r)
+        for (size_t v = 0; v < kVecs; ++v) tiles[p].acc[r][v] = hn::Zero(d);
+    }
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    VF wv[NP][kVecs];
+    EDGEQ_UNROLL_ALL
+    for (size_t p = 0; p < NP; ++p)
+      for (size_t v = 0; v < kVecs; ++v)
+        wv[p][v] = hn::Load(d, w + static_cast<int64_t>(p) * panel_floats + i * static_cast<int64_t>(kPanel) + static_cast<int64_t>(v * kLanes));
+    EDGEQ_UNROLL_ALL
+    for (size_t r = 0; r < MR; ++r) {
+      const VF av = hn::Set(d, a[static_cast<int64_t>(r) * lda + i]);
+      EDGEQ_UNROLL_ALL
+      for (size_t p = 0; p < NP; ++p)
+        for (size_t v = 0; v < kVecs; ++v) tiles[p].acc[r][v] = hn::MulAdd(av, wv[p][v], tiles[p].acc[r][v]);
+    }
+  }
+  float* rows[MR];
+  for (size_t p = 0; p < NP; ++p) {
+    for (size_t r = 0; r < MR; ++r) rows[r] = c + static_cast<int64_t>(r) * ldc + static_cast<int64_t>(p * kPanel);
+    tiles[p].Store(e, rows, p + 1 == NP ? last_channels : kPanel);
+  }
+}
+
+// Rows [0, m) of C x the first `channels` channels (panels of 16) with RowsTile: panel groups
+// (NextPanelGroup), each over every row.
+HWY_INLINE void RowsGemm(const float* a, int64_t lda, int64_t m, int64_t k, const float* w, int64_t panel_floats,
+                         const float* bias, const EpilogueVecs& e, float* c, int64_t ldc, int64_t channels) {
+  const int64_t panels = (channels + static_cast<int64_t>(kPanel) - 1) / static_cast<int64_t>(kPanel);
+  constexpr int64_t kRows = static_cast<int64_t>(kRowsTileRows);
+  auto group = [&](auto np, int64_t panel) {
+    constexpr size_t kNp = decltype(np)::value;
+    const int64_t c0 = panel * static_cast<int64_t>(kPanel);
+    const size_t last_channels = static_cast<size_t>(std::min<int64_t>(kPanel, channels - c0 - static_cast<int64_t>((kNp - 1) * kPanel)));
+    const float* wp = w + panel * panel_floats;
+    const float* bp = bias ? bias + c0 : nullptr;
+    int64_t r = 0;
+    for (; r + kRows <= m; r += kRows)
+      RowsTile<kRowsTileRows, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
+    if (r < m)
+      WithTileRows<kRowsTileRows - 1>(static_cast<size_t>(m - r), [&](auto mr) {
+        RowsTile<decltype(mr)::value, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
+      });
+  };
+  for (int64_t panel = 0; panel < panels;) {
+    const int64_t np = NextPanelGroup(panels - panel);
+    if constexpr (kRowsTilePanels == 3) {
+      if (np == 3) group(std::integral_constant<size_t, 3>(), panel);
+      if (np == 2) group(std::integral_constant<size_t, 2>(), panel);
+    }
+    if (np == 1) group(std::integral_constant<size_t, 1>(), panel);
+    panel += np;
   }
 }
 

@@ -27,9 +27,6 @@ namespace HWY_NAMESPACE {
 using edgeq::kernels::Conv2dParams;
 using edgeq::kernels::PackedConv2dF32;
 
-// The gemm tiles start from zero: the bias is added once, after the output transform.
-HWY_ALIGN static constexpr float kZeroBias[kPanel] = {};
-
 HWY_INLINE VF LoadChannels(const float* p, size_t valid) {
   if (p == nullptr) return hn::Zero(DF());
   return valid == kLanes ? hn::LoadU(DF(), p) : LoadPartial(p, valid);
@@ -99,30 +96,11 @@ void WinogradF23(const PackedConv2dF32& packed, const Conv2dParams& p, const flo
           }
         }
       }
-      // 16 gemms: M[xi] (count x cout16) = V[xi] (count x cin) . U[xi] (cin x cout16).
-      for (int64_t xi = 0; xi < 16; ++xi) {
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          const float* u = packed.winograd_weights + (xi * panels + panel) * cin * static_cast<int64_t>(kPanel);
-          const int64_t tiles = (count + static_cast<int64_t>(kTileRows) - 1) / static_cast<int64_t>(kTileRows);
-          for (int64_t k = 0, q = 0; k < tiles; ++k) {
-            const int64_t q_next = count * (k + 1) / tiles;
-            const float* a[kTileRows];
-            float* out[kTileRows];
-            for (int64_t r = q; r < q_next; ++r) {
-              a[r - q] = v_buf + (xi * chunk + r) * cin;
-              out[r - q] = m_buf + (xi * chunk + r) * cout16 + panel * kPanel;
-            }
-            WithTileRows(static_cast<size_t>(q_next - q), [&](auto mr) {
-              Tile<decltype(mr)::value> tile;
-              tile.Init(kZeroBias);
-              const float* w = u;
-              tile.Accumulate(a, static_cast<size_t>(cin), w);
-              tile.Store(none, out, kPanel);
-            });
-            q = q_next;
-          }
-        }
-      }
+      // 16 gemms: M[xi] (count x cout16) = V[xi] (count x cin) . U[xi] (cin x cout16), from zero: the bias is
+      // added once, after the output transform.
+      for (int64_t xi = 0; xi < 16; ++xi)
+        RowsGemm(v_buf + xi * chunk * cin, cin, count, cin, packed.winograd_weights + xi * panels * cin * static_cast<int64_t>(kPanel),
+                 cin * static_cast<int64_t>(kPanel), nullptr, none, m_buf + xi * chunk * cout16, cout16, cout16);
       // Output transform + bias + activation, only the rows of this range.
       for (int64_t i = 0; i < count; ++i) {
         const int64_t th = th0 + (t0 + i) / tiles_w, tw = (t0 + i) % tiles_w;
