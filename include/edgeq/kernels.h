@@ -353,7 +353,9 @@ struct PackedGemmQ8 {
                                        int64_t channels, int32_t input_zero_point, float multiplier,      \
                                        int32_t output_zero_point, int64_t n_begin, int64_t n_end);        \
   /* ONNX QuantizeLinear to uint8, one scale: out = clamp(round_half_even(x / scale) + zp, 0, 255). */  \
-  void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point);
+  void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point);          \
+  /* out[i] = table[x[i]], table of 256 (a QDQ unary chain as a lookup; in-place allowed). */            \
+  void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table);
 
 namespace ref {
 EDGEQ_KERNELS_FAMILY_DECLS

@@ -12,30 +12,33 @@ namespace detail {
 
 #define EDGEQ_OP(name, stem, ...) void compile_##stem(Builder&);
 #define EDGEQ_MS_OP(name, stem, ...) void compile_##stem(Builder&);
+#define EDGEQ_PRIVATE_OP(name, stem, ...) void compile_##stem(Builder&);
 #include "runtime/ops.inc"
 #undef EDGEQ_OP
 #undef EDGEQ_MS_OP
+#undef EDGEQ_PRIVATE_OP
 
 namespace {
 struct OpEntry {
   const char* name;
   CompileFn fn;
-  bool microsoft;  // domain com.microsoft (else ai.onnx)
+  const char* domain;  // "" (ai.onnx), "com.microsoft" or "edgeq"
   uint8_t min_inputs, max_inputs, min_outputs, max_outputs;
 };
 constexpr OpEntry kOps[] = {
-#define EDGEQ_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, false, in_lo, in_hi, out_lo, out_hi},
-#define EDGEQ_MS_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, true, in_lo, in_hi, out_lo, out_hi},
+#define EDGEQ_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, "", in_lo, in_hi, out_lo, out_hi},
+#define EDGEQ_MS_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, "com.microsoft", in_lo, in_hi, out_lo, out_hi},
+#define EDGEQ_PRIVATE_OP(name, stem, in_lo, in_hi, out_lo, out_hi) {#name, &compile_##stem, "edgeq", in_lo, in_hi, out_lo, out_hi},
 #include "runtime/ops.inc"
 #undef EDGEQ_OP
 #undef EDGEQ_MS_OP
+#undef EDGEQ_PRIVATE_OP
 };
 
 const OpEntry* find_entry(const std::string& op_type, const std::string& domain) {
-  const bool microsoft = domain == "com.microsoft";
-  if (!domain.empty() && domain != "ai.onnx" && !microsoft) return nullptr;
+  const std::string& d = domain == "ai.onnx" ? std::string() : domain;
   for (const auto& e : kOps)
-    if (op_type == e.name && e.microsoft == microsoft) return &e;
+    if (op_type == e.name && d == e.domain) return &e;
   return nullptr;
 }
 }  // namespace
@@ -69,7 +72,7 @@ std::string arity_problem(const onnx::Node& node) {
 std::vector<std::string> supported_ops() {
   std::vector<std::string> r;
   for (const auto& e : detail::kOps)
-    if (!e.microsoft) r.emplace_back(e.name);
+    if (*e.domain == '\0') r.emplace_back(e.name);
   std::sort(r.begin(), r.end());
   return r;
 }

@@ -7,17 +7,22 @@
 //   DQ(x) -> GlobalAveragePool -> Q                                   =>  com.microsoft QLinearGlobalAveragePool
 //   DQ(x) -> MaxPool / Flatten / Reshape / ... (kMove in int8_ops.inc) -> Q with the same scale and
 //   zero point  =>  the op on the quantized value (max and data movement commute with quantization)
+//   DQ(x) -> Sigmoid / Tanh [-> Mul with DQ(x): SiLU / Swish] -> Q  =>  edgeq QLinearLookup: a function
+//   of the 256 input codes, tabulated with the float kernels the unfused chain runs (the same bytes)
 // Which operators: runtime/int8_ops.inc, the table the quantizer's writer reads too.
 // so activations stay uint8 from one layer to the next. Groups that do not match stay in float (never
 // dropped), and their DequantizeLinear of constant weights folds to float weights at compile time.
 // Needs: activation fusion already run (a Relu between Conv and Q is an edgeq.activation attribute),
 // scales and zero points as initializers (constant folding of Constant nodes already run), and
 // DequantizeLinear left unfolded until this pass has seen it.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <optional>
 #include <set>
 
+#include "edgeq/kernels.h"
 #include "edgeq/runtime.h"
 #include "runtime/graph_util.h"
 #include "runtime/int8_ops.h"
@@ -119,6 +124,8 @@ class QdqFusion final : public onnx::Pass {
         moved |= sink_dq(g, ix, i);
       } else if (op == "QuantizeLinear") {
         absorbed = cancel_pair(g, ix, i);
+      } else if (op == "Sigmoid" || op == "Tanh") {
+        absorbed = fuse_lookup(model, ix, i);
       }
       for (size_t d : absorbed)
         if (!dead.count(d)) dead.insert(d);
@@ -287,6 +294,67 @@ class QdqFusion final : public onnx::Pass {
     if (!model.opset_imports.count("com.microsoft")) model.opset_imports["com.microsoft"] = 1;
     ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
     return y->index;
+  }
+
+  // DQ(x) -> f -> Q and DQ(x) -> f -> Mul(x, f(x)) -> Q with f = Sigmoid or Tanh (EfficientNet's SiLU
+  // between integer convs: four float passes over the activations), uint8 per-tensor on both ends, become
+  // one edgeq QLinearLookup node: the output code is a function of the input code alone, so the 256 of
+  // them are computed once here with the kernels the unfused chain would run (DequantizeLinear's
+  // (x - zp) * s, sigmoid_f32 / tanh_f32, mul_f32, quantize_f32_u8: per-element functions, so the table
+  // gives the same bytes as the chain). The node replaces f; returns the absorbed Mul and Q, and the DQ
+  // when the group was its only reader.
+  static std::vector<size_t> fuse_lookup(onnx::Model& model, GraphIndex& ix, size_t i) {
+    auto& g = model.graph;
+    const onnx::Node& n = g.nodes[i];
+    if (n.inputs.size() != 1 || n.outputs.size() != 1) return {};
+    const auto is_u8 = [](const QNode& q) { return !q.zero_t || (q.zero_t->dtype() == DType::kU8 && q.zero_t->numel() == 1); };
+    const std::string& xf = n.inputs[0];
+    auto d = dq_of(ix, xf, false);
+    if (!d || !is_u8(*d) || g.is_output(xf) || g.is_output(n.outputs[0])) return {};
+    // Either f's output goes straight to a Q, or to a Mul whose other input is xf and whose output goes to a Q.
+    std::optional<size_t> mul;
+    auto y = sole_q_reader(ix, n.outputs[0]);
+    if (!y) {
+      const int64_t m = ix.sole_consumer(n.outputs[0]);
+      if (m < 0) return {};
+      const onnx::Node& mn = g.nodes[static_cast<size_t>(m)];
+      const bool product = mn.op_type == "Mul" && mn.domain.empty() && mn.inputs.size() == 2 && mn.outputs.size() == 1 &&
+                           ((mn.inputs[0] == xf && mn.inputs[1] == n.outputs[0]) || (mn.inputs[1] == xf && mn.inputs[0] == n.outputs[0]));
+      if (!product || g.is_output(mn.outputs[0])) return {};
+      mul = static_cast<size_t>(m);
+      y = sole_q_reader(ix, mn.outputs[0]);
+    }
+    if (!y || !is_u8(*y)) return {};
+    // The table: every input code through the chain's own kernels.
+    const float xs = d->scale_t->data<float>()[0], ys = y->scale_t->data<float>()[0];
+    if (!(xs > 0.f) || !std::isfinite(xs) || !(ys > 0.f) || !std::isfinite(ys)) return {};
+    const int32_t xz = zero_value(d->zero_t), yz = zero_value(y->zero_t);
+    std::array<float, 256> x{}, fx{};
+    for (int c = 0; c < 256; ++c) x[c] = static_cast<float>(c - xz) * xs;
+    if (n.op_type == "Sigmoid")
+      kernels::hwy::sigmoid_f32(x.data(), fx.data(), 256);
+    else
+      kernels::hwy::tanh_f32(x.data(), fx.data(), 256);
+    if (mul) kernels::hwy::mul_f32(x.data(), fx.data(), fx.data(), 256);
+    Tensor table(DType::kU8, Shape{256});
+    kernels::hwy::quantize_f32_u8(fx.data(), table.data<uint8_t>(), 256, ys, yz);
+    const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+    onnx::Node fused;
+    fused.name = n.name;
+    fused.op_type = "QLinearLookup";
+    fused.domain = "edgeq";
+    fused.inputs = {d->value, add_initializer(g, ix, base + ".table", std::move(table))};
+    fused.outputs = {g.nodes[y->index].outputs[0]};
+    std::vector<size_t> gone{y->index};
+    if (mul) gone.push_back(*mul);
+    // The DQ goes too when only the group reads its output.
+    std::set<size_t> group{i};
+    if (mul) group.insert(*mul);
+    const std::set<size_t> readers = ix.consumers(xf);
+    if (std::all_of(readers.begin(), readers.end(), [&](size_t r) { return group.count(r) > 0; })) gone.push_back(d->index);
+    if (!model.opset_imports.count("edgeq")) model.opset_imports["edgeq"] = 1;
+    ix.edit(g, i, [&](onnx::Node& node) { node = std::move(fused); });
+    return gone;
   }
 
   // QLinearConv/QGemm -> DQ -> Relu (PyTorch's export: the Relu after the DQ) becomes the integer node with

@@ -76,6 +76,27 @@ TEST(ElementwiseHwy, QuantizeU8IsExact) {
   });
 }
 
+// A 256-entry lookup: every code maps through the table (both halves, the 64-byte blocks and the masked
+// tail), in place too, on every target and tail length; guards intact.
+TEST(ElementwiseHwy, LookupU8MapsEveryCodeThroughTheTable) {
+  std::mt19937 rng(test::kSeed + 7);
+  std::array<uint8_t, 256> table;
+  for (auto& t : table) t = static_cast<uint8_t>(rng());
+  test::for_each_target([&](const std::string&) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{256}, size_t{1000}, size_t{4099}}) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      std::vector<uint8_t> x(n);
+      for (size_t i = 0; i < n; ++i) x[i] = static_cast<uint8_t>(i < 256 ? i : rng());
+      test::GuardedBytes got(n);
+      hwy::lookup_u8(x.data(), got.data(), n, table.data());
+      ASSERT_TRUE(got.guards_intact());
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(got.data()[i], table[x[i]]) << i << " code " << int{x[i]};
+      hwy::lookup_u8(x.data(), x.data(), n, table.data());  // in place
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(x[i], got.data()[i]) << "in place, " << i;
+    }
+  });
+}
+
 // onnxruntime's QLinearAdd: hwy gives ref's bytes on every target and tail length, ref gives
 // onnxruntime's on the one input (of 40 x 4096 random ones, onnxruntime-node 1.30) where the order of the
 // roundings shows: the unfused a * ra + b * rb would give 129.

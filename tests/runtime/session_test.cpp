@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "edgeq/runtime.h"
@@ -583,6 +584,87 @@ TEST(Session, ConvSigmoidMulFusesIntoTheSiluEpilogue) {
     const Tensor x = random_tensor({1, 8, 9, 9}, 3, 2.f);
     const Tensor a = fused.run({x})[0], b = plain.run({x})[0];
     EXPECT_LE(max_abs_diff(a, b), 1e-5f);
+  }
+}
+
+// DQ -> Sigmoid / Tanh [-> Mul with the DQ's output: SiLU, either operand order] -> Q becomes one
+// QLinearLookup node whose bytes are the chain's (the table is the chain's kernels on the 256 codes), also
+// between two integer convs (NHWC); a second reader of the Sigmoid keeps the chain in float, a second
+// reader of the DQ's output keeps the DQ.
+TEST(Session, QdqSigmoidChainsRunAsOneLookupWithTheChainsBytes) {
+  struct Case {
+    const char* name;
+    const char* f;
+    int mul;  // 0: none, 1: Mul(xd, s), 2: Mul(s, xd)
+    bool convs, sigmoid_read_twice, dq_read_twice;
+  };
+  const Case cases[] = {{"sigmoid", "Sigmoid", 0, false, false, false}, {"tanh", "Tanh", 0, false, false, false},
+                        {"silu", "Sigmoid", 1, false, false, false},    {"silu swapped", "Sigmoid", 2, false, false, false},
+                        {"silu between convs", "Sigmoid", 1, true, false, false},
+                        {"sigmoid read twice", "Sigmoid", 1, false, true, false},
+                        {"dq read twice", "Sigmoid", 1, false, false, true}};
+  auto scalar_f32 = [](float v) { return Tensor::from_f32({}, std::vector<float>{v}); };
+  auto u8 = [](uint8_t v) {
+    Tensor t(DType::kU8, {});
+    t.data<uint8_t>()[0] = v;
+    return t;
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    GraphBuilder g(13);
+    g.input("x", {1, 8, 5, 7}).init("xs", scalar_f32(0.05f)).init("xz", u8(128)).init("ys", scalar_f32(0.021f)).init("yz", u8(40));
+    g.node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"});
+    std::string in = "xq";
+    if (c.convs) {
+      Tensor w(DType::kI8, {8, 8, 3, 3}), wz(DType::kI8, {});
+      std::mt19937 rng(21);
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+      g.init("w", w).init("ws", scalar_f32(0.004f)).init("wz", wz)
+          .node("DequantizeLinear", {"xq", "xs", "xz"}, {"x0"})
+          .node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"})
+          .node("Conv", {"x0", "wd"}, {"c0"}, {Attribute::make_ints("pads", {1, 1, 1, 1})})
+          .node("QuantizeLinear", {"c0", "xs", "xz"}, {"c0q"});
+      in = "c0q";
+    }
+    g.node("DequantizeLinear", {in, "xs", "xz"}, {"xd"}).node(c.f, {"xd"}, {"s"});
+    std::string pre_q = "s";
+    if (c.mul) {
+      g.node("Mul", c.mul == 1 ? std::vector<std::string>{"xd", "s"} : std::vector<std::string>{"s", "xd"}, {"m"});
+      pre_q = "m";
+    }
+    g.node("QuantizeLinear", {pre_q, "ys", "yz"}, {"yq"});
+    if (c.convs) {
+      g.node("DequantizeLinear", {"yq", "ys", "yz"}, {"y0"})
+          .node("Conv", {"y0", "wd"}, {"c1"}, {Attribute::make_ints("pads", {1, 1, 1, 1})})
+          .node("QuantizeLinear", {"c1", "xs", "xz"}, {"c1q"})
+          .node("DequantizeLinear", {"c1q", "xs", "xz"}, {"y"});
+    } else {
+      g.node("DequantizeLinear", {"yq", "ys", "yz"}, {"y"});
+    }
+    g.output("y");
+    if (c.sigmoid_read_twice) g.node("Neg", {"s"}, {"z"}).output("z");
+    if (c.dq_read_twice) g.node("Neg", {"xd"}, {"z"}).output("z");
+    SessionOptions as_written;
+    as_written.optimize = false;
+    Session fused(g.build()), plain(g.build(), as_written);
+    std::string labels = "\n";
+    for (const auto& l : fused.plan_info({Shape{1, 8, 5, 7}}).step_labels) labels += l + "\n";
+    const bool fuses = !c.sigmoid_read_twice;
+    EXPECT_EQ(labels.find("QLinearLookup") != std::string::npos, fuses) << labels;
+    EXPECT_EQ(labels.find("\n" + std::string(c.f) + " '") == std::string::npos, fuses) << labels;
+    if (c.convs) {
+      const size_t at = labels.find("QLinearLookup");
+      EXPECT_NE(labels.find("[int8 nhwc]", at), std::string::npos) << labels;
+    }
+    if (c.dq_read_twice) {
+      EXPECT_NE(labels.find("DequantizeLinear"), std::string::npos) << labels;
+    }
+    const Tensor x = random_tensor({1, 8, 5, 7}, 17, 6.f);
+    const auto a = fused.run({x}), b = plain.run({x});
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t o = 0; o < a.size(); ++o) EXPECT_EQ(max_abs_diff(a[o], b[o]), 0.f) << "output " << o;
+    std::set<float> distinct(b[0].data<float>(), b[0].data<float>() + b[0].numel());
+    EXPECT_GT(distinct.size(), 20u) << "the case must reach many codes";
   }
 }
 

@@ -131,6 +131,27 @@ HWY_NOINLINE void QLinearAddU8(const uint8_t* a, const uint8_t* b, uint8_t* out,
   if (i < n) edgeq::kernels::ref::qlinear_add_u8(a + i, b + i, out + i, n - i, p);
 }
 
+// A 256-entry table: AVX3_DL (AVX512-VBMI) looks up 64 bytes at once, two vpermi2b over the table's
+// halves (index bits 0-6) and a blend on bit 7; the other targets index byte by byte (ref's loop).
+HWY_NOINLINE void LookupU8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table) {
+  size_t i = 0;
+#if HWY_TARGET == HWY_AVX3_DL
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  auto lookup = [&](__m512i v) {
+    const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1), hi = _mm512_permutex2var_epi8(t2, v, t3);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+  };
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(out + i, lookup(_mm512_loadu_si512(x + i)));
+  if (i < n) {
+    const __mmask64 m = (uint64_t{1} << (n - i)) - 1;  // n - i < 64
+    _mm512_mask_storeu_epi8(out + i, m, lookup(_mm512_maskz_loadu_epi8(m, x + i)));
+    return;
+  }
+#endif
+  if (i < n) edgeq::kernels::ref::lookup_u8(x + i, out + i, n - i, table);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -150,6 +171,7 @@ HWY_EXPORT(Tanh);
 HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(QuantizeU8);
 HWY_EXPORT(QLinearAddU8);
+HWY_EXPORT(LookupU8);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 #define EDGEQ_DISPATCH(NAME, PARAMS, ARGS) \
   void Dispatch##NAME PARAMS { HWY_DYNAMIC_DISPATCH(NAME) ARGS; }
@@ -166,6 +188,7 @@ EDGEQ_DISPATCH(Tanh, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(SoftmaxRow, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(QuantizeU8, (const float* x, uint8_t* o, size_t n, float s, int32_t z), (x, o, n, s, z))
 EDGEQ_DISPATCH(QLinearAddU8, (const uint8_t* a, const uint8_t* b, uint8_t* o, size_t n, const QLinearAddParams& p), (a, b, o, n, p))
+EDGEQ_DISPATCH(LookupU8, (const uint8_t* x, uint8_t* o, size_t n, const uint8_t* t), (x, o, n, t))
 #undef EDGEQ_DISPATCH
 }  // namespace edgeq_kernels_hwy
 
@@ -192,5 +215,6 @@ void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_
 void qlinear_add_u8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, const QLinearAddParams& params) {
   impl::DispatchQLinearAddU8(a, b, out, n, params);
 }
+void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table) { impl::DispatchLookupU8(x, out, n, table); }
 }  // namespace edgeq::kernels::hwy
 #endif  // HWY_ONCE

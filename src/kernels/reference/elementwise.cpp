@@ -43,6 +43,10 @@ void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_
   }
 }
 
+void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table) {
+  for (size_t i = 0; i < n; ++i) out[i] = table[x[i]];
+}
+
 void qlinear_add_u8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, const QLinearAddParams& params) {
   for (size_t i = 0; i < n; ++i) out[i] = qlinear_add_u8_one(a[i], b[i], params);
 }

@@ -5,7 +5,9 @@
 // qlinear_global_avg_pool_multiplier), so edgeq and onnxruntime give the same bytes on a QDQ file.
 // uint8 with constant per-tensor scales and zero points; anything else is refused (and the fusion, which
 // only builds these nodes from uint8 per-tensor groups, leaves such groups in float).
+#include <array>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/ops/common.h"
 
@@ -93,6 +95,25 @@ std::vector<int64_t> broadcast_strides(const Shape& s, size_t rank) {
   return st;
 }
 
+// y = table[x], element by element: any layout, split across threads.
+class QLinearLookupKernel final : public Kernel {
+ public:
+  int32_t x = -1, y = -1;
+  int64_t n = 0;
+  std::array<uint8_t, 256> table{};
+  void run(const ExecContext& ctx) const override {
+    const uint8_t* X = ctx.at<const uint8_t>(x);
+    uint8_t* Y = ctx.at<uint8_t>(y);
+    auto body = [&](int64_t first, int64_t last) {
+      kernels::hwy::lookup_u8(X + first, Y + first, static_cast<size_t>(last - first), table.data());
+    };
+    if (n < kParallelGrain)
+      body(0, n);
+    else
+      ctx.parallel(n, body);
+  }
+};
+
 class QLinearGlobalAvgPoolKernel final : public Kernel {
  public:
   int32_t x = -1, y = -1;
@@ -147,6 +168,24 @@ void compile_qlinear_add(Builder& b) {
   k->b = b.input_plain(3);
   k->y = b.output(0, DType::kU8, out);
   k->label = b.node().label() + " [int8 broadcast]";
+  b.emit(std::move(k));
+}
+
+// Inputs: X (uint8), table (256 uint8 constants). Output table[X], in X's layout (NHWC between integer
+// convolutions stays NHWC).
+void compile_qlinear_lookup(Builder& b) {
+  b.check_dtype(0, {DType::kU8});
+  b.check_dtype(1, {DType::kU8});
+  const Value& t = b.input(1);
+  if (!t.is_constant()) b.unsupported("lookup table computed at run time");
+  if (numel(t.shape) != 256) b.invalid("lookup table of " + std::to_string(numel(t.shape)) + " values (256)");
+  auto k = std::make_unique<QLinearLookupKernel>();
+  std::memcpy(k->table.data(), t.constant->data<uint8_t>(), 256);
+  Layout layout = Layout::kPlain;
+  k->x = b.input_any(0, &layout);
+  k->n = numel(b.input(0).shape);
+  k->y = b.output(0, DType::kU8, b.input(0).shape, layout);
+  k->label = b.node().label() + (layout == Layout::kNHWC ? " [int8 nhwc]" : " [int8]");
   b.emit(std::move(k));
 }
 
