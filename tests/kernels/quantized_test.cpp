@@ -302,7 +302,10 @@ TEST(QuantizedHwy, DepthwiseMatchesReferenceExactly) {
       const auto ref_packed = ref::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), bias, o.mult.data());
       ref::conv2d_qu8_qc8w_nhwc(ref_packed, o.p, o.q, o.input.data(), want.data(), 0, o.p.total_rows(), nullptr);
       const auto packed = hwy::pack_conv2d_qu8_qc8w(o.p, o.weight.data(), bias, o.mult.data());
-      ASSERT_NE(packed.depthwise_weights, nullptr) << "not packed for the depthwise method";
+      // AVX512-VNNI packs the depthwise quads (vpdpbusd over up to 4 kernel rows), the others int32 taps.
+      const bool vnni = hwy::q8_product() == hwy::Q8Product::kVnni;
+      ASSERT_EQ(packed.depthwise_weights != nullptr, !vnni) << "not packed for the depthwise method";
+      ASSERT_EQ(packed.quad_weights != nullptr, vnni) << "not packed for the depthwise quads";
       GuardedBytes got(want.size());
       check_split_output(want, o.p.total_rows(), 1 + static_cast<int>(i % 4), hwy::conv2d_qu8_qc8w_scratch_bytes(packed, o.p),
                          got, [&](int64_t b, int64_t e, std::byte* scratch) {

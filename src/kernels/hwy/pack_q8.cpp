@@ -70,20 +70,30 @@ void pack_winograd_q8(const int8_t* weight_oihw, int64_t cout, int64_t cin, int6
   }
 }
 
-// kDepthwise: int32 weights [tap][channel] (channels padded to a panel, padding 0), each channel's weight
-// sum, and bias / multipliers by channel.
+// kDepthwise: each channel's weight sum, bias / multipliers by channel, and the weights: on AVX512-VNNI
+// (q8_product() == kVnni) s8 quads [panel][row group][column][16][4] (a group: up to 4 kernel rows, byte k
+// = row 4 * group + k, 0 past the kernel; depthwise_q8.cpp's DepthwiseQuadsBand), elsewhere int32
+// [tap][channel] (channels padded to a panel, padding 0).
 PackedConv2dQ8 pack_depthwise_q8(const Conv2dFilter& f, const int8_t* weight_oihw, const int32_t* bias,
                                  const float* multipliers) {
   const int64_t channels = f.out_channels, taps = f.kernel_h * f.kernel_w;
   const int64_t padded = round_up(channels, kPanel);
-  const int64_t weight_bytes = round_up(taps * padded * 4, 64);
+  const bool quads = q8_product() == Q8Product::kVnni;
+  const int64_t groups = (f.kernel_h + 3) / 4;
+  const int64_t weight_bytes = quads ? round_up(padded / kPanel * groups * f.kernel_w * kPanel * 4, 64) : round_up(taps * padded * 4, 64);
   Q8Buffers b = alloc_q8(static_cast<size_t>(weight_bytes + padded * 4), static_cast<size_t>(padded));
   int32_t* w = reinterpret_cast<int32_t*>(b.weights);
+  int8_t* wq = reinterpret_cast<int8_t*>(b.weights);
   int32_t* sums = reinterpret_cast<int32_t*>(b.weights + weight_bytes);
   for (int64_t c = 0; c < channels; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
       const int8_t v = weight_oihw[c * taps + t];  // OIHW with one input channel per group
-      w[t * padded + c] = v;
+      if (quads) {
+        const int64_t row = t / f.kernel_w, col = t % f.kernel_w;
+        wq[(((c / kPanel) * groups + row / 4) * f.kernel_w + col) * kPanel * 4 + (c % kPanel) * 4 + row % 4] = v;
+      } else {
+        w[t * padded + c] = v;
+      }
       sums[c] += v;
     }
     b.bias[c] = bias ? bias[c] : 0;
@@ -97,7 +107,8 @@ PackedConv2dQ8 pack_depthwise_q8(const Conv2dFilter& f, const int8_t* weight_oih
   packed.storage_bytes = b.bytes;
   packed.bias = b.bias;
   packed.multipliers = b.multipliers;
-  packed.depthwise_weights = w;
+  packed.depthwise_weights = quads ? nullptr : w;
+  packed.quad_weights = quads ? wq : nullptr;
   packed.col_sums = sums;
   return packed;
 }
@@ -253,7 +264,9 @@ Q8ConvPlan plan_conv2d_q8(const PackedConv2dQ8& packed, const Conv2dParams& p) {
   Q8ConvPlan plan;
   plan.method = packed.method;
   // The choice this call would make on the target it was packed for must be the packed one.
-  if (choose_conv2d_q8_method(f, p, packed.method == kQ8MethodQuads) != packed.method || (packed.method == kQ8MethodQuads && !q8_quads()))
+  const bool vnni_depthwise = packed.method == kQ8MethodDepthwise && packed.quad_weights != nullptr;
+  if (choose_conv2d_q8_method(f, p, packed.method == kQ8MethodQuads) != packed.method || (packed.method == kQ8MethodQuads && !q8_quads()) ||
+      (vnni_depthwise && q8_product() != Q8Product::kVnni))
     throw Error(ErrorCode::kInvalidArgument, "kernels: this int8 conv2d was packed for another stride / dilation or target than " +
                                                  target_name() + " (pack with the conv's params on the target that runs it)");
   const bool quads = packed.method == kQ8MethodQuads;
