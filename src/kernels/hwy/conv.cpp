@@ -133,8 +133,8 @@ void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const
 // Pointwise convs (1x1, stride 1, no padding, ungrouped) are a gemm of the input pixels (rows of
 // in_channels floats, contiguous in NHWC) with the packed panels: RowsGemm reads the input in place
 // (MobileNetV2-224's 1x1 convs ran at 38-73 GMAC/s through the one-panel pixel tiles, the FMA peak
-// being ~112). Pixels run in blocks of about 16 KB of input, each block through every panel, so the
-// block stays in L1.
+// being ~112). Pixels run in blocks of about 16 KB of input (at least 256 pixels), each block through
+// every panel, so the block stays in L1 (L2 for wide inputs).
 bool IsPointwise(const PackedConv2dF32& packed, const Conv2dParams& p) {
   const auto& f = packed.filter;
   return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
@@ -146,7 +146,9 @@ void ConvPointwise(const PackedConv2dF32& packed, const float* input, float* out
                    int64_t pixel_end, const EpilogueVecs& e) {
   const int64_t cin = packed.filter.in_channels, cout = packed.filter.out_channels;
   constexpr int64_t kRows = static_cast<int64_t>(kRowsTileRows);
-  const int64_t block = std::max<int64_t>(kRows, 4096 / cin / kRows * kRows);
+  // At least 256 pixels: every block streams all the weights, and a block of 8 pixels made MobileNetV2's
+  // 7x7 320 -> 1280 (1.6 MB of weights) read them 7 times from L3.
+  const int64_t block = std::max<int64_t>(256, 4096 / cin / kRows * kRows);
   for (int64_t b0 = pixel_begin; b0 < pixel_end; b0 += block) {
     const int64_t rows = std::min(pixel_end - b0, block);
     RowsGemm(input + b0 * cin, cin, rows, cin, packed.weights, cin * static_cast<int64_t>(kPanel), packed.bias, e,

@@ -414,7 +414,7 @@ void PointwiseQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t z
   const int64_t panels = (cout + kPanel - 1) / kPanel;
   const size_t quads = static_cast<size_t>(packed.row_quads);
   const int64_t panel_stride = packed.row_quads * static_cast<int64_t>(kPanel) * 4;
-  const int64_t block = std::max<int64_t>(kPointwiseRows, 16384 / cin / kPointwiseRows * kPointwiseRows);
+  const int64_t block = std::max<int64_t>(256, 16384 / cin / kPointwiseRows * kPointwiseRows);  // >= 256: see conv.cpp
   auto group = [&](auto np, int64_t panel, int64_t b0, int64_t b1) {
     constexpr size_t kNp = decltype(np)::value;
     std::array<Q8QuadStart, kNp> init;
