@@ -364,36 +364,40 @@ EDGEQ_Q8_QUADS_END
 #endif  // EDGEQ_Q8_QUADS
 
 #if HWY_TARGET == HWY_AVX3_DL
-// kQuads on a pointwise conv (q8_pointwise_conv: 1x1, stride 1, no padding, in_channels % 4 == 0) is
-// a gemm of the input pixels, rows of in_channels u8 contiguous in NHWC, with the packed quads: the
-// tiles read the input in place (no band copy), row r of a tile at base + r * in_channels, and the
-// outputs go to base + r * out_channels. The general kQuads tile (8 row pointers, 8 output pointers per
-// panel) spilled its weight vectors and pointers on MobileNetV2's 1x1 convs with 16-32 input channels
-// (112x112, 16 -> 96: 85 GMAC/s). Pixels run in blocks of about 16 KB of input, each block through
-// every panel group, so the block stays in L1 and a group's weights in L1/L2.
-constexpr size_t kPointwiseRows = 8;
-constexpr size_t kPointwisePanels = 3;  // 8 x 3 accumulators + 3 weight vectors + the broadcast: 28 of 32 registers
+// kQuads tiles whose pixels are evenly spaced in the input (`step` bytes apart) and consecutive in the
+// output: the pixels of one output row (step = stride_w * channels in the band image), or of a
+// pointwise conv (q8_pointwise_conv: 1x1, stride 1, no padding, in_channels % 4 == 0, a gemm of the
+// input pixels read in place, step = in_channels). One base pointer, 8 pixels x 3 panels: 24
+// accumulators, 3 weight vectors and the broadcast in 32 registers. The general tile (8 row pointers,
+// 8 output pointers per panel, 2 panels) spilled its weight vectors and pointers: MobileNetV2's 1x1
+// convs with 16-32 input channels (112x112, 16 -> 96) ran at 85 GMAC/s.
+constexpr size_t kStridedRows = 8;
 
+// Rows r < MR at a + r * step: `segments` runs of `quads` quads seg_stride bytes apart (kernel rows),
+// against NP panels of weights panel_stride bytes apart ([segments][quads][16][4] each).
 template <size_t MR, size_t NP>
-HWY_INLINE void PointwiseTile(const uint8_t* a, int64_t cin, size_t quads, const int8_t* w, int64_t panel_stride,
-                              const std::array<Q8QuadStart, NP>& init, const float* mult, const Q8Requant& rq,
-                              uint8_t* out, int64_t cout, size_t last_count) {
+HWY_INLINE void StridedQuadTile(const uint8_t* a, int64_t step, int64_t segments, int64_t seg_stride, size_t quads,
+                                const int8_t* w, int64_t panel_stride, const std::array<Q8QuadStart, NP>& init,
+                                const float* mult, const Q8Requant& rq, uint8_t* out, int64_t cout, size_t last_count) {
   const DI32 d32;
   V32 acc[MR][NP];
   EDGEQ_UNROLL_ALL
   for (size_t r = 0; r < MR; ++r)
     EDGEQ_UNROLL_ALL
     for (size_t p = 0; p < NP; ++p) acc[r][p] = init[p];
-  for (size_t i = 0; i < quads; ++i) {
-    V32 wv[NP];
-    EDGEQ_UNROLL_ALL
-    for (size_t p = 0; p < NP; ++p)
-      wv[p] = hn::LoadU(d32, reinterpret_cast<const int32_t*>(w + static_cast<int64_t>(p) * panel_stride) + i * kPanel);
-    EDGEQ_UNROLL_ALL
-    for (size_t r = 0; r < MR; ++r) {
-      const V32 x = BroadcastQuad(a + static_cast<int64_t>(r) * cin + 4 * i);
+  for (int64_t s = 0; s < segments; ++s) {
+    const uint8_t* as = a + s * seg_stride;
+    const int32_t* ws = reinterpret_cast<const int32_t*>(w) + s * static_cast<int64_t>(quads * kPanel);
+    for (size_t i = 0; i < quads; ++i) {
+      V32 wv[NP];
       EDGEQ_UNROLL_ALL
-      for (size_t p = 0; p < NP; ++p) acc[r][p] = MulAccQuad(acc[r][p], x, wv[p]);
+      for (size_t p = 0; p < NP; ++p) wv[p] = hn::LoadU(d32, ws + static_cast<int64_t>(p) * (panel_stride / 4) + i * kPanel);
+      EDGEQ_UNROLL_ALL
+      for (size_t r = 0; r < MR; ++r) {
+        const V32 x = BroadcastQuad(as + static_cast<int64_t>(r) * step + 4 * i);
+        EDGEQ_UNROLL_ALL
+        for (size_t p = 0; p < NP; ++p) acc[r][p] = MulAccQuad(acc[r][p], x, wv[p]);
+      }
     }
   }
   EDGEQ_UNROLL_ALL
@@ -407,15 +411,15 @@ HWY_INLINE void PointwiseTile(const uint8_t* a, int64_t cin, size_t quads, const
   }
 }
 
-// Output pixels [pixel_begin, pixel_end) (batch and rows flattened: the same index in the input).
-void PointwiseQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t zero_point, const uint8_t* input,
-                    uint8_t* output, int64_t pixel_begin, int64_t pixel_end) {
-  const int64_t cin = packed.filter.in_channels, cout = packed.filter.out_channels;
-  const int64_t panels = (cout + kPanel - 1) / kPanel;
+// `count` pixels from a (step apart) x every output channel, to out (cout apart): panel groups of 3
+// (2 + 2 for the last four), each over every pixel in tiles of 8.
+void StridedQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t zero_point, const uint8_t* a, int64_t step,
+                  int64_t count, int64_t seg_stride, uint8_t* out) {
+  const int64_t cout = packed.filter.out_channels, panels = (cout + kPanel - 1) / kPanel;
+  const int64_t segments = packed.filter.kernel_h;
   const size_t quads = static_cast<size_t>(packed.row_quads);
-  const int64_t panel_stride = packed.row_quads * static_cast<int64_t>(kPanel) * 4;
-  const int64_t block = std::max<int64_t>(256, 16384 / cin / kPointwiseRows * kPointwiseRows);  // >= 256: see conv.cpp
-  auto group = [&](auto np, int64_t panel, int64_t b0, int64_t b1) {
+  const int64_t panel_stride = segments * packed.row_quads * static_cast<int64_t>(kPanel) * 4;
+  auto group = [&](auto np, int64_t panel) {
     constexpr size_t kNp = decltype(np)::value;
     std::array<Q8QuadStart, kNp> init;
     for (size_t j = 0; j < kNp; ++j) {
@@ -425,24 +429,35 @@ void PointwiseQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t z
     const size_t last_count = static_cast<size_t>(std::min<int64_t>(kPanel, cout - (panel + static_cast<int64_t>(kNp) - 1) * static_cast<int64_t>(kPanel)));
     const int8_t* w = packed.quad_weights + panel * panel_stride;
     const float* mult = packed.multipliers + panel * static_cast<int64_t>(kPanel);
-    int64_t px = b0;
-    for (; px + static_cast<int64_t>(kPointwiseRows) <= b1; px += static_cast<int64_t>(kPointwiseRows))
-      PointwiseTile<kPointwiseRows, kNp>(input + px * cin, cin, quads, w, panel_stride, init, mult, rq,
-                                         output + px * cout + panel * static_cast<int64_t>(kPanel), cout, last_count);
-    if (px < b1)
-      WithTileRows<kPointwiseRows - 1>(static_cast<size_t>(b1 - px), [&](auto mr) {
-        PointwiseTile<decltype(mr)::value, kNp>(input + px * cin, cin, quads, w, panel_stride, init, mult, rq,
-                                                output + px * cout + panel * static_cast<int64_t>(kPanel), cout, last_count);
+    uint8_t* o = out + panel * static_cast<int64_t>(kPanel);
+    int64_t px = 0;
+    for (; px + static_cast<int64_t>(kStridedRows) <= count; px += static_cast<int64_t>(kStridedRows))
+      StridedQuadTile<kStridedRows, kNp>(a + px * step, step, segments, seg_stride, quads, w, panel_stride, init, mult, rq,
+                                         o + px * cout, cout, last_count);
+    if (px < count)
+      WithTileRows<kStridedRows - 1>(static_cast<size_t>(count - px), [&](auto mr) {
+        StridedQuadTile<decltype(mr)::value, kNp>(a + px * step, step, segments, seg_stride, quads, w, panel_stride, init, mult,
+                                                  rq, o + px * cout, cout, last_count);
       });
   };
-  for (int64_t b0 = pixel_begin; b0 < pixel_end; b0 += block) {
-    const int64_t b1 = std::min(pixel_end, b0 + block);
-    int64_t panel = 0;
-    for (; panel + static_cast<int64_t>(kPointwisePanels) <= panels; panel += static_cast<int64_t>(kPointwisePanels))
-      group(std::integral_constant<size_t, kPointwisePanels>(), panel, b0, b1);
-    if (panels - panel == 2) group(std::integral_constant<size_t, 2>(), panel, b0, b1);
-    if (panels - panel == 1) group(std::integral_constant<size_t, 1>(), panel, b0, b1);
+  for (int64_t panel = 0; panel < panels;) {
+    const int64_t np = std::min<int64_t>(panels - panel == 4 ? 2 : 3, panels - panel);
+    if (np == 3) group(std::integral_constant<size_t, 3>(), panel);
+    if (np == 2) group(std::integral_constant<size_t, 2>(), panel);
+    if (np == 1) group(std::integral_constant<size_t, 1>(), panel);
+    panel += np;
   }
+}
+
+// Pointwise: output pixels [pixel_begin, pixel_end) (batch and rows flattened: the same index in the
+// input), in blocks of about 16 KB of input (at least 256 pixels: every block streams all the weights),
+// each block through every panel group, so the block stays in L1.
+void PointwiseQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t zero_point, const uint8_t* input,
+                    uint8_t* output, int64_t pixel_begin, int64_t pixel_end) {
+  const int64_t cin = packed.filter.in_channels, cout = packed.filter.out_channels;
+  const int64_t block = std::max<int64_t>(256, 16384 / cin / kStridedRows * kStridedRows);
+  for (int64_t b0 = pixel_begin; b0 < pixel_end; b0 += block)
+    StridedQuads(packed, rq, zero_point, input + b0 * cin, cin, std::min(block, pixel_end - b0), 0, output + b0 * cout);
 }
 #endif  // HWY_AVX3_DL
 
@@ -469,6 +484,19 @@ void Q8Conv(const PackedConv2dQ8& packed, const Conv2dParams& p, const QuantU8Pa
     if (plan.method == edgeq::kernels::hwy::kQ8MethodQuads) {
       uint8_t* bytes = static_cast<uint8_t*>(scratch);
       CopyBandU8(p, plan, input, n, ih0, rows, q.input_zero_point, bytes);
+#if HWY_TARGET == HWY_AVX3_DL
+      // Rows of at least one full tile run the strided tiles, one output row at a time; narrower rows
+      // (7x7 maps) fill the general tiles across rows, and 3x3 over one input channel keeps its unrolled
+      // fixed reduction.
+      const bool one_channel_3x3 = packed.filter.kernel_h == 3 && packed.row_quads == 1;
+      if (!pool && p.out_w >= static_cast<int64_t>(kStridedRows) && !one_channel_3x3) {
+        const int64_t pitch = plan.image_w * plan.image_c;
+        for (int64_t oh = b0; oh < b1; ++oh)
+          StridedQuads(packed, rq, q.input_zero_point, bytes + (oh - b0) * p.stride_h * pitch, p.stride_w * plan.image_c, p.out_w,
+                       p.dilation_h * pitch, output + (n * p.out_h + oh) * p.out_w * packed.filter.out_channels);
+        return;
+      }
+#endif
       ConvBandQuads(packed, p, plan, rq, q.input_zero_point, bytes, n, b0, b1, pool, output);
       return;
     }
