@@ -248,8 +248,9 @@ struct PackedConv2dQ8 {
   const int32_t* col_sums = nullptr;
   int64_t row_quads = 0;  // ceil(kernel_w * cin / 4)
   // hwy, depthwise (groups == in == out channels, kQ8MethodDepthwise): int32 weights [kh * kw][C padded
-  // to 16], one vector of channels per tap; col_sums (above) holds each channel's weight sum, and bias
-  // and multipliers are indexed by channel.
+  // to 16], one vector of channels per tap; on AVX512-VNNI instead s8 quads in quad_weights,
+  // [panel][row group of 4 kernel rows][kw][16][4]; col_sums (above) holds each channel's weight sum, and
+  // bias and multipliers are indexed by channel.
   const int32_t* depthwise_weights = nullptr;
   // hwy: how every call runs, decided once at pack time from the filter, the stride / dilation and the
   // dispatcher's target (src/kernels/hwy/q8_plan.h, kQ8Method*); only that method's layout is packed
@@ -389,6 +390,9 @@ void set_q8_product_cap_for_test(Q8Product cap);
 // this call would run on the dispatcher's target); rows are pooled output rows of batch * (out_h / 2);
 // scratch: conv2d_qu8_qc8w_scratch_bytes. An unsupported call throws.
 bool conv2d_qu8_qc8w_maxpool2_supported(const PackedConv2dQ8& packed, const Conv2dParams& params);
+// True when `packed` runs the depthwise method (groups == in == out channels, 3x3 / 5x5, stride 1 / 2):
+// for plan labels, whichever layout the target packed.
+bool conv2d_qu8_qc8w_depthwise(const PackedConv2dQ8& packed);
 void conv2d_qu8_qc8w_maxpool2_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& params, const QuantU8Params& quant,
                                    const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end,
                                    void* scratch);

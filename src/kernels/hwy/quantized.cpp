@@ -787,6 +787,10 @@ void conv2d_qu8_qc8w_nhwc(const PackedConv2dQ8& packed, const Conv2dParams& para
   run_conv_q8(packed, params, quant, input, output, row_begin, row_end, scratch, false);
 }
 
+bool conv2d_qu8_qc8w_depthwise(const PackedConv2dQ8& packed) {
+  return packed.family == Family::kHwy && packed.method == kQ8MethodDepthwise;
+}
+
 bool conv2d_qu8_qc8w_maxpool2_supported(const PackedConv2dQ8& packed, const Conv2dParams& params) {
   if (packed.family != Family::kHwy) return false;
   const int32_t method = plan_conv2d_q8(packed, params).method;

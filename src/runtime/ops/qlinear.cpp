@@ -241,7 +241,7 @@ bool try_qconv_nhwc(Builder& b, const Window& win, int64_t groups, const kernels
   k->out = b.output(0, DType::kU8, out_shape, Layout::kNHWC);
   k->label = b.node().label() + " [int8 nhwc " + std::to_string(f.kernel_h) + "x" + std::to_string(f.kernel_w) +
              (groups > 1 ? " g" + std::to_string(groups) : "") +
-             (k->packed.depthwise_weights != nullptr ? " depthwise" : "") + activation_note(act) + "]";
+             (kernels::hwy::conv2d_qu8_qc8w_depthwise(k->packed) ? " depthwise" : "") + activation_note(act) + "]";
   b.emit(std::move(k));
   return true;
 }
