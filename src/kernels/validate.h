@@ -20,6 +20,13 @@ void check_qlinear_global_avg_pool(int64_t spatial, int64_t channels, int64_t n_
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// A conv that is a plain gemm of its input pixels: 1x1, stride 1, no padding, ungrouped (the hwy
+// pointwise paths, fp32 and int8, read the input in place).
+inline bool pointwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
+  return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+         p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+}
+
 // The storage of a packed int8 filter, one 64-byte aligned zeroed allocation: weights (weight_bytes),
 // then int32 bias and float multipliers for `channels` (each part starting on a 64-byte boundary).
 struct Q8Buffers {

@@ -82,6 +82,9 @@ std::optional<QNode> sole_q_reader(const GraphIndex& ix, const std::string& valu
 
 bool is_u8_or_s8(const Tensor* zero) { return !zero || zero->dtype() == DType::kU8 || zero->dtype() == DType::kI8; }
 
+// A uint8 code with one zero point (or none: 0).
+bool is_u8_per_tensor(const QNode& q) { return !q.zero_t || (q.zero_t->dtype() == DType::kU8 && q.zero_t->numel() == 1); }
+
 int32_t zero_value(const Tensor* t) {
   if (!t) return 0;
   switch (t->dtype()) {
@@ -272,15 +275,14 @@ class QdqFusion final : public onnx::Pass {
     const onnx::Node& n = g.nodes[i];
     const bool add = n.op_type == "Add";
     if (n.inputs.size() != (add ? 2u : 1u) || n.outputs.size() != 1) return std::nullopt;
-    const auto is_u8 = [](const QNode& q) { return !q.zero_t || (q.zero_t->dtype() == DType::kU8 && q.zero_t->numel() == 1); };
     std::vector<QNode> ins;
     for (const auto& in : n.inputs) {
       auto d = dq_of(ix, in, false);
-      if (!d || !is_u8(*d)) return std::nullopt;
+      if (!d || !is_u8_per_tensor(*d)) return std::nullopt;
       ins.push_back(*d);
     }
     auto y = sole_q_reader(ix, n.outputs[0]);
-    if (!y || !is_u8(*y)) return std::nullopt;
+    if (!y || !is_u8_per_tensor(*y)) return std::nullopt;
     const std::string base = n.name.empty() ? n.outputs[0] : n.name;
     onnx::Node fused;
     fused.name = n.name;
@@ -307,10 +309,9 @@ class QdqFusion final : public onnx::Pass {
     auto& g = model.graph;
     const onnx::Node& n = g.nodes[i];
     if (n.inputs.size() != 1 || n.outputs.size() != 1) return {};
-    const auto is_u8 = [](const QNode& q) { return !q.zero_t || (q.zero_t->dtype() == DType::kU8 && q.zero_t->numel() == 1); };
     const std::string& xf = n.inputs[0];
     auto d = dq_of(ix, xf, false);
-    if (!d || !is_u8(*d) || g.is_output(xf) || g.is_output(n.outputs[0])) return {};
+    if (!d || !is_u8_per_tensor(*d) || g.is_output(xf) || g.is_output(n.outputs[0])) return {};
     // Either f's output goes straight to a Q, or to a Mul whose other input is xf and whose output goes to a Q.
     std::optional<size_t> mul;
     auto y = sole_q_reader(ix, n.outputs[0]);
@@ -324,7 +325,7 @@ class QdqFusion final : public onnx::Pass {
       mul = static_cast<size_t>(m);
       y = sole_q_reader(ix, mn.outputs[0]);
     }
-    if (!y || !is_u8(*y)) return {};
+    if (!y || !is_u8_per_tensor(*y)) return {};
     // The table: every input code through the chain's own kernels.
     const float xs = d->scale_t->data<float>()[0], ys = y->scale_t->data<float>()[0];
     if (!(xs > 0.f) || !std::isfinite(xs) || !(ys > 0.f) || !std::isfinite(ys)) return {};

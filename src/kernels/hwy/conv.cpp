@@ -135,11 +135,6 @@ void ConvPanelsImage(const PackedConv2dF32& packed, const Conv2dParams& p, const
 // (MobileNetV2-224's 1x1 convs ran at 38-73 GMAC/s through the one-panel pixel tiles, the FMA peak
 // being ~112). Pixels run in blocks of about 16 KB of input (at least 256 pixels), each block through
 // every panel, so the block stays in L1 (L2 for wide inputs).
-bool IsPointwise(const PackedConv2dF32& packed, const Conv2dParams& p) {
-  const auto& f = packed.filter;
-  return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
-         p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
-}
 
 // Output pixels [pixel_begin, pixel_end) (batch and rows flattened: the same index in the input).
 void ConvPointwise(const PackedConv2dF32& packed, const float* input, float* output, int64_t pixel_begin,
@@ -159,7 +154,7 @@ void ConvPointwise(const PackedConv2dF32& packed, const float* input, float* out
 void ConvPanels(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
                 int64_t row_begin, int64_t row_end, float* scratch) {
   const auto& f = packed.filter;
-  if (IsPointwise(packed, p)) {
+  if (edgeq::kernels::detail::pointwise_conv(f, p)) {
     ConvPointwise(packed, input, output, row_begin * p.out_w, row_end * p.out_w, EpilogueVecs(p.activation));
     return;
   }

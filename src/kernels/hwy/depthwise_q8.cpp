@@ -102,11 +102,10 @@ void DepthwiseQuadsBand(const PackedConv2dQ8& packed, const Conv2dParams& p, con
   const __m512i interleave = _mm512_load_si512(kInterleave);
   auto quad = [&](const uint8_t* at, int64_t g) {  // rows 4g.. of the column at `at` (the window's top row)
     const uint8_t* r = at + 4 * g * pitch;
-    constexpr int64_t kLast = kSize;
     __m512i v = _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r)));
-    if (4 * g + 1 < kLast) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + pitch)), 1);
-    if (4 * g + 2 < kLast) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 2 * pitch)), 2);
-    if (4 * g + 3 < kLast) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 3 * pitch)), 3);
+    if (4 * g + 1 < kSize) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + pitch)), 1);
+    if (4 * g + 2 < kSize) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 2 * pitch)), 2);
+    if (4 * g + 3 < kSize) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 3 * pitch)), 3);
     V32 q;
     q.raw = _mm512_permutexvar_epi8(interleave, v);
     return q;

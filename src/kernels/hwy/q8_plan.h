@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "edgeq/kernels.h"
+#include "kernels/validate.h"
 
 namespace edgeq::kernels::hwy {
 
@@ -59,10 +60,9 @@ inline bool q8_depthwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
 }
 
 // kQuads convs that are a plain gemm over the input pixels (AVX3_DL runs them without the band image):
-// 1x1, stride 1, no padding, ungrouped, whole quads per pixel.
+// pointwise, with whole quads per pixel.
 inline bool q8_pointwise_conv(const Conv2dFilter& f, const Conv2dParams& p) {
-  return f.kernel_h == 1 && f.kernel_w == 1 && f.groups == 1 && f.in_channels % 4 == 0 && p.stride_h == 1 && p.stride_w == 1 &&
-         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+  return detail::pointwise_conv(f, p) && f.in_channels % 4 == 0;
 }
 
 struct Q8ConvPlan {

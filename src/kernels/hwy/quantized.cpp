@@ -411,8 +411,8 @@ HWY_INLINE void StridedQuadTile(const uint8_t* a, int64_t step, int64_t segments
   }
 }
 
-// `count` pixels from a (step apart) x every output channel, to out (cout apart): panel groups of 3
-// (2 + 2 for the last four), each over every pixel in tiles of 8.
+// `count` pixels from a (step apart) x every output channel, to out (cout apart): panel groups as the
+// fp32 tiles' (NextPanelGroup, tile-inl.h: 3, 2 + 2 for the last four), each over every pixel in tiles of 8.
 void StridedQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t zero_point, const uint8_t* a, int64_t step,
                   int64_t count, int64_t seg_stride, uint8_t* out) {
   const int64_t cout = packed.filter.out_channels, panels = (cout + kPanel - 1) / kPanel;
@@ -441,7 +441,7 @@ void StridedQuads(const PackedConv2dQ8& packed, const Q8Requant& rq, int32_t zer
       });
   };
   for (int64_t panel = 0; panel < panels;) {
-    const int64_t np = std::min<int64_t>(panels - panel == 4 ? 2 : 3, panels - panel);
+    const int64_t np = NextPanelGroup(panels - panel);
     if (np == 3) group(std::integral_constant<size_t, 3>(), panel);
     if (np == 2) group(std::integral_constant<size_t, 2>(), panel);
     if (np == 1) group(std::integral_constant<size_t, 1>(), panel);

@@ -98,4 +98,13 @@ MatMulGeometry gemm_geometry(const Builder& b, const Shape& sa, const Shape& sb,
 // Minimum elements per thread before an element-wise op is split across the pool.
 inline constexpr int64_t kParallelGrain = 16384;
 
+// fn(begin, end) over n elements: one call below kParallelGrain, else split across the pool.
+template <typename Fn>
+void run_elements(const ExecContext& ctx, int64_t n, Fn&& fn) {
+  if (n < kParallelGrain)
+    fn(int64_t{0}, n);
+  else
+    ctx.parallel(n, fn);
+}
+
 }  // namespace edgeq::runtime::detail

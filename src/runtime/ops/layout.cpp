@@ -6,12 +6,12 @@
 namespace edgeq::runtime::detail {
 
 namespace {
-// d[i][0, kC) = s[0, kC)[i] for i in [0, count): planes hw apart interleaved into pixels. A channel
-// count known at compile time lets the compiler vectorize the interleave (images: 1, 3, 4 channels).
-template <typename T, int64_t kC>
-void interleave_planes(const T* s, int64_t hw, T* d, int64_t count) {
+// d[i][0, c) = s[0, c)[i] for i in [0, count): planes hw apart interleaved into pixels. Called with a
+// literal channel count for images (3, 4), the inlined copy gets a fixed inner loop the compiler vectorizes.
+template <typename T>
+inline void interleave_planes(const T* s, int64_t hw, T* d, int64_t count, int64_t c) {
   for (int64_t i = 0; i < count; ++i)
-    for (int64_t ch = 0; ch < kC; ++ch) d[i * kC + ch] = s[ch * hw + i];
+    for (int64_t ch = 0; ch < c; ++ch) d[i * c + ch] = s[ch * hw + i];
 }
 
 template <typename T>
@@ -22,12 +22,11 @@ void convert_rows(const T* src, T* dst, int64_t c, int64_t hw, bool to_nhwc, int
       const T* s = src + b * c * hw + p;
       T* d = dst + r * c;
       if (c == 3) {
-        interleave_planes<T, 3>(s, hw, d, count);
+        interleave_planes(s, hw, d, count, int64_t{3});
       } else if (c == 4) {
-        interleave_planes<T, 4>(s, hw, d, count);
+        interleave_planes(s, hw, d, count, int64_t{4});
       } else {
-        for (int64_t i = 0; i < count; ++i)
-          for (int64_t ch = 0; ch < c; ++ch) d[i * c + ch] = s[ch * hw + i];
+        interleave_planes(s, hw, d, count, c);
       }
       r += count;
     }

@@ -48,13 +48,9 @@ class QLinearAddFlatKernel final : public Kernel {
     const uint8_t* A = ctx.at<const uint8_t>(a);
     const uint8_t* B = ctx.at<const uint8_t>(b);
     uint8_t* Y = ctx.at<uint8_t>(y);
-    auto body = [&](int64_t first, int64_t last) {
+    run_elements(ctx, n, [&](int64_t first, int64_t last) {
       kernels::hwy::qlinear_add_u8(A + first, B + first, Y + first, static_cast<size_t>(last - first), params);
-    };
-    if (n < kParallelGrain)
-      body(0, n);
-    else
-      ctx.parallel(n, body);
+    });
   }
 };
 
@@ -104,13 +100,9 @@ class QLinearLookupKernel final : public Kernel {
   void run(const ExecContext& ctx) const override {
     const uint8_t* X = ctx.at<const uint8_t>(x);
     uint8_t* Y = ctx.at<uint8_t>(y);
-    auto body = [&](int64_t first, int64_t last) {
+    run_elements(ctx, n, [&](int64_t first, int64_t last) {
       kernels::hwy::lookup_u8(X + first, Y + first, static_cast<size_t>(last - first), table.data());
-    };
-    if (n < kParallelGrain)
-      body(0, n);
-    else
-      ctx.parallel(n, body);
+    });
   }
 };
 
