@@ -22,7 +22,7 @@ onnx::Model model_with_node(const std::string& op, const std::string& domain, si
   b.node(op, inputs, outputs);
   onnx::Model m = b.build();
   m.graph.nodes.back().domain = domain;
-  if (domain == "com.microsoft") m.opset_imports["com.microsoft"] = 1;
+  if (!domain.empty()) m.opset_imports[domain] = 1;
   m.graph.outputs.push_back(onnx::ValueInfo{n_outputs ? "y0" : "x", DType::kF32, false, {}, {}, {}, {}});
   return m;
 }
@@ -31,6 +31,7 @@ TEST(ModelChecks, EveryOperatorWithAnyInputCountGivesAnErrorOrASession) {
   std::vector<std::pair<std::string, std::string>> ops;
   for (const auto& op : runtime::supported_ops()) ops.emplace_back(op, "");
   ops.emplace_back("QGemm", "com.microsoft");
+  ops.emplace_back("QLinearLookup", "edgeq");  // the runtime's own op, which a file can carry too
   int built = 0, refused = 0;
   for (const auto& [op, domain] : ops)
     for (size_t n_in = 0; n_in < 10; ++n_in)
@@ -44,6 +45,42 @@ TEST(ModelChecks, EveryOperatorWithAnyInputCountGivesAnErrorOrASession) {
       }
   EXPECT_GT(refused, built);  // most counts are wrong for most operators
   EXPECT_GT(built, 0);
+}
+
+// edgeq QLinearLookup read from a file (the QDQ fusion makes it in memory, but a model may carry it): a
+// table of another size, of another type, or computed at run time is one clear error, not a read past a
+// 256-byte table.
+TEST(ModelChecks, LookupTablesOtherThan256ConstantBytesAreRefused) {
+  struct Case {
+    const char* what;
+    Tensor table;
+    bool table_is_input;
+    const char* message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"255 values", Tensor(DType::kU8, {255}), false, "lookup table of 255 values (256)"});
+  cases.push_back({"float table", Tensor(DType::kF32, {256}), false, "float"});
+  cases.push_back({"graph input", Tensor(DType::kU8, {256}), true, "lookup table computed at run time"});
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    GraphBuilder b;
+    b.input("x", {1, 4, 6, 6}, DType::kU8);
+    if (c.table_is_input) {
+      b.input("t", {256}, DType::kU8);
+    } else {
+      b.init("t", c.table);
+    }
+    b.node("QLinearLookup", {"x", "t"}, {"y"}).output("y", DType::kU8);
+    onnx::Model m = b.build();
+    m.graph.nodes.back().domain = "edgeq";
+    m.opset_imports["edgeq"] = 1;
+    try {
+      runtime::Session s(m);
+      FAIL() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(ModelChecks, WrongCountsAreNamedWithTheOperatorsRange) {
