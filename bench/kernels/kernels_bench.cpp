@@ -3,6 +3,7 @@
 // benchmark the ceiling the others are a fraction of.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -169,6 +170,34 @@ void BM_DepthwiseQ8(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({16, 16, 144, 1})->Args({8, 8, 384, 1})->Args({4, 4, 960, 1});
+
+// fp32 depthwise 3x3 + ReLU6 (h, w, channels, stride): MobileNetV2-224's stride-2 112x112x96 (and a
+// 16-row slice of it, L2-resident), its 112x112x32, 56x56x144 and 14x14x576 layers, a small L1-resident map.
+void BM_DepthwiseF32(benchmark::State& state) {
+  const int64_t h = state.range(0), w = state.range(1), c = state.range(2), stride = state.range(3);
+  Conv2dParams p;
+  p.filter = {c, c, 3, 3, c};
+  p.in_h = h;
+  p.in_w = w;
+  p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.out_h = window_output_extent(h, 3, stride, 1, 1, 1);
+  p.out_w = window_output_extent(w, 3, stride, 1, 1, 1);
+  p.activation = Activation::clip(0.0f, 6.0f);
+  const auto input = random_floats(static_cast<size_t>(h * w * c), 1);
+  const auto weight = random_floats(static_cast<size_t>(c * 9), 2);
+  const auto bias = random_floats(static_cast<size_t>(c), 3);
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * c));
+  for (auto _ : state) {
+    hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    benchmark::DoNotOptimize(output.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(p.out_h * p.out_w * c * 9) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DepthwiseF32)->Args({10, 34, 16, 1})->Args({112, 112, 96, 2})->Args({16, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({14, 14, 576, 1});
 
 // 1x1 convs (pointwise, MobileNetV2-224's expansions and projections), int8 (kHwy kernels) and f32 with
 // ReLU6 / clamp: args = h, w, cin, cout.

@@ -148,6 +148,34 @@ TEST(ConvHwy, MatchesReferenceOnRandomShapes) {
   });
 }
 
+// Depthwise 3x3 / 5x5 at stride 1 / 2, undilated (the sliding-block path): rows wide enough for several
+// blocks and the last block moved back over the one before it, narrow ones with no whole block, pads
+// 0-2 (checked border columns and padding rows), a partial channel vector (the per-vector path), every
+// activation, batches and row splits; every compiled target.
+TEST(ConvHwy, DepthwiseBlocksMatchReference) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(0.0f, 6.0f),
+                             Activation::leaky_relu(0.1f), Activation::silu()};
+  std::vector<ConvCase> cases;
+  const int64_t widths[] = {5, 9, 17, 30, 61};
+  const int64_t channels[] = {16, 48, 40};
+  int i = 0;
+  for (int64_t k : {3, 5})
+    for (int64_t stride : {1, 2})
+      for (int64_t pad = 0; pad <= 2; ++pad)
+        for (int64_t w : widths) {
+          if (w + 2 * pad < k) continue;
+          const int64_t c = channels[i % 3];
+          cases.push_back({1 + i % 2, 4 + i % 5 + k - 1, w, c, c, k, k, stride, pad, 1, c, acts[i % 5]});
+          ++i;
+        }
+  test::for_each_target([&](const std::string&) {
+    for (size_t j = 0; j < cases.size(); ++j) {
+      check_case(cases[j], test::kSeed + 1000 + static_cast<uint32_t>(j), 1 + static_cast<int>(j % 3));
+      if (HasFatalFailure() || testing::Test::HasFailure()) return;
+    }
+  });
+}
+
 // Pointwise convs (1x1, stride 1, no padding, ungrouped: a gemm over the input in place): every panel
 // group shape (1..7 panels, the last partial), pixel counts that leave partial tiles, pixel blocks (4096
 // input floats) crossed by row splits, batches, every activation; every compiled target.

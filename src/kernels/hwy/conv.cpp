@@ -5,7 +5,9 @@
 // with one 16-channel panel of packed weights, the reduction running over (kh, kw, ci). Padding is
 // materialized once per call in scratch (the rows the range reads, zero borders), so the inner loop
 // has no bounds checks and any stride/dilation works the same way.
-// Depthwise path: vectors along channels; four output pixels at a time where no tap needs a bounds check.
+// Depthwise path: vectors along channels. 3x3 / 5x5 at stride 1 / 2, undilated: blocks of output pixels
+// along a row, each window column loaded once per block (DepthwiseRow); other shapes four output pixels
+// at a time where no tap needs a bounds check, one at a time at the borders.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/hwy/conv.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -241,6 +243,122 @@ HWY_INLINE void DepthwiseQuad(const PackedConv2dF32& packed, const Conv2dParams&
   hn::StoreU(Activate(e, a3), d, out_px + 3 * channels + c);
 }
 
+// Output pixels per block of the sliding depthwise kernel: 8 accumulators and up to 11 input columns on
+// 32-register targets, 4 on 16-register ones.
+inline constexpr size_t kDepthwiseBlock = HWY_MAX_BYTES >= 64 ? 8 : 4;
+
+// kB adjacent output pixels of one output row, one full channel vector, a K x K window at stride S,
+// undilated. rows[kh]: window row kh at input column 0 (+ the channel offset); col0: the block's first
+// tap column. Each kernel row's input columns are loaded once for the block (a column serves up to K
+// outputs at stride 1); the quad kernel reloaded every column per output (16 GMAC/s on 112x112x96 stride
+// 2). kChecked: rows[kh] may be nullptr (a padding row: skipped) and columns outside [0, in_w) read as
+// zeros (products of +-0: the sums equal DepthwisePixel's, which skips them); unchecked blocks are inside
+// the image. Taps summed in DepthwisePixel's order (bias, then kh, then kw).
+template <int64_t K, int64_t S, size_t kB, bool kChecked, class Act>
+HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t in_w, int64_t channels, const float* w,
+                               int64_t c16, const float* bias, const EpilogueVecs& e, float* out) {
+  constexpr size_t kCols = (kB - 1) * S + K;
+  const DF d;
+  VF acc[kB];
+  const VF b = hn::Load(d, bias);
+  EDGEQ_UNROLL_ALL
+  for (size_t i = 0; i < kB; ++i) acc[i] = b;
+  EDGEQ_UNROLL_ALL
+  for (int64_t kh = 0; kh < K; ++kh) {
+    if constexpr (kChecked) {
+      if (rows[kh] == nullptr) continue;
+    }
+    VF col[kCols];
+    if constexpr (kChecked) {
+      EDGEQ_UNROLL_ALL
+      for (size_t j = 0; j < kCols; ++j) {
+        const int64_t iw = col0 + static_cast<int64_t>(j);
+        col[j] = iw >= 0 && iw < in_w ? hn::LoadU(d, rows[kh] + iw * channels) : hn::Zero(d);
+      }
+    } else {
+      // One pointer stepping along the row: with an address per column GCC ran out of general registers
+      // (offsets parked in vector registers) and re-read every column inside each FMA.
+      const float* src = rows[kh] + col0 * channels;
+      EDGEQ_UNROLL_ALL
+      for (size_t j = 0; j < kCols; ++j, src += channels) col[j] = hn::LoadU(d, src);
+    }
+    EDGEQ_UNROLL_ALL
+    for (int64_t kw = 0; kw < K; ++kw) {
+      const VF wv = hn::Load(d, w + (kh * K + kw) * c16);
+      EDGEQ_UNROLL_ALL
+      for (size_t i = 0; i < kB; ++i) acc[i] = hn::MulAdd(col[i * S + kw], wv, acc[i]);
+    }
+  }
+  EDGEQ_UNROLL_ALL
+  for (size_t i = 0; i < kB; ++i) hn::StoreU(ActivateAs<Act::value>(e, acc[i]), d, out + static_cast<int64_t>(i) * channels);
+}
+
+// Output row `oh` of image n, full channel vectors [0, full), K x K at stride S, undilated. The columns
+// [ow_lo, ow_hi) whose taps are inside the input row run in blocks of kDepthwiseBlock, every channel
+// vector of a block before the next block (the block's window, 3 x 10 pixels at 3x3 stride 1, stays in
+// L1; sweeping the row one channel vector at a time read it a cache line per pixel, 25 against 30 GMAC/s),
+// the last block moved back to end at ow_hi (it recomputes a few outputs, with the same bits, instead of
+// a slower partial block); the border columns one at a time, checked; rows with a padding row in the
+// window run checked blocks.
+template <int64_t K, int64_t S>
+void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row, int64_t n,
+                  int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e) {
+  const int64_t channels = packed.filter.out_channels;
+  constexpr int64_t kBlock = static_cast<int64_t>(kDepthwiseBlock);
+  const int64_t ih0 = oh * S - p.pad_top;
+  const bool rows_inside = ih0 >= 0 && ih0 + K <= p.in_h;
+  const float* row_base[K];
+  for (int64_t kh = 0; kh < K; ++kh) {
+    const int64_t ih = ih0 + kh;
+    row_base[kh] = ih >= 0 && ih < p.in_h ? input + ((n * p.in_h + ih) * p.in_w) * channels : nullptr;
+  }
+  WithStaticActivation(e.kind, [&](auto act) {
+    using Act = decltype(act);
+    // Output columns [ow, ow + kB) (checked or not), every full channel vector.
+    auto columns = [&](int64_t ow, auto block, auto checked) {
+      const int64_t col0 = ow * S - p.pad_left;
+      for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
+        const float* rows[K];
+        for (int64_t kh = 0; kh < K; ++kh) rows[kh] = row_base[kh] ? row_base[kh] + c : nullptr;
+        DepthwiseBlock<K, S, decltype(block)::value, decltype(checked)::value, Act>(
+            rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c);
+      }
+    };
+    using One = std::integral_constant<size_t, 1>;
+    using Full = std::integral_constant<size_t, kDepthwiseBlock>;
+    using Checked = std::true_type;
+    for (int64_t ow = 0; ow < ow_lo; ++ow) columns(ow, One(), Checked());
+    if (ow_hi - ow_lo >= kBlock) {
+      for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
+        const int64_t start = std::min(ow, ow_hi - kBlock);
+        if (rows_inside) {
+          columns(start, Full(), std::false_type());
+        } else {
+          columns(start, Full(), Checked());
+        }
+      }
+    } else {
+      for (int64_t ow = ow_lo; ow < ow_hi; ++ow) columns(ow, One(), Checked());
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) columns(ow, One(), Checked());
+  });
+}
+
+// DepthwiseRow for this call's kernel and stride, or nullptr (other sizes, dilation, unequal strides:
+// the pixel and quad path).
+using DepthwiseRowFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
+                                int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
+DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  const auto& f = packed.filter;
+  if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != p.stride_w || f.kernel_h != f.kernel_w) return nullptr;
+  const int64_t k = f.kernel_h, s = p.stride_h;
+  if (k == 3 && s == 1) return &DepthwiseRow<3, 1>;
+  if (k == 3 && s == 2) return &DepthwiseRow<3, 2>;
+  if (k == 5 && s == 1) return &DepthwiseRow<5, 1>;
+  if (k == 5 && s == 2) return &DepthwiseRow<5, 2>;
+  return nullptr;
+}
+
 void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
                    int64_t row_begin, int64_t row_end, float* /*scratch*/) {
   const int64_t channels = packed.filter.out_channels;
@@ -252,11 +370,18 @@ void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const f
   int64_t ow_lo = 0, ow_hi = p.out_w;
   while (ow_lo < p.out_w && ow_lo * p.stride_w - p.pad_left < 0) ++ow_lo;
   while (ow_hi > ow_lo && (ow_hi - 1) * p.stride_w - p.pad_left + reach >= p.in_w) --ow_hi;
+  const DepthwiseRowFn depthwise_row = SelectDepthwiseRow(packed, p);
   for (int64_t row = row_begin; row < row_end; ++row) {
     const int64_t n = row / p.out_h;
     const int64_t oh = row % p.out_h;
     float* out_row = output + row * p.out_w * channels;
-    for (int64_t c = 0; c < channels; c += static_cast<int64_t>(kLanes)) {
+    // The block path covers the full channel vectors; the loop below the rest.
+    int64_t c = 0;
+    if (depthwise_row) {
+      depthwise_row(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e);
+      c = full;
+    }
+    for (; c < channels; c += static_cast<int64_t>(kLanes)) {
       const size_t valid = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kLanes), channels - c));
       int64_t ow = 0;
       if (c < full) {
