@@ -290,7 +290,15 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
     }
   }
   EDGEQ_UNROLL_ALL
-  for (size_t i = 0; i < kB; ++i) hn::StoreU(ActivateAs<Act::value>(e, acc[i]), d, out + static_cast<int64_t>(i) * channels);
+  for (size_t i = 0; i < kB; ++i) {
+    VF y;
+    if constexpr (std::is_same_v<Act, RuntimeActivation>) {
+      y = Activate(e, acc[i]);
+    } else {
+      y = ActivateAs<Act::value>(e, acc[i]);
+    }
+    hn::StoreU(y, d, out + static_cast<int64_t>(i) * channels);
+  }
 }
 
 // Output row `oh` of image n, full channel vectors [0, full), K x K at stride S, undilated. The columns
@@ -312,36 +320,42 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
     const int64_t ih = ih0 + kh;
     row_base[kh] = ih >= 0 && ih < p.in_h ? input + ((n * p.in_h + ih) * p.in_w) * channels : nullptr;
   }
-  WithStaticActivation(e.kind, [&](auto act) {
-    using Act = decltype(act);
-    // Output columns [ow, ow + kB) (checked or not), every full channel vector.
-    auto columns = [&](int64_t ow, auto block, auto checked) {
-      const int64_t col0 = ow * S - p.pad_left;
-      for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
-        const float* rows[K];
-        for (int64_t kh = 0; kh < K; ++kh) rows[kh] = row_base[kh] ? row_base[kh] + c : nullptr;
-        DepthwiseBlock<K, S, decltype(block)::value, decltype(checked)::value, Act>(
-            rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c);
-      }
-    };
-    using One = std::integral_constant<size_t, 1>;
-    using Full = std::integral_constant<size_t, kDepthwiseBlock>;
-    using Checked = std::true_type;
-    for (int64_t ow = 0; ow < ow_lo; ++ow) columns(ow, One(), Checked());
-    if (ow_hi - ow_lo >= kBlock) {
-      for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
-        const int64_t start = std::min(ow, ow_hi - kBlock);
-        if (rows_inside) {
-          columns(start, Full(), std::false_type());
-        } else {
-          columns(start, Full(), Checked());
-        }
-      }
-    } else {
-      for (int64_t ow = ow_lo; ow < ow_hi; ++ow) columns(ow, One(), Checked());
+  // Output columns [ow, ow + kB) (checked or not), every full channel vector, activation Act.
+  auto columns = [&](int64_t ow, auto block, auto checked, auto act) {
+    const int64_t col0 = ow * S - p.pad_left;
+    for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
+      const float* rows[K];
+      for (int64_t kh = 0; kh < K; ++kh) rows[kh] = row_base[kh] ? row_base[kh] + c : nullptr;
+      DepthwiseBlock<K, S, decltype(block)::value, decltype(checked)::value, decltype(act)>(
+          rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c);
     }
-    for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) columns(ow, One(), Checked());
-  });
+  };
+  using One = std::integral_constant<size_t, 1>;
+  using Full = std::integral_constant<size_t, kDepthwiseBlock>;
+  using Checked = std::true_type;
+  using Runtime = RuntimeActivation;
+  for (int64_t ow = 0; ow < ow_lo; ++ow) columns(ow, One(), Checked(), Runtime());
+  if (ow_hi - ow_lo >= kBlock) {
+    for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
+      const int64_t start = std::min(ow, ow_hi - kBlock);
+      if (!rows_inside) {
+        columns(start, Full(), Checked(), Runtime());
+        continue;
+      }
+      // The interior blocks, nearly all the work, with the activation resolved at compile time for the
+      // common ones (one instantiation per activation: they cost compile time, under ASan most of all).
+      using edgeq::kernels::ActivationKind;
+      switch (e.kind) {
+        case ActivationKind::kNone: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kNone>()); break;
+        case ActivationKind::kRelu: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kRelu>()); break;
+        case ActivationKind::kClip: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kClip>()); break;
+        default: columns(start, Full(), std::false_type(), Runtime()); break;
+      }
+    }
+  } else {
+    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) columns(ow, One(), Checked(), Runtime());
+  }
+  for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) columns(ow, One(), Checked(), Runtime());
 }
 
 // DepthwiseRow for this call's kernel and stride, or nullptr (other sizes, dilation, unequal strides:

@@ -163,23 +163,11 @@ struct Tile {
   }
 };
 
-// The activation as a compile-time constant for kernels whose per-vector switch cost a register
-// spill or a branch per store (the depthwise blocks).
+// How a kernel's store picks its activation: RuntimeActivation switches per vector (Activate);
+// StaticActivation<K> is resolved at compile time (the depthwise blocks' interior).
+struct RuntimeActivation {};
 template <edgeq::kernels::ActivationKind K>
 using StaticActivation = std::integral_constant<edgeq::kernels::ActivationKind, K>;
-
-// Calls f(StaticActivation<kind>).
-template <class F>
-HWY_INLINE void WithStaticActivation(edgeq::kernels::ActivationKind kind, const F& f) {
-  using edgeq::kernels::ActivationKind;
-  switch (kind) {
-    case ActivationKind::kNone: return f(StaticActivation<ActivationKind::kNone>());
-    case ActivationKind::kRelu: return f(StaticActivation<ActivationKind::kRelu>());
-    case ActivationKind::kClip: return f(StaticActivation<ActivationKind::kClip>());
-    case ActivationKind::kLeakyRelu: return f(StaticActivation<ActivationKind::kLeakyRelu>());
-    case ActivationKind::kSilu: return f(StaticActivation<ActivationKind::kSilu>());
-  }
-}
 
 // Calls f(std::integral_constant<size_t, MR>) with MR = rows (1..kTileRows), so a tile loop can
 // instantiate the right Tile<MR> for a partial tile.
