@@ -301,13 +301,40 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
   }
 }
 
+// One output pixel (window columns from col0), kC consecutive channel vectors from channel c: kC
+// independent sums (one pixel's K * K dependent FMAs on a single vector waited on their latency: the 7x7
+// and 14x14 5x5 layers of EfficientNet run mostly on border pixels). Padding rows (nullptr) and columns
+// outside [0, in_w) are skipped, as DepthwisePixel does.
+template <int64_t K, size_t kC>
+HWY_INLINE void DepthwisePixelVecs(const float* const* row_base, int64_t c, int64_t col0, int64_t in_w, int64_t channels,
+                                   const float* w, int64_t c16, const float* bias, const EpilogueVecs& e, float* out) {
+  const DF d;
+  VF acc[kC];
+  EDGEQ_UNROLL_ALL
+  for (size_t j = 0; j < kC; ++j) acc[j] = hn::Load(d, bias + c + static_cast<int64_t>(j * kLanes));
+  for (int64_t kh = 0; kh < K; ++kh) {
+    if (row_base[kh] == nullptr) continue;
+    for (int64_t kw = 0; kw < K; ++kw) {
+      const int64_t iw = col0 + kw;
+      if (iw < 0 || iw >= in_w) continue;
+      const float* in = row_base[kh] + iw * channels + c;
+      const float* wk = w + (kh * K + kw) * c16 + c;
+      EDGEQ_UNROLL_ALL
+      for (size_t j = 0; j < kC; ++j)
+        acc[j] = hn::MulAdd(hn::LoadU(d, in + j * kLanes), hn::Load(d, wk + j * kLanes), acc[j]);
+    }
+  }
+  EDGEQ_UNROLL_ALL
+  for (size_t j = 0; j < kC; ++j) hn::StoreU(Activate(e, acc[j]), d, out + c + static_cast<int64_t>(j * kLanes));
+}
+
 // Output row `oh` of image n, full channel vectors [0, full), K x K at stride S, undilated. The columns
 // [ow_lo, ow_hi) whose taps are inside the input row run in blocks of kDepthwiseBlock, every channel
 // vector of a block before the next block (the block's window, 3 x 10 pixels at 3x3 stride 1, stays in
 // L1; sweeping the row one channel vector at a time read it a cache line per pixel, 25 against 30 GMAC/s),
 // the last block moved back to end at ow_hi (it recomputes a few outputs, with the same bits, instead of
-// a slower partial block); the border columns one at a time, checked; rows with a padding row in the
-// window run checked blocks.
+// a slower partial block); the border columns one at a time (DepthwisePixelVecs); rows with a padding
+// row in the window run checked blocks.
 template <int64_t K, int64_t S>
 void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row, int64_t n,
                   int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e) {
@@ -330,11 +357,21 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
           rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c);
     }
   };
-  using One = std::integral_constant<size_t, 1>;
+  // One output column, checked: four channel vectors at a time.
+  auto column = [&](int64_t ow) {
+    const int64_t col0 = ow * S - p.pad_left;
+    float* out = out_row + ow * channels;
+    constexpr int64_t kFour = 4 * static_cast<int64_t>(kLanes);
+    int64_t c = 0;
+    for (; c + kFour <= full; c += kFour)
+      DepthwisePixelVecs<K, 4>(row_base, c, col0, p.in_w, channels, packed.weights, c16, packed.bias, e, out);
+    for (; c < full; c += static_cast<int64_t>(kLanes))
+      DepthwisePixelVecs<K, 1>(row_base, c, col0, p.in_w, channels, packed.weights, c16, packed.bias, e, out);
+  };
   using Full = std::integral_constant<size_t, kDepthwiseBlock>;
   using Checked = std::true_type;
   using Runtime = RuntimeActivation;
-  for (int64_t ow = 0; ow < ow_lo; ++ow) columns(ow, One(), Checked(), Runtime());
+  for (int64_t ow = 0; ow < ow_lo; ++ow) column(ow);
   if (ow_hi - ow_lo >= kBlock) {
     for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
       const int64_t start = std::min(ow, ow_hi - kBlock);
@@ -343,19 +380,21 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
         continue;
       }
       // The interior blocks, nearly all the work, with the activation resolved at compile time for the
-      // common ones (one instantiation per activation: they cost compile time, under ASan most of all).
+      // common ones: ReLU6 (clip), SiLU (EfficientNet), ReLU, none (one instantiation per activation:
+      // they cost compile time, under ASan most of all).
       using edgeq::kernels::ActivationKind;
       switch (e.kind) {
         case ActivationKind::kNone: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kNone>()); break;
         case ActivationKind::kRelu: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kRelu>()); break;
         case ActivationKind::kClip: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kClip>()); break;
+        case ActivationKind::kSilu: columns(start, Full(), std::false_type(), StaticActivation<ActivationKind::kSilu>()); break;
         default: columns(start, Full(), std::false_type(), Runtime()); break;
       }
     }
   } else {
-    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) columns(ow, One(), Checked(), Runtime());
+    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) column(ow);
   }
-  for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) columns(ow, One(), Checked(), Runtime());
+  for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) column(ow);
 }
 
 // DepthwiseRow for this call's kernel and stride, or nullptr (other sizes, dilation, unequal strides:
