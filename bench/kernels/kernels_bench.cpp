@@ -140,7 +140,8 @@ CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
 // int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers
 // (h, w, channels, stride).
-void BM_DepthwiseQ8(benchmark::State& state) {
+// A depthwise 3x3, pad 1 layer of one image: the benchmark's args h, w, channels, stride.
+Conv2dParams depthwise3x3_params(const benchmark::State& state) {
   const int64_t h = state.range(0), w = state.range(1), c = state.range(2), stride = state.range(3);
   Conv2dParams p;
   p.filter = {c, c, 3, 3, c};
@@ -151,6 +152,12 @@ void BM_DepthwiseQ8(benchmark::State& state) {
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
   p.out_h = window_output_extent(h, 3, stride, 1, 1, 1);
   p.out_w = window_output_extent(w, 3, stride, 1, 1, 1);
+  return p;
+}
+
+void BM_DepthwiseQ8(benchmark::State& state) {
+  const Conv2dParams p = depthwise3x3_params(state);
+  const int64_t h = p.in_h, w = p.in_w, c = p.filter.in_channels;
   std::vector<uint8_t> input(static_cast<size_t>(h * w * c));
   for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<uint8_t>(i * 29 % 251);
   std::vector<int8_t> weight(static_cast<size_t>(c * 9));
@@ -174,15 +181,8 @@ BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({1
 // fp32 depthwise 3x3 + ReLU6 (h, w, channels, stride): MobileNetV2-224's stride-2 112x112x96 (and a
 // 16-row slice of it, L2-resident), its 112x112x32, 56x56x144 and 14x14x576 layers, a small L1-resident map.
 void BM_DepthwiseF32(benchmark::State& state) {
-  const int64_t h = state.range(0), w = state.range(1), c = state.range(2), stride = state.range(3);
-  Conv2dParams p;
-  p.filter = {c, c, 3, 3, c};
-  p.in_h = h;
-  p.in_w = w;
-  p.stride_h = p.stride_w = stride;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-  p.out_h = window_output_extent(h, 3, stride, 1, 1, 1);
-  p.out_w = window_output_extent(w, 3, stride, 1, 1, 1);
+  Conv2dParams p = depthwise3x3_params(state);
+  const int64_t h = p.in_h, w = p.in_w, c = p.filter.in_channels;
   p.activation = Activation::clip(0.0f, 6.0f);
   const auto input = random_floats(static_cast<size_t>(h * w * c), 1);
   const auto weight = random_floats(static_cast<size_t>(c * 9), 2);
