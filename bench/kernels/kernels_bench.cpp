@@ -3,7 +3,6 @@
 // benchmark the ceiling the others are a fraction of.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -138,8 +137,6 @@ BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false)->Args({56, 56, 64, 64, 1})->Args({28, 28
 BENCHMARK_TEMPLATE(BM_Conv3x3, true)->Args({56, 56, 64, 64, 1})->Args({28, 28, 128, 128, 1})->Args({14, 14, 256, 256, 1})->Args({7, 7, 512, 512, 1});
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
-// int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers
-// (h, w, channels, stride).
 // A depthwise 3x3, pad 1 layer of one image: the benchmark's args h, w, channels, stride.
 Conv2dParams depthwise3x3_params(const benchmark::State& state) {
   const int64_t h = state.range(0), w = state.range(1), c = state.range(2), stride = state.range(3);
@@ -155,6 +152,8 @@ Conv2dParams depthwise3x3_params(const benchmark::State& state) {
   return p;
 }
 
+// int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers
+// (h, w, channels, stride).
 void BM_DepthwiseQ8(benchmark::State& state) {
   const Conv2dParams p = depthwise3x3_params(state);
   const int64_t h = p.in_h, w = p.in_w, c = p.filter.in_channels;
