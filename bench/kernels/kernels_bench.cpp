@@ -152,8 +152,8 @@ Conv2dParams depthwise3x3_params(const benchmark::State& state) {
   return p;
 }
 
-// int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers
-// (h, w, channels, stride).
+// int8 depthwise 3x3 (kQ8MethodDepthwise): MobileNetV2 at 64x64 input, its largest depthwise layers,
+// and at 224 its 112x112x96 stride 2, 112x112x32, 56x56x144 stride 1 and 2 (h, w, channels, stride).
 void BM_DepthwiseQ8(benchmark::State& state) {
   const Conv2dParams p = depthwise3x3_params(state);
   const int64_t h = p.in_h, w = p.in_w, c = p.filter.in_channels;
@@ -175,7 +175,8 @@ void BM_DepthwiseQ8(benchmark::State& state) {
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(p.out_h * p.out_w * c * 9) * static_cast<double>(state.iterations()) / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({16, 16, 144, 1})->Args({8, 8, 384, 1})->Args({4, 4, 960, 1});
+BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({16, 16, 144, 1})->Args({8, 8, 384, 1})->Args({4, 4, 960, 1})
+    ->Args({112, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({56, 56, 144, 2});
 
 // fp32 depthwise 3x3 + ReLU6 (h, w, channels, stride): MobileNetV2-224's stride-2 112x112x96 (and a
 // 16-row slice of it, L2-resident), its 112x112x32, 56x56x144 and 14x14x576 layers, a small L1-resident map.

@@ -248,12 +248,13 @@ TEST(QuantizedHwy, DirectPathsMatchReferenceExactly) {
 }
 
 // Depthwise convs (groups == in == out channels, 3x3 / 5x5, stride 1 / 2, dilation 1) take the depthwise
-// method on every target: channels 1..200 (tails of every vector width), sizes 1..20, strides per axis,
-// asymmetric pads 0..2, per-tensor or per-channel multipliers, with and without bias, clamped output
-// ranges; byte for byte against the reference, over row splits.
+// method on every target: channels 1..200 (tails of every vector width; AVX3_DL's 64-channel blocks with
+// and without 16-channel panels after them), sizes 1..20 and, for the first 16 cases, up to 48 (several
+// bands of rows), strides per axis, asymmetric pads 0..2, per-tensor or per-channel multipliers, with and
+// without bias, clamped output ranges; byte for byte against the reference, over row splits.
 TEST(QuantizedHwy, DepthwiseMatchesReferenceExactly) {
   std::mt19937 rng(test::kSeed + 500);
-  const int64_t fixed_channels[] = {1, 7, 15, 16, 17, 31, 32, 33, 96, 144, 200};
+  const int64_t fixed_channels[] = {1, 7, 15, 16, 17, 31, 32, 33, 96, 144, 200, 64, 128, 192, 80, 136};
   struct DwCase {
     QConvOperands o;
     bool bias;
@@ -263,13 +264,15 @@ TEST(QuantizedHwy, DepthwiseMatchesReferenceExactly) {
   for (int i = 0; cases.size() < 120; ++i) {
     QConvCase c{};
     c.batch = 1 + static_cast<int64_t>(rng() % 2);
-    c.cin = c.cout = c.groups = i < 11 ? fixed_channels[i] : 1 + static_cast<int64_t>(rng() % 200);
+    const int64_t fixed = static_cast<int64_t>(std::size(fixed_channels));
+    c.cin = c.cout = c.groups = i < fixed ? fixed_channels[i] : 1 + static_cast<int64_t>(rng() % 200);
     c.kh = c.kw = rng() % 2 ? 3 : 5;
     c.stride = 1;
     c.dilation = 1;
     c.pad = 2;  // make_qconv's symmetric geometry, replaced below
-    c.in_h = 1 + static_cast<int64_t>(rng() % 20);
-    c.in_w = 1 + static_cast<int64_t>(rng() % 20);
+    const uint32_t extent = i < fixed ? 48 : 20;
+    c.in_h = 1 + static_cast<int64_t>(rng() % extent);
+    c.in_w = 1 + static_cast<int64_t>(rng() % extent);
     QConvOperands o = make_qconv(c, test::kSeed + 600 + static_cast<uint32_t>(i), Operands::kRandom);
     Conv2dParams& p = o.p;
     p.stride_h = 1 + static_cast<int64_t>(rng() % 2);
