@@ -70,6 +70,34 @@ void BM_Conv3x3(benchmark::State& state) {
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3, true));
 BENCHMARK_TEMPLATE(BM_Conv3x3, false)->Args({14, 14, 16, 32, 1})->Args({7, 7, 64, 128, 1});
 
+// A stem conv of an RGB image, + ReLU: args = in_h (= in_w), cout, kernel, stride (pad kernel / 2):
+// ResNet's 7x7 stride 2 3 -> 64 and MobileNetV2's 3x3 stride 2 3 -> 32 at 224.
+void BM_ConvStem(benchmark::State& state) {
+  const int64_t h = state.range(0), cout = state.range(1), k = state.range(2), stride = state.range(3);
+  Conv2dParams p;
+  p.filter = {cout, 3, k, k, 1};
+  p.batch = 1;
+  p.in_h = p.in_w = h;
+  p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+  p.out_h = p.out_w = (h + 2 * (k / 2) - k) / stride + 1;
+  p.activation = Activation::relu();
+  const auto input = random_floats(static_cast<size_t>(h * h * 3), 1);
+  const auto weight = random_floats(static_cast<size_t>(cout * 3 * k * k), 2);
+  const auto bias = random_floats(static_cast<size_t>(cout), 3);
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * cout));
+  for (auto _ : state) {
+    hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    benchmark::DoNotOptimize(output.data());
+  }
+  const double macs = static_cast<double>(p.out_h * p.out_w * cout * 3 * k * k);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ConvStem)->Args({224, 64, 7, 2})->Args({224, 32, 3, 2});
+
 // Fully-connected C = relu(A . B^T + bias): args = M, K, N.
 template <bool kHwy>
 void BM_Gemm(benchmark::State& state) {
