@@ -294,16 +294,19 @@ void BM_GemmQ8(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmQ8)->Args({1, 1568, 128})->Args({1, 1152, 128})->Args({1, 1152, 245})->Args({64, 1568, 128});
 
-// 2x2 stride-2 max pool, f32 or u8 (int8 path): args = in_h, in_w, channels.
+// Stride-2 max pool, f32 or u8 (int8 path): args = in_h, in_w, channels, kernel (2: 2x2, no padding, the
+// pool after a conv; 3: 3x3, pad 1, ResNet's after its stem).
 template <typename T>
 void BM_MaxPool2(benchmark::State& state) {
   Pool2dParams p;
   p.in_h = state.range(0);
   p.in_w = state.range(1);
   p.channels = state.range(2);
-  p.kernel_h = p.kernel_w = p.stride_h = p.stride_w = 2;
-  p.out_h = p.in_h / 2;
-  p.out_w = p.in_w / 2;
+  p.kernel_h = p.kernel_w = state.range(3);
+  p.stride_h = p.stride_w = 2;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = p.kernel_h / 2 * (p.kernel_h % 2);
+  p.out_h = (p.in_h + 2 * p.pad_top - p.kernel_h) / 2 + 1;
+  p.out_w = (p.in_w + 2 * p.pad_left - p.kernel_w) / 2 + 1;
   const size_t n = static_cast<size_t>(p.in_h * p.in_w * p.channels);
   std::vector<T> input(n);
   if constexpr (std::is_same_v<T, float>) {
@@ -322,7 +325,8 @@ void BM_MaxPool2(benchmark::State& state) {
     benchmark::DoNotOptimize(output.data());
   }
 }
-#define POOL_LAYERS(b) b->Args({28, 28, 16})->Args({14, 14, 32})->Args({28, 28, 32})->Args({14, 14, 64})
+#define POOL_LAYERS(b) \
+  b->Args({28, 28, 16, 2})->Args({14, 14, 32, 2})->Args({28, 28, 32, 2})->Args({14, 14, 64, 2})->Args({112, 112, 64, 3})
 POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, float));
 POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, uint8_t));
 

@@ -60,9 +60,11 @@ Pool2dParams square_pool(int64_t channels, int64_t in, int64_t kernel, int64_t s
   return p;
 }
 
+// Channel counts around the whole-vector blocks of every target (4 vectors: 16 floats on SSE4, 32 on
+// AVX2, 64 on AVX-512) and past them.
 TEST(PoolHwy, MatchesReference) {
   std::mt19937 rng(test::kSeed);
-  const std::vector<int64_t> channel_counts = {1, 3, 7, 13, 16, 17, 24, 33};
+  const std::vector<int64_t> channel_counts = {1, 3, 7, 13, 16, 17, 24, 33, 64, 80, 150};
   test::for_each_target([&](const std::string&) {
     for (int i = 0; i < 60; ++i) {
       std::string name;
@@ -97,11 +99,11 @@ TEST(PoolHwy, MatchesReference) {
   });
 }
 
-// u8 max: bit-exact; channel counts around every target's u8 vector (16, 32, 64 lanes); random bytes
-// above 127 catch a signed max.
+// u8 max: bit-exact; channel counts around every target's u8 vector (16, 32, 64 lanes) and blocks of 4
+// of them (256 on AVX-512); random bytes above 127 catch a signed max.
 TEST(PoolHwy, MaxU8MatchesReference) {
   std::mt19937 rng(test::kSeed);
-  const std::vector<int64_t> channel_counts = {1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100};
+  const std::vector<int64_t> channel_counts = {1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 256, 300};
   test::for_each_target([&](const std::string&) {
     for (int i = 0; i < 60; ++i) {
       std::string name;

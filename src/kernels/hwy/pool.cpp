@@ -122,26 +122,32 @@ void Pool(const Pool2dParams& p, const T* input, T* output, int64_t row_begin, i
         Max2x2(input + ((n * p.in_h + ih0) * p.in_w + iw0) * channels, p.in_w * channels, channels, out);
         continue;
       }
-      // Whole vectors: taps outer, channels inner, the output pixel (in L1) as the accumulator, so each
-      // tap is one straight pass over the channels instead of a short loop nest per vector.
+      // Whole vectors in blocks of up to 4, the window's taps reduced in registers. (Through the output
+      // pixel in L1, taps outer, each tap's store fed the next tap's load of the same vector: a chain of
+      // store-to-load forwards, ResNet's 3x3 stride-2 pool over 112x112x64 at 237 us against
+      // onnxruntime's 161.) The first tap starts the sums, as the reference's sequential order does.
       const int64_t full = wh.count * ww.count > 0 ? channels / lanes * lanes : 0;
-      for (int64_t th = 0; th < wh.count; ++th) {
-        const T* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels;
-        for (int64_t tw = 0; tw < ww.count; ++tw) {
-          const T* in = in_row + (iw0 + tw * p.dilation_w) * channels;
-          if (th == 0 && tw == 0) {
-            for (int64_t c = 0; c < full; c += lanes) hn::StoreU(hn::LoadU(d, in + c), d, out + c);
-          } else {
-            for (int64_t c = 0; c < full; c += lanes)
-              hn::StoreU(combine(hn::LoadU(d, out + c), hn::LoadU(d, in + c)), d, out + c);
+      const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;  // average only
+      const auto whole_block = [&](auto vectors, int64_t c) {
+        constexpr size_t kN = decltype(vectors)::value;
+        hn::Vec<decltype(d)> acc[kN];
+        const T* first = input + ((n * p.in_h + ih0) * p.in_w + iw0) * channels + c;
+        for (size_t v = 0; v < kN; ++v) acc[v] = hn::LoadU(d, first + static_cast<int64_t>(v) * lanes);
+        for (int64_t th = 0; th < wh.count; ++th) {
+          const T* in_row = input + ((n * p.in_h + ih0 + th * p.dilation_h) * p.in_w) * channels + c;
+          for (int64_t tw = th == 0 ? 1 : 0; tw < ww.count; ++tw) {
+            const T* in = in_row + (iw0 + tw * p.dilation_w) * channels;
+            for (size_t v = 0; v < kN; ++v) acc[v] = combine(acc[v], hn::LoadU(d, in + static_cast<int64_t>(v) * lanes));
           }
         }
-      }
-      const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;  // average only
-      if constexpr (!kMax) {
-        for (int64_t c = 0; c < full; c += lanes)
-          hn::StoreU(hn::Mul(hn::LoadU(d, out + c), hn::Set(d, scale)), d, out + c);
-      }
+        for (size_t v = 0; v < kN; ++v) {
+          if constexpr (!kMax) acc[v] = hn::Mul(acc[v], hn::Set(d, scale));
+          hn::StoreU(acc[v], d, out + c + static_cast<int64_t>(v) * lanes);
+        }
+      };
+      int64_t c = 0;
+      for (; c + 4 * lanes <= full; c += 4 * lanes) whole_block(std::integral_constant<size_t, 4>(), c);
+      for (; c < full; c += lanes) whole_block(std::integral_constant<size_t, 1>(), c);
       // The channels past the whole vectors (and empty windows): one vector of `dv` at a time, reduced
       // over the taps in a register.
       const auto window_vector = [&](auto dv, int64_t c, size_t valid) {
