@@ -70,6 +70,25 @@ void BM_Conv3x3(benchmark::State& state) {
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3, true));
 BENCHMARK_TEMPLATE(BM_Conv3x3, false)->Args({14, 14, 16, 32, 1})->Args({7, 7, 64, 128, 1});
 
+// Runs the hwy fp32 conv `p` (batch 1, random operands) and reports its multiply-adds per second.
+void run_conv_f32(benchmark::State& state, const Conv2dParams& p) {
+  const Conv2dFilter& f = p.filter;
+  const int64_t cin_g = f.in_channels / f.groups;
+  const auto input = random_floats(static_cast<size_t>(p.in_h * p.in_w * f.in_channels), 1);
+  const auto weight = random_floats(static_cast<size_t>(f.out_channels * cin_g * f.kernel_h * f.kernel_w), 2);
+  const auto bias = random_floats(static_cast<size_t>(f.out_channels), 3);
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(f, weight.data(), bias.data());
+  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
+  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * f.out_channels));
+  for (auto _ : state) {
+    hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
+    benchmark::DoNotOptimize(output.data());
+  }
+  const double macs = static_cast<double>(p.out_h * p.out_w * f.out_channels * cin_g * f.kernel_h * f.kernel_w);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
 // A stem conv of an RGB image, + ReLU: args = in_h (= in_w), cout, kernel, stride (pad kernel / 2):
 // ResNet's 7x7 stride 2 3 -> 64 and MobileNetV2's 3x3 stride 2 3 -> 32 at 224.
 void BM_ConvStem(benchmark::State& state) {
@@ -82,19 +101,7 @@ void BM_ConvStem(benchmark::State& state) {
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
   p.out_h = p.out_w = (h + 2 * (k / 2) - k) / stride + 1;
   p.activation = Activation::relu();
-  const auto input = random_floats(static_cast<size_t>(h * h * 3), 1);
-  const auto weight = random_floats(static_cast<size_t>(cout * 3 * k * k), 2);
-  const auto bias = random_floats(static_cast<size_t>(cout), 3);
-  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
-  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
-  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * cout));
-  for (auto _ : state) {
-    hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
-    benchmark::DoNotOptimize(output.data());
-  }
-  const double macs = static_cast<double>(p.out_h * p.out_w * cout * 3 * k * k);
-  state.counters["GMAC/s"] =
-      benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  run_conv_f32(state, p);
 }
 BENCHMARK(BM_ConvStem)->Args({224, 64, 7, 2})->Args({224, 32, 3, 2});
 
@@ -210,20 +217,8 @@ BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({1
 // 16-row slice of it, L2-resident), its 112x112x32, 56x56x144 and 14x14x576 layers, a small L1-resident map.
 void BM_DepthwiseF32(benchmark::State& state) {
   Conv2dParams p = depthwise3x3_params(state);
-  const int64_t h = p.in_h, w = p.in_w, c = p.filter.in_channels;
   p.activation = Activation::clip(0.0f, 6.0f);
-  const auto input = random_floats(static_cast<size_t>(h * w * c), 1);
-  const auto weight = random_floats(static_cast<size_t>(c * 9), 2);
-  const auto bias = random_floats(static_cast<size_t>(c), 3);
-  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
-  std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(packed, p));
-  std::vector<float> output(static_cast<size_t>(p.out_h * p.out_w * c));
-  for (auto _ : state) {
-    hwy::conv2d_f32_nhwc(packed, p, input.data(), output.data(), 0, p.total_rows(), scratch.data());
-    benchmark::DoNotOptimize(output.data());
-  }
-  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(p.out_h * p.out_w * c * 9) * static_cast<double>(state.iterations()) / 1e9,
-                                                benchmark::Counter::kIsRate);
+  run_conv_f32(state, p);
 }
 BENCHMARK(BM_DepthwiseF32)->Args({10, 34, 16, 1})->Args({112, 112, 96, 2})->Args({16, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({14, 14, 576, 1});
 
