@@ -267,7 +267,8 @@ void BM_Conv1x1(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 #define CONV1X1_LAYERS(B) \
-  B->Args({112, 112, 16, 96})->Args({112, 112, 32, 16})->Args({56, 56, 24, 144})->Args({56, 56, 144, 24})->Args({14, 14, 96, 576})->Args({7, 7, 320, 1280})
+  B->Args({112, 112, 16, 96})->Args({112, 112, 32, 16})->Args({56, 56, 24, 144})->Args({56, 56, 144, 24})->Args({14, 14, 96, 576})->Args({7, 7, 320, 1280}) \
+      ->Args({3, 3, 320, 1280})->Args({3, 3, 960, 320})
 CONV1X1_LAYERS(BENCHMARK_TEMPLATE(BM_Conv1x1, true));
 CONV1X1_LAYERS(BENCHMARK_TEMPLATE(BM_Conv1x1, false));
 

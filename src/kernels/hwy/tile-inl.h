@@ -250,13 +250,21 @@ HWY_INLINE void RowsGemm(const float* a, int64_t lda, int64_t m, int64_t k, cons
     const size_t last_channels = static_cast<size_t>(std::min<int64_t>(kPanel, channels - c0 - static_cast<int64_t>((kNp - 1) * kPanel)));
     const float* wp = w + panel * panel_floats;
     const float* bp = bias ? bias + c0 : nullptr;
-    int64_t r = 0;
-    for (; r + kRows <= m; r += kRows)
-      RowsTile<kRowsTileRows, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
-    if (r < m)
-      WithTileRows<kRowsTileRows - 1>(static_cast<size_t>(m - r), [&](auto mr) {
-        RowsTile<decltype(mr)::value, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
-      });
+    // Tiles as equal as possible (9 rows: 4 + 5, not 8 + 1; 49: 7 x 7): a 1- or 2-row tile has too few
+    // independent sums to hide the FMA latency (the 3x3 maps of MobileNetV2-96's last 1x1 convs).
+    const int64_t tiles = (m + kRows - 1) / kRows;
+    for (int64_t t = 0, r = 0; t < tiles; ++t) {
+      const int64_t r_next = m * (t + 1) / tiles;
+      const size_t rows = static_cast<size_t>(r_next - r);
+      if (rows == kRowsTileRows) {
+        RowsTile<kRowsTileRows, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
+      } else {
+        WithTileRows<kRowsTileRows - 1>(rows, [&](auto mr) {
+          RowsTile<decltype(mr)::value, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
+        });
+      }
+      r = r_next;
+    }
   };
   for (int64_t panel = 0; panel < panels;) {
     const int64_t np = NextPanelGroup(panels - panel);
