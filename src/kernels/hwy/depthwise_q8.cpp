@@ -183,7 +183,7 @@ HWY_INLINE void StoreRequantized64(const __m512i (&acc)[4], const float* mult, c
 // its row when x_lo <= x < x_hi; the others are padding, the zero point's code.
 struct DepthwiseSource {
   const uint8_t* input;   // the rows themselves (in_h rows of image n), or the band image
-  const uint8_t* zp_row;  // rows outside the input (image_w codes = zero point)
+  const uint8_t* zp_row;  // rows outside the input (image_w * channels codes = the zero point)
   int64_t first_row;      // + oh * stride_h + i = window row i's row in `input` (input: -pad_top; band
                           // image: -(the band's first conv row) * stride_h)
   int64_t rows;           // rows `input` holds (input: in_h; band image: all that are read)
