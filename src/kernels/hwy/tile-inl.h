@@ -255,14 +255,9 @@ HWY_INLINE void RowsGemm(const float* a, int64_t lda, int64_t m, int64_t k, cons
     const int64_t tiles = (m + kRows - 1) / kRows;
     for (int64_t t = 0, r = 0; t < tiles; ++t) {
       const int64_t r_next = m * (t + 1) / tiles;
-      const size_t rows = static_cast<size_t>(r_next - r);
-      if (rows == kRowsTileRows) {
-        RowsTile<kRowsTileRows, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
-      } else {
-        WithTileRows<kRowsTileRows - 1>(rows, [&](auto mr) {
-          RowsTile<decltype(mr)::value, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
-        });
-      }
+      WithTileRows<kRowsTileRows>(static_cast<size_t>(r_next - r), [&](auto mr) {
+        RowsTile<decltype(mr)::value, kNp>(a + r * lda, lda, k, wp, panel_floats, bp, e, c + r * ldc + c0, ldc, last_channels);
+      });
       r = r_next;
     }
   };
