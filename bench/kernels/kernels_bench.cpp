@@ -326,6 +326,26 @@ void BM_MaxPool2(benchmark::State& state) {
 POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, float));
 POOL_LAYERS(BENCHMARK_TEMPLATE(BM_MaxPool2, uint8_t));
 
+// fp32 activations on an L1-resident buffer (so the cost is the math, as in a conv's fused epilogue, not
+// memory): bias + Silu (EfficientNet's), the Sigmoid op, and bias + ReLU6 for scale. arg = kind.
+void BM_ActivationF32(benchmark::State& state) {
+  constexpr size_t kChannels = 64, kCount = 4096;
+  const auto x = random_floats(kCount, 1);
+  const auto bias = random_floats(kChannels, 2);
+  std::vector<float> out(kCount);
+  const int64_t kind = state.range(0);
+  for (auto _ : state) {
+    if (kind == 0) hwy::bias_activation_f32(x.data(), bias.data(), out.data(), kCount, kChannels, Activation::silu());
+    if (kind == 1) hwy::sigmoid_f32(x.data(), out.data(), kCount);
+    if (kind == 2) hwy::bias_activation_f32(x.data(), bias.data(), out.data(), kCount, kChannels, Activation::clip(0.0f, 6.0f));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["ns/elem"] = benchmark::Counter(static_cast<double>(kCount) * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.SetLabel(kind == 0 ? "bias+silu" : kind == 1 ? "sigmoid" : "bias+relu6");
+}
+BENCHMARK(BM_ActivationF32)->Arg(0)->Arg(1)->Arg(2);
+
 }  // namespace
 }  // namespace edgeq::kernels
 

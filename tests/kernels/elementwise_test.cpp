@@ -1,6 +1,8 @@
 // hwy element-wise kernels vs the reference: add/sub/mul/div/activations bit-exact, sigmoid/tanh/softmax
 // within 1e-6 absolute (polynomial approximations); lengths around the lane count.
 #include <array>
+#include <cmath>
+#include <limits>
 
 #include "edgeq/kernels.h"
 #include "kernels/kernel_test_util.h"
@@ -149,6 +151,43 @@ TEST(ElementwiseHwy, TranscendentalsWithinTolerance) {
           ASSERT_NEAR(got.data()[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i])) << "x " << x[i];
       }
     }
+  });
+}
+
+// The sigmoid's edges (its exp underflows below -87.3, a cut-off the polynomial path must handle; the
+// infinities; NaN propagates), and Silu's fused epilogue = x * the Sigmoid kernel's value bit for bit
+// (the fusion pass relies on it: Sigmoid then Mul and the fused Silu give the same model outputs).
+TEST(ElementwiseHwy, SigmoidLimitsAndSiluIsXTimesSigmoid) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {-inf, -1e30f, -100.0f, -88.0f, -87.4f, -87.3f, -87.0f, -20.0f, -1e-30f, -0.0f, 0.0f,
+                          1e-30f, 0.5f, 20.0f, 87.0f, 88.0f, 100.0f, 1e30f, inf};
+  std::mt19937 rng(test::kSeed);
+  const auto wide = test::random_floats(rng, 301, -100.0f, 100.0f);
+  x.insert(x.end(), wide.begin(), wide.end());
+  test::for_each_target([&](const std::string&) {
+    const size_t n = x.size();
+    std::vector<float> want(n);
+    GuardedBuffer got(n), silu(n);
+    ref::sigmoid_f32(x.data(), want.data(), n);
+    hwy::sigmoid_f32(x.data(), got.data(), n);
+    hwy::activation_f32(x.data(), silu.data(), n, Activation::silu());
+    ASSERT_TRUE(got.guards_intact());
+    ASSERT_TRUE(silu.guards_intact());
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_NEAR(got.data()[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i])) << "x " << x[i];
+      ASSERT_GE(got.data()[i], 0.0f) << "x " << x[i];
+      ASSERT_LE(got.data()[i], 1.0f) << "x " << x[i];
+      const float product = x[i] * got.data()[i];
+      if (std::isnan(product)) {
+        ASSERT_TRUE(std::isnan(silu.data()[i])) << "x " << x[i];
+      } else {
+        ASSERT_EQ(silu.data()[i], product) << "x " << x[i];
+      }
+    }
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    float nan_out = 0.0f;
+    hwy::sigmoid_f32(&nan, &nan_out, 1);
+    ASSERT_TRUE(std::isnan(nan_out));
   });
 }
 

@@ -71,10 +71,7 @@ void BiasActivation(const float* x, const float* bias, float* out, size_t n, siz
 }
 
 void Sigmoid(const float* x, float* out, size_t n) {
-  const DF d;
-  const VF one = hn::Set(d, 1.0f);
-  // 1 / (1 + exp(-x)); exp overflows to inf for x < -88, giving the correct limit 0.
-  Unary(x, out, n, [&](VF v) { return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(v)))); });
+  Unary(x, out, n, [](VF v) { return SigmoidOf(v); });
 }
 
 void Tanh(const float* x, float* out, size_t n) {
