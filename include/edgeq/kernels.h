@@ -279,6 +279,11 @@ struct PackedGemmQ8 {
 #define EDGEQ_KERNELS_FAMILY_DECLS                                                                        \
   /* Conv2d NHWC. */                                                                                      \
   PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias); \
+  /* A view of `packed` whose weights for input channel ci are multiplied by scale[ci] (in_channels */   \
+  /* values), written to dst (weight_floats floats, 64-byte aligned, caller-owned; the view shares the */ \
+  /* bias): a squeeze-excitation's per-image channel scale moved off the feature map onto the conv that */\
+  /* reads it. hwy: the Winograd weights are not scaled, so the view runs the direct method. */           \
+  PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, const float* scale, float* dst); \
   /* Scratch floats one call needs (per concurrent thread). */                                             \
   size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dParams& params);             \
   /* Any row split is correct; splitting at multiples of this (2 for Winograd: a tile covers two */     \

@@ -167,6 +167,7 @@ VerifyResult verify_test_dir(const std::string& dir, const VerifyOptions& option
 // The runtime's graph rewrites, usable on their own (the quantizer runs them before calibration).
 std::unique_ptr<onnx::Pass> make_batchnorm_folding();      // Conv -> BatchNormalization into Conv
 std::unique_ptr<onnx::Pass> make_activation_fusion();      // Conv/Gemm -> Relu/Clip/LeakyRelu into one node
+std::unique_ptr<onnx::Pass> make_channel_scale_fusion();   // Mul(x, squeeze-excitation scale) -> Conv into the Conv
 // DequantizeLinear -> Conv/Gemm -> QuantizeLinear into QLinearConv / com.microsoft QGemm, and max
 // pooling / data movement between equal DQ and Q onto the quantized values (the int8 path).
 std::unique_ptr<onnx::Pass> make_qdq_fusion();

@@ -17,6 +17,10 @@ using detail::f32_initializer;
 
 namespace {
 
+bool is_graph_output(const onnx::Graph& g, const std::string& v) {
+  return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == v; });
+}
+
 class BatchNormFolding final : public onnx::Pass {
  public:
   std::string name() const override { return "batchnorm-folding"; }
@@ -153,8 +157,75 @@ class ActivationFusion final : public onnx::Pass {
     return true;
   }
 
-  static bool is_graph_output(const onnx::Graph& g, const std::string& v) {
-    return std::any_of(g.outputs.begin(), g.outputs.end(), [&](const auto& o) { return o.name == v; });
+};
+
+// Mul(x, s) read only by a Conv with constant f32 weights, s a squeeze-excitation's channel scale:
+// the Conv takes s as a fourth input ("edgeq.input_scale") and applies it to its weights or its input
+// image (compile_conv), one pass over the feature map fewer (EfficientNet, MobileNetV3). s qualifies
+// by its producers alone, as shapes are not known here: a GlobalAveragePool/GlobalMaxPool, then 1x1
+// Convs without padding and elementwise activations, so s is [N, C', 1, 1]; the Conv checks C'.
+class ChannelScaleFusion final : public onnx::Pass {
+ public:
+  std::string name() const override { return "channel-scale-fusion"; }
+  bool run(onnx::Model& model) override {
+    auto& g = model.graph;
+    onnx::GraphIndex ix(g);
+    std::set<size_t> dead;
+    for (size_t mi = 0; mi < g.nodes.size(); ++mi) {
+      const auto& mul = g.nodes[mi];
+      if (mul.op_type != "Mul" || !mul.domain.empty() || mul.inputs.size() != 2 || mul.outputs.size() != 1) continue;
+      const std::string& product = mul.outputs[0];
+      const int64_t ci = ix.sole_consumer(product);
+      if (ci < 0 || is_graph_output(g, product)) continue;
+      auto& conv = g.nodes[static_cast<size_t>(ci)];
+      if (conv.op_type != "Conv" || !conv.domain.empty() || conv.inputs.size() < 2 || conv.inputs.size() > 3 ||
+          conv.inputs[0] != product || conv.find_attr("edgeq.input_scale"))
+        continue;
+      const Tensor* w = f32_initializer(g, conv.inputs[1]);
+      const bool bias_ok = conv.inputs.size() < 3 || conv.inputs[2].empty() || f32_initializer(g, conv.inputs[2]);
+      if (!w || w->shape().size() != 4 || !bias_ok) continue;
+      int side = -1;
+      for (int i = 0; i < 2 && side < 0; ++i)
+        if (mul.inputs[static_cast<size_t>(i)] != mul.inputs[static_cast<size_t>(1 - i)] && is_channel_scale(g, ix, mul.inputs[static_cast<size_t>(i)])) side = i;
+      if (side < 0) continue;
+      const std::string scale = mul.inputs[static_cast<size_t>(side)], image = mul.inputs[static_cast<size_t>(1 - side)];
+      ix.edit(g, static_cast<size_t>(ci), [&](onnx::Node& c) {
+        c.inputs[0] = image;
+        c.inputs.resize(3);
+        c.inputs.push_back(scale);
+      });
+      g.nodes[static_cast<size_t>(ci)].set_attr(onnx::Attribute::make_int("edgeq.input_scale", 1));
+      dead.insert(mi);
+    }
+    if (dead.empty()) return false;
+    erase_nodes(g, dead);
+    return true;
+  }
+
+ private:
+  // v is [N, C, 1, 1] by construction: produced by a global pool through at most 8 nodes that keep a
+  // 1x1 map 1x1 (elementwise activations; Convs with 1x1 kernels, no padding, constant weights).
+  static bool is_channel_scale(const onnx::Graph& g, const onnx::GraphIndex& ix, std::string v) {
+    for (int depth = 0; depth < 8; ++depth) {
+      const int64_t pi = ix.producer(v);
+      if (pi < 0) return false;
+      const auto& n = g.nodes[static_cast<size_t>(pi)];
+      if (!n.domain.empty() || n.inputs.empty() || n.outputs.size() != 1) return false;
+      if (n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool") return true;
+      static const std::set<std::string> kElementwise = {"Sigmoid", "HardSigmoid", "Relu", "Clip", "HardSwish", "LeakyRelu"};
+      if (n.op_type == "Conv") {
+        const Tensor* w = f32_initializer(g, n.inputs.size() > 1 ? n.inputs[1] : std::string());
+        if (!w || w->shape().size() != 4 || w->shape()[2] != 1 || w->shape()[3] != 1) return false;
+        if (const auto* pads = n.find_attr("pads"))
+          for (int64_t p : pads->ints)
+            if (p != 0) return false;
+        if (n.attr_string("auto_pad", "NOTSET") != "NOTSET" && n.attr_string("auto_pad", "NOTSET") != "VALID") return false;
+      } else if (!kElementwise.count(n.op_type)) {
+        return false;
+      }
+      v = n.inputs[0];
+    }
+    return false;
   }
 };
 
@@ -162,5 +233,6 @@ class ActivationFusion final : public onnx::Pass {
 
 std::unique_ptr<onnx::Pass> make_batchnorm_folding() { return std::make_unique<BatchNormFolding>(); }
 std::unique_ptr<onnx::Pass> make_activation_fusion() { return std::make_unique<ActivationFusion>(); }
+std::unique_ptr<onnx::Pass> make_channel_scale_fusion() { return std::make_unique<ChannelScaleFusion>(); }
 
 }  // namespace edgeq::runtime

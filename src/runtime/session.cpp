@@ -293,6 +293,7 @@ Session::Session(onnx::Model model, const SessionOptions& options) : impl_(std::
     }));
     pm.add(make_batchnorm_folding());
     pm.add(make_activation_fusion());
+    pm.add(make_channel_scale_fusion());
     pm.add(make_qdq_fusion());
     pm.add(onnx::make_dead_code_elimination());
     pm.run(model);

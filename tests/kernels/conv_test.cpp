@@ -278,6 +278,53 @@ TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3OnLargerMaps) {
   EXPECT_EQ(hwy::conv2d_f32_row_alignment(wide, p), 1);  // stride 2: direct path
 }
 
+// scale_conv2d_f32_input_channels: the conv through the scaled view (both families, every packed
+// method: 1x1 panels, 3x3 small-cin, depthwise, grouped, a Winograd-sized 3x3) equals the reference
+// conv of the input with each channel multiplied by its scale; the packed source is left unchanged.
+TEST(ConvHwy, InputChannelScaleViewEqualsScaledInput) {
+  const ConvCase cases[] = {
+      {1, 7, 9, 40, 24, 1, 1, 1, 0, 1, 1, Activation::none()},  {2, 6, 5, 3, 20, 3, 3, 2, 1, 1, 1, Activation::relu()},
+      {1, 8, 8, 48, 48, 3, 3, 1, 1, 1, 48, Activation::silu()}, {1, 5, 6, 12, 18, 3, 3, 1, 1, 1, 3, Activation::none()},
+      {1, 12, 12, 32, 20, 3, 3, 1, 1, 1, 1, Activation::none()},
+  };
+  std::mt19937 rng(test::kSeed);
+  test::for_each_target([&](const std::string&) {
+    for (const ConvCase& c : cases) {
+      SCOPED_TRACE(c.str());
+      const Conv2dParams p = make_params(c);
+      const auto input = test::random_floats(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+      const auto weight = test::random_floats(rng, static_cast<size_t>(c.cout * (c.cin / c.groups) * c.kh * c.kw));
+      const auto bias = test::random_floats(rng, static_cast<size_t>(c.cout));
+      const auto scale = test::random_floats(rng, static_cast<size_t>(c.cin), 0.0f, 2.0f);
+      std::vector<float> scaled_input(input.size());
+      for (size_t i = 0; i < input.size(); ++i) scaled_input[i] = input[i] * scale[i % static_cast<size_t>(c.cin)];
+      const size_t out_n = static_cast<size_t>(p.batch * p.out_h * p.out_w * c.cout);
+      const PackedConv2dF32 ref_packed = ref::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+      std::vector<float> want(out_n), ref_got(out_n);
+      ref::conv2d_f32_nhwc(ref_packed, p, scaled_input.data(), want.data(), 0, p.total_rows(), nullptr);
+      const auto ref_dst = aligned_alloc_shared(ref_packed.weight_floats * sizeof(float));
+      const PackedConv2dF32 ref_view = ref::scale_conv2d_f32_input_channels(ref_packed, scale.data(), reinterpret_cast<float*>(ref_dst.get()));
+      ref::conv2d_f32_nhwc(ref_view, p, input.data(), ref_got.data(), 0, p.total_rows(), nullptr);
+
+      const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+      const std::vector<float> packed_before(packed.weights, packed.weights + packed.weight_floats);
+      const auto dst = aligned_alloc_shared(packed.weight_floats * sizeof(float));
+      const PackedConv2dF32 view = hwy::scale_conv2d_f32_input_channels(packed, scale.data(), reinterpret_cast<float*>(dst.get()));
+      EXPECT_EQ(view.winograd_weights, nullptr);
+      EXPECT_EQ(std::vector<float>(packed.weights, packed.weights + packed.weight_floats), packed_before);
+      std::vector<float> scratch(hwy::conv2d_f32_scratch_floats(view, p));
+      GuardedBuffer got(out_n);
+      hwy::conv2d_f32_nhwc(view, p, input.data(), got.data(), 0, p.total_rows(), scratch.data());
+      ASSERT_TRUE(got.guards_intact());
+      const int64_t k = (c.cin / c.groups) * c.kh * c.kw;
+      for (size_t i = 0; i < out_n; ++i) {
+        ASSERT_TRUE(test::close_enough(got.data()[i], want[i], k)) << "hwy output " << i << " got " << got.data()[i] << " want " << want[i];
+        ASSERT_TRUE(test::close_enough(ref_got[i], want[i], k)) << "ref output " << i << " got " << ref_got[i] << " want " << want[i];
+      }
+    }
+  });
+}
+
 TEST(ConvHwy, RejectsMismatchedFamilyAndShapes) {
   const Conv2dFilter f{8, 4, 3, 3, 1};
   std::vector<float> w(8 * 4 * 9, 0.5f);

@@ -587,6 +587,62 @@ TEST(Session, ConvSigmoidMulFusesIntoTheSiluEpilogue) {
   }
 }
 
+// Squeeze-excitation: x -> GlobalAveragePool -> Conv -> Relu -> Conv -> Sigmoid/HardSigmoid = s, then
+// Mul(x, s) read by a Conv: the Conv takes s (its label says onto which copy: the weights when they are
+// smaller than the image, else the image, and always for Winograd-sized 3x3s), no Mul step is left, and
+// the outputs are the unfused graph's (NHWC and plain NCHW, batch 2, a one-channel scale, either operand
+// order). A Mul read twice, or a scale not from a global pool (a constant), stays a Mul.
+TEST(Session, SqueezeExcitationScaleFusesIntoTheConvThatReadsIt) {
+  struct Case {
+    const char* name;
+    int64_t n, c, hw, m, k, scale_channels;
+    bool swapped, hard, mul_read_twice, constant_scale;
+    const char* note;  // expected in the Conv's label; nullptr: no fusion
+  };
+  const Case cases[] = {
+      {"large map", 2, 16, 12, 8, 1, 16, false, false, false, false, "scaled weights"},
+      {"small map", 1, 64, 3, 96, 1, 64, true, true, false, false, "scaled input"},
+      {"one scale channel", 2, 16, 10, 24, 1, 1, false, false, false, false, "scaled weights"},
+      {"winograd 3x3", 1, 32, 12, 32, 3, 32, false, false, false, false, "scaled input"},
+      {"mul read twice", 1, 16, 8, 8, 1, 16, false, false, true, false, nullptr},
+      {"constant scale", 1, 16, 8, 8, 1, 16, false, false, false, true, nullptr},
+  };
+  for (const Case& c : cases) {
+    for (bool channels_last : {true, false}) {
+      SCOPED_TRACE(std::string(c.name) + (channels_last ? " nhwc" : " nchw"));
+      GraphBuilder g(13);
+      g.input("x", {c.n, c.c, c.hw, c.hw});
+      if (c.constant_scale) {
+        g.random_init("s", {1, c.c, 1, 1});
+      } else {
+        g.random_init("w1", {4, c.c, 1, 1}).random_init("b1", {4}).random_init("w2", {c.scale_channels, 4, 1, 1})
+            .node("GlobalAveragePool", {"x"}, {"gap"})
+            .node("Conv", {"gap", "w1", "b1"}, {"r0"})
+            .node("Relu", {"r0"}, {"r1"})
+            .node("Conv", {"r1", "w2"}, {"r2"})
+            .node(c.hard ? "HardSigmoid" : "Sigmoid", {"r2"}, {"s"});
+      }
+      g.node("Mul", c.swapped ? std::vector<std::string>{"s", "x"} : std::vector<std::string>{"x", "s"}, {"xs"})
+          .random_init("w", {c.m, c.c, c.k, c.k}).random_init("b", {c.m})
+          .node("Conv", {"xs", "w", "b"}, {"y"}, {Attribute::make_ints("pads", std::vector<int64_t>(4, c.k / 2))})
+          .output("y");
+      if (c.mul_read_twice) g.node("Neg", {"xs"}, {"z"}).output("z");
+      SessionOptions fused_options, as_written;
+      fused_options.channels_last = channels_last;
+      as_written.optimize = false;
+      Session fused(g.build(), fused_options), plain(g.build(), as_written);
+      std::string labels;
+      for (const auto& l : fused.plan_info({Shape{c.n, c.c, c.hw, c.hw}}).step_labels) labels += l + "\n";
+      const std::string note = c.note ? (channels_last ? c.note : "scaled input") : "scaled";
+      EXPECT_EQ(labels.find(note) != std::string::npos, c.note != nullptr) << labels;
+      EXPECT_EQ(labels.find("Mul") == std::string::npos, c.note != nullptr) << labels;
+      const Tensor x = random_tensor({c.n, c.c, c.hw, c.hw}, 5, 2.f);
+      const Tensor a = fused.run({x})[0], b = plain.run({x})[0];
+      EXPECT_LE(max_abs_diff(a, b), 2e-5f * static_cast<float>(c.c * c.k * c.k));
+    }
+  }
+}
+
 // DQ -> Sigmoid / Tanh [-> Mul with the DQ's output: SiLU, either operand order] -> Q becomes one
 // QLinearLookup node whose bytes are the chain's (the table is the chain's kernels on the 256 codes), also
 // between two integer convs (NHWC); a second reader of the Sigmoid keeps the chain in float, a second

@@ -106,6 +106,35 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
   return packed;
 }
 
+PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, const float* scale, float* dst) {
+  if (packed.weights == nullptr || scale == nullptr || dst == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: scale_conv2d_f32_input_channels needs packed weights, scale and dst");
+  const Conv2dFilter& f = packed.filter;
+  const int64_t cin_g = f.in_channels / f.groups, taps = f.kernel_h * f.kernel_w;
+  if (packed.method == kConvMethodDepthwise) {  // [taps][c16]: channel c reads input channel c
+    const int64_t c16 = round_up(f.out_channels, kPanel);
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t c = 0; c < c16; ++c) dst[t * c16 + c] = packed.weights[t * c16 + c] * (c < f.out_channels ? scale[c] : 0.0f);
+  } else {  // [group][panel][tap][ci_g][16]
+    const int64_t panels = (f.out_channels / f.groups + kPanel - 1) / kPanel;
+    const int64_t rows = taps * cin_g;
+    for (int64_t gp = 0; gp < f.groups * panels; ++gp) {
+      const float* group_scale = scale + gp / panels * cin_g;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float sc = group_scale[r % cin_g];
+        const int64_t base = (gp * rows + r) * kPanel;
+        for (int64_t lane = 0; lane < kPanel; ++lane) dst[base + lane] = packed.weights[base + lane] * sc;
+      }
+    }
+  }
+  PackedConv2dF32 view = packed;
+  view.storage.reset();
+  view.storage_bytes = 0;
+  view.weights = dst;
+  view.winograd_weights = nullptr;
+  return view;
+}
+
 size_t packed_gemm_f32_floats(int64_t k, int64_t n) {
   const int64_t n16 = round_up(n, kPanel);
   return static_cast<size_t>(n16 * k + n16);

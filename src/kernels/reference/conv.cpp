@@ -28,6 +28,24 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_
   return packed;
 }
 
+PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, const float* scale, float* dst) {
+  if (packed.weights == nullptr || scale == nullptr || dst == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "kernels: scale_conv2d_f32_input_channels needs packed weights, scale and dst");
+  const Conv2dFilter& f = packed.filter;
+  const int64_t cin_g = f.in_channels / f.groups, cout_g = f.out_channels / f.groups, taps = f.kernel_h * f.kernel_w;
+  for (int64_t co = 0; co < f.out_channels; ++co)  // OIHW: weight (co, ci_g, t) reads input channel g * cin_g + ci_g
+    for (int64_t ci_g = 0; ci_g < cin_g; ++ci_g)
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t i = (co * cin_g + ci_g) * taps + t;
+        dst[i] = packed.weights[i] * scale[co / cout_g * cin_g + ci_g];
+      }
+  PackedConv2dF32 view = packed;
+  view.storage.reset();
+  view.storage_bytes = 0;
+  view.weights = dst;
+  return view;
+}
+
 size_t conv2d_f32_scratch_floats(const PackedConv2dF32&, const Conv2dParams&) { return 0; }
 
 int64_t conv2d_f32_row_alignment(const PackedConv2dF32&, const Conv2dParams&) { return 1; }

@@ -64,13 +64,14 @@ struct ConvGeometry : Window3 {
   ConvGeometry() = default;
   ConvGeometry(const Window& w, int64_t batch, int64_t in_channels, int64_t out_channels, int64_t group_count);
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
+  int64_t in_size() const { return in[0] * in[1] * in[2]; }
 
   // Output plane nm = image * m + output channel: emit(position, init + sum of (x - x_zero) * (w - w_zero))
   // over the window's taps inside the input (padding contributes nothing, i.e. the zero point).
   template <typename Acc, typename TX, typename TW, typename Emit>
   void plane(const TX* X, const TW* W, int64_t nm, Acc init, Acc x_zero, Acc w_zero, Emit&& emit) const {
     const int64_t cg = c / groups, mg = m / groups;
-    const int64_t in_sz = in[0] * in[1] * in[2], k_sz = k[0] * k[1] * k[2];
+    const int64_t in_sz = in_size(), k_sz = k[0] * k[1] * k[2];
     const int64_t img = nm / m, oc = nm % m, g = oc / mg;
     for (int64_t o0 = 0; o0 < out[0]; ++o0)
       for (int64_t o1 = 0; o1 < out[1]; ++o1)
