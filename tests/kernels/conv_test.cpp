@@ -1,6 +1,7 @@
 // hwy conv2d vs the reference on random shapes (every compiled Highway target), plus range splits,
 // guards against out-of-bounds writes, and parameter errors.
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 
 #include "edgeq/kernels.h"
@@ -239,6 +240,31 @@ TEST(ConvHwy, SmallInputChannelPathIsChosenAtPackTime) {
   EXPECT_EQ(hwy::pack_conv2d_f32({32, 5, 3, 3, 1}, w.data(), nullptr).method, hwy::kConvMethodPanels);
   EXPECT_EQ(hwy::pack_conv2d_f32({32, 2, 1, 1, 1}, w.data(), nullptr).method, hwy::kConvMethodPanels);
   EXPECT_EQ(hwy::pack_conv2d_f32({4, 4, 3, 3, 2}, w.data(), nullptr).method, hwy::kConvMethodPanels);  // grouped
+}
+
+// Stride-1 depthwise rows run in pairs when both windows are inside the image (AVX-512 targets): the
+// pairs' sums must be the single rows' bits (the same taps in the same order), checked by running the
+// conv whole and one output row per call (a range of one row never pairs).
+TEST(ConvHwy, DepthwiseRowPairsGiveTheSingleRowBits) {
+  std::mt19937 rng(test::kSeed + 7);
+  test::for_each_target([&](const std::string&) {
+    for (int64_t k : {3, 5}) {
+      for (const Activation& act : {Activation::clip(0.0f, 6.0f), Activation::silu()}) {
+        const ConvCase c{2, 13, 21, 48, 48, k, k, 1, k / 2, 1, 48, act};
+        SCOPED_TRACE(c.str());
+        const Conv2dParams p = make_params(c);
+        const auto input = test::random_floats(rng, static_cast<size_t>(c.batch * c.in_h * c.in_w * c.cin));
+        const auto weight = test::random_floats(rng, static_cast<size_t>(c.cout * k * k));
+        const auto bias = test::random_floats(rng, static_cast<size_t>(c.cout));
+        const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+        const size_t out_n = static_cast<size_t>(p.batch * p.out_h * p.out_w * c.cout);
+        std::vector<float> whole(out_n), by_row(out_n);
+        hwy::conv2d_f32_nhwc(packed, p, input.data(), whole.data(), 0, p.total_rows(), nullptr);
+        for (int64_t r = 0; r < p.total_rows(); ++r) hwy::conv2d_f32_nhwc(packed, p, input.data(), by_row.data(), r, r + 1, nullptr);
+        ASSERT_EQ(std::memcmp(whole.data(), by_row.data(), out_n * sizeof(float)), 0);
+      }
+    }
+  });
 }
 
 TEST(ConvHwy, RangeWritesOnlyItsRows) {

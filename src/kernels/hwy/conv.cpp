@@ -301,6 +301,58 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
   }
 }
 
+// Two output rows at once (stride 1 on 32-register targets), kB adjacent pixels each, one full channel
+// vector, inside the image: the K + 1 window rows are loaded once for both (rows[0 .. K]; row r feeds
+// output row 0 as kernel row r and output row 1 as kernel row r - 1), 2.5 column loads per output at 3x3
+// instead of 3.75: the single-row block was bound by its loads and issue slots, not by memory (a
+// prefetch of the next rows made it slower). Each sum runs in DepthwiseBlock's order: the same bits.
+template <int64_t K, size_t kB, class Act>
+HWY_INLINE void DepthwiseBlockPair(const float* const* rows, int64_t col0, int64_t channels, const float* w, int64_t c16,
+                                   const float* bias, const EpilogueVecs& e, float* out0, float* out1) {
+  constexpr size_t kCols = kB - 1 + K;
+  const DF d;
+  VF acc0[kB], acc1[kB];
+  const VF b = hn::Load(d, bias);
+  EDGEQ_UNROLL_ALL
+  for (size_t i = 0; i < kB; ++i) acc0[i] = acc1[i] = b;
+  EDGEQ_UNROLL_ALL
+  for (int64_t r = 0; r <= K; ++r) {
+    VF col[kCols];
+    const float* src = rows[r] + col0 * channels;
+    EDGEQ_UNROLL_ALL
+    for (size_t j = 0; j < kCols; ++j, src += channels) col[j] = hn::LoadU(d, src);
+    if (r < K) {
+      EDGEQ_UNROLL_ALL
+      for (int64_t kw = 0; kw < K; ++kw) {
+        const VF wv = hn::Load(d, w + (r * K + kw) * c16);
+        EDGEQ_UNROLL_ALL
+        for (size_t i = 0; i < kB; ++i) acc0[i] = hn::MulAdd(col[i + kw], wv, acc0[i]);
+      }
+    }
+    if (r >= 1) {
+      EDGEQ_UNROLL_ALL
+      for (int64_t kw = 0; kw < K; ++kw) {
+        const VF wv = hn::Load(d, w + ((r - 1) * K + kw) * c16);
+        EDGEQ_UNROLL_ALL
+        for (size_t i = 0; i < kB; ++i) acc1[i] = hn::MulAdd(col[i + kw], wv, acc1[i]);
+      }
+    }
+  }
+  EDGEQ_UNROLL_ALL
+  for (size_t i = 0; i < kB; ++i) {
+    VF y0, y1;
+    if constexpr (std::is_same_v<Act, RuntimeActivation>) {
+      y0 = Activate(e, acc0[i]);
+      y1 = Activate(e, acc1[i]);
+    } else {
+      y0 = ActivateAs<Act::value>(e, acc0[i]);
+      y1 = ActivateAs<Act::value>(e, acc1[i]);
+    }
+    hn::StoreU(y0, d, out0 + static_cast<int64_t>(i) * channels);
+    hn::StoreU(y1, d, out1 + static_cast<int64_t>(i) * channels);
+  }
+}
+
 // One output pixel (window columns from col0), kC consecutive channel vectors from channel c: kC
 // independent sums (one pixel's K * K dependent FMAs on a single vector waited on their latency: the 7x7
 // and 14x14 5x5 layers of EfficientNet run mostly on border pixels). Padding rows (nullptr) and columns
@@ -328,6 +380,21 @@ HWY_INLINE void DepthwisePixelVecs(const float* const* row_base, int64_t c, int6
   for (size_t j = 0; j < kC; ++j) hn::StoreU(Activate(e, acc[j]), d, out + c + static_cast<int64_t>(j * kLanes));
 }
 
+// Calls f(act) with the activation resolved at compile time for the common ones of the depthwise
+// interior blocks: ReLU6 (clip), SiLU (EfficientNet), ReLU, none (one instantiation per activation: they
+// cost compile time, under ASan most of all); the others switch per vector (RuntimeActivation).
+template <class F>
+HWY_INLINE void WithInteriorActivation(edgeq::kernels::ActivationKind kind, const F& f) {
+  using Kind = edgeq::kernels::ActivationKind;
+  switch (kind) {
+    case Kind::kNone: return f(StaticActivation<Kind::kNone>());
+    case Kind::kRelu: return f(StaticActivation<Kind::kRelu>());
+    case Kind::kClip: return f(StaticActivation<Kind::kClip>());
+    case Kind::kSilu: return f(StaticActivation<Kind::kSilu>());
+    default: return f(RuntimeActivation());
+  }
+}
+
 // Output row `oh` of image n, full channel vectors [0, full), K x K at stride S, undilated. The columns
 // [ow_lo, ow_hi) whose taps are inside the input row run in blocks of kDepthwiseBlock, every channel
 // vector of a block before the next block (the block's window, 3 x 10 pixels at 3x3 stride 1, stays in
@@ -336,9 +403,11 @@ HWY_INLINE void DepthwisePixelVecs(const float* const* row_base, int64_t c, int6
 // the last block moved back to end at ow_hi (it recomputes a few outputs, with the same bits, instead of
 // a slower partial block); the border columns one at a time (DepthwisePixelVecs); rows with a padding
 // row in the window run checked blocks.
+// interior false: the border columns only (DepthwisePairInterior ran the blocks).
 template <int64_t K, int64_t S>
 void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row, int64_t n,
-                  int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e) {
+                  int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e,
+                  bool interior) {
   const int64_t channels = packed.filter.out_channels;
   constexpr int64_t kBlock = static_cast<int64_t>(kDepthwiseBlock);
   const int64_t ih0 = oh * S - p.pad_top;
@@ -373,25 +442,17 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
   using Checked = std::true_type;
   using Runtime = RuntimeActivation;
   for (int64_t ow = 0; ow < ow_lo; ++ow) column(ow);
-  if (ow_hi - ow_lo >= kBlock) {
+  if (!interior) {
+    // DepthwisePairInterior ran the columns [ow_lo, ow_hi) of this row with the next one.
+  } else if (ow_hi - ow_lo >= kBlock) {
     for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
       const int64_t start = std::min(ow, ow_hi - kBlock);
       if (!rows_inside) {
         columns(start, Full(), Checked(), Runtime());
         continue;
       }
-      // The interior blocks, nearly all the work, with the activation resolved at compile time for the
-      // common ones: ReLU6 (clip), SiLU (EfficientNet), ReLU, none (one instantiation per activation:
-      // they cost compile time, under ASan most of all).
-      using Kind = edgeq::kernels::ActivationKind;
-      using Inside = std::false_type;
-      switch (e.kind) {
-        case Kind::kNone: columns(start, Full(), Inside(), StaticActivation<Kind::kNone>()); break;
-        case Kind::kRelu: columns(start, Full(), Inside(), StaticActivation<Kind::kRelu>()); break;
-        case Kind::kClip: columns(start, Full(), Inside(), StaticActivation<Kind::kClip>()); break;
-        case Kind::kSilu: columns(start, Full(), Inside(), StaticActivation<Kind::kSilu>()); break;
-        default: columns(start, Full(), Inside(), Runtime()); break;
-      }
+      // The interior blocks, nearly all the work.
+      WithInteriorActivation(e.kind, [&](auto act) { columns(start, Full(), std::false_type(), act); });
     }
   } else {
     for (int64_t ow = ow_lo; ow < ow_hi; ++ow) column(ow);
@@ -399,10 +460,52 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
   for (int64_t ow = std::max(ow_lo, ow_hi); ow < p.out_w; ++ow) column(ow);
 }
 
+// The interior blocks (columns [ow_lo, ow_hi), at least one block wide) of output rows oh and oh + 1 of
+// image n, K x K at stride 1, both windows inside the image: DepthwiseBlockPair; the borders are
+// DepthwiseRow's (interior false).
+template <int64_t K>
+void DepthwisePairInterior(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row0,
+                           int64_t n, int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi,
+                           const EpilogueVecs& e) {
+  const int64_t channels = packed.filter.out_channels;
+  constexpr int64_t kBlock = static_cast<int64_t>(kDepthwiseBlock);
+  float* out_row1 = out_row0 + p.out_w * channels;
+  const float* row_base[K + 1];
+  for (int64_t r = 0; r <= K; ++r) row_base[r] = input + ((n * p.in_h + oh - p.pad_top + r) * p.in_w) * channels;
+  auto blocks = [&](auto act) {
+    for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
+      const int64_t start = std::min(ow, ow_hi - kBlock);
+      const int64_t col0 = start - p.pad_left;
+      for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
+        const float* rows[K + 1];
+        for (int64_t r = 0; r <= K; ++r) rows[r] = row_base[r] + c;
+        DepthwiseBlockPair<K, kDepthwiseBlock, decltype(act)>(rows, col0, channels, packed.weights + c, c16, packed.bias + c,
+                                                              e, out_row0 + start * channels + c, out_row1 + start * channels + c);
+      }
+    }
+  };
+  WithInteriorActivation(e.kind, blocks);
+}
+
 // DepthwiseRow for this call's kernel and stride, or nullptr (other sizes, dilation, unequal strides:
 // the pixel and quad path).
 using DepthwiseRowFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
-                                int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
+                                int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&, bool);
+using DepthwisePairFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
+                                 int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
+// DepthwisePairInterior for this call, or nullptr: stride 1, 3x3 or 5x5, 32-register targets (two rows of
+// 8 sums and up to 12 columns).
+DepthwisePairFn SelectDepthwisePair(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  if constexpr (kDepthwiseBlock != 8) {
+    return nullptr;
+  } else {
+    const auto& f = packed.filter;
+    if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != 1 || p.stride_w != 1 || f.kernel_h != f.kernel_w) return nullptr;
+    if (f.kernel_h == 3) return &DepthwisePairInterior<3>;
+    if (f.kernel_h == 5) return &DepthwisePairInterior<5>;
+    return nullptr;
+  }
+}
 DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p) {
   const auto& f = packed.filter;
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != p.stride_w || f.kernel_h != f.kernel_w) return nullptr;
@@ -426,14 +529,26 @@ void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const f
   while (ow_lo < p.out_w && ow_lo * p.stride_w - p.pad_left < 0) ++ow_lo;
   while (ow_hi > ow_lo && (ow_hi - 1) * p.stride_w - p.pad_left + reach >= p.in_w) --ow_hi;
   const DepthwiseRowFn depthwise_row = SelectDepthwiseRow(packed, p);
+  const DepthwisePairFn depthwise_pair = SelectDepthwisePair(packed, p);
+  const int64_t kernel_h = packed.filter.kernel_h;
+  bool pair_done = false;  // this row's interior ran with the row before it
   for (int64_t row = row_begin; row < row_end; ++row) {
     const int64_t n = row / p.out_h;
     const int64_t oh = row % p.out_h;
     float* out_row = output + row * p.out_w * channels;
+    // Rows oh and oh + 1 (same image, in this range) whose windows are inside the image: the pair's blocks.
+    bool interior = !pair_done;
+    pair_done = false;
+    if (interior && depthwise_pair && full > 0 && ow_hi - ow_lo >= static_cast<int64_t>(kDepthwiseBlock) &&
+        row + 1 < row_end && oh + 1 < p.out_h && oh - p.pad_top >= 0 && oh - p.pad_top + kernel_h + 1 <= p.in_h) {
+      depthwise_pair(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e);
+      interior = false;
+      pair_done = true;
+    }
     // The block path covers the full channel vectors; the loop below the rest.
     int64_t c = 0;
     if (depthwise_row) {
-      depthwise_row(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e);
+      depthwise_row(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e, interior);
       c = full;
     }
     for (; c < channels; c += static_cast<int64_t>(kLanes)) {
