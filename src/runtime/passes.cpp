@@ -156,7 +156,6 @@ class ActivationFusion final : public onnx::Pass {
     dead.insert(static_cast<size_t>(mul));
     return true;
   }
-
 };
 
 // Mul(x, s) read only by a Conv with constant f32 weights, s a squeeze-excitation's channel scale:

@@ -491,21 +491,6 @@ void DepthwisePairInterior(const PackedConv2dF32& packed, const Conv2dParams& p,
 // the pixel and quad path).
 using DepthwiseRowFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
                                 int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&, bool);
-using DepthwisePairFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
-                                 int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
-// DepthwisePairInterior for this call, or nullptr: stride 1, 3x3 or 5x5, 32-register targets (two rows of
-// 8 sums and up to 12 columns).
-DepthwisePairFn SelectDepthwisePair(const PackedConv2dF32& packed, const Conv2dParams& p) {
-  if constexpr (kDepthwiseBlock != 8) {
-    return nullptr;
-  } else {
-    const auto& f = packed.filter;
-    if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != 1 || p.stride_w != 1 || f.kernel_h != f.kernel_w) return nullptr;
-    if (f.kernel_h == 3) return &DepthwisePairInterior<3>;
-    if (f.kernel_h == 5) return &DepthwisePairInterior<5>;
-    return nullptr;
-  }
-}
 DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p) {
   const auto& f = packed.filter;
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != p.stride_w || f.kernel_h != f.kernel_w) return nullptr;
@@ -515,6 +500,19 @@ DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dPar
   if (k == 5 && s == 1) return &DepthwiseRow<5, 1>;
   if (k == 5 && s == 2) return &DepthwiseRow<5, 2>;
   return nullptr;
+}
+
+// DepthwisePairInterior for this call, or nullptr: where DepthwiseRow runs at stride 1, on 32-register
+// targets (two rows of 8 sums and up to 12 columns).
+using DepthwisePairFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
+                                 int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
+DepthwisePairFn SelectDepthwisePair(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  if constexpr (kDepthwiseBlock != 8) {
+    return nullptr;
+  } else {
+    if (SelectDepthwiseRow(packed, p) == nullptr || p.stride_h != 1) return nullptr;
+    return packed.filter.kernel_h == 3 ? &DepthwisePairInterior<3> : &DepthwisePairInterior<5>;
+  }
 }
 
 void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* output,
