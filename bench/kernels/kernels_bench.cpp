@@ -31,7 +31,7 @@ void BM_FmaPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_FmaPeak);
 
-// A conv layer 3x3, pad 1, stride 1, + ReLU: args = in_h, in_w, cin, cout, batch.
+// A conv layer 3x3, pad 1, stride 1, + ReLU: args = in_h, in_w, cin, cout, batch[, packed without a shape].
 template <bool kHwy>
 void BM_Conv3x3(benchmark::State& state) {
   const int64_t h = state.range(0), w = state.range(1), cin = state.range(2), cout = state.range(3), n = state.range(4);
@@ -47,8 +47,12 @@ void BM_Conv3x3(benchmark::State& state) {
   const auto input = random_floats(static_cast<size_t>(n * h * w * cin), 1);
   const auto weight = random_floats(static_cast<size_t>(cout * cin * 9), 2);
   const auto bias = random_floats(static_cast<size_t>(cout), 3);
-  const PackedConv2dF32 packed = kHwy ? hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data())
+  // Packed for this shape as the runtime packs (its Winograd tile), or with range(5) = 1 as packed
+  // without a shape (F(2x2, 3x3) whenever the filter allows it): the two transforms side by side.
+  const bool shapeless = state.range(5) != 0;
+  const PackedConv2dF32 packed = kHwy ? hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data(), shapeless ? nullptr : &p)
                                       : ref::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  if (kHwy) state.SetLabel(std::string(hwy::target_name()) + " winograd tile " + std::to_string(packed.winograd_tile));
   std::vector<float> scratch(kHwy ? hwy::conv2d_f32_scratch_floats(packed, p) : 0);
   std::vector<float> output(static_cast<size_t>(n * h * w * cout));
   for (auto _ : state) {
@@ -65,10 +69,10 @@ void BM_Conv3x3(benchmark::State& state) {
 }
 // cnn-s: conv1 28x28 1->16, conv2 14x14 16->32; cnn-m: 28x28 1->32, 14x14 32->64, 7x7 64->128.
 #define CONV_LAYERS(B)                                                                                 \
-  B->Args({28, 28, 1, 16, 1})->Args({14, 14, 16, 32, 1})->Args({28, 28, 1, 32, 1})->Args({14, 14, 32, 64, 1}) \
-      ->Args({7, 7, 64, 128, 1})->Args({14, 14, 32, 64, 64})
+  B->Args({28, 28, 1, 16, 1, 0})->Args({14, 14, 16, 32, 1, 0})->Args({28, 28, 1, 32, 1, 0})->Args({14, 14, 32, 64, 1, 0}) \
+      ->Args({7, 7, 64, 128, 1, 0})->Args({14, 14, 32, 64, 64, 0})
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3, true));
-BENCHMARK_TEMPLATE(BM_Conv3x3, false)->Args({14, 14, 16, 32, 1})->Args({7, 7, 64, 128, 1});
+BENCHMARK_TEMPLATE(BM_Conv3x3, false)->Args({14, 14, 16, 32, 1, 0})->Args({7, 7, 64, 128, 1, 0});
 
 // Runs the hwy fp32 conv `p` (batch 1, random operands) and reports its multiply-adds per second.
 void run_conv_f32(benchmark::State& state, const Conv2dParams& p) {
@@ -169,7 +173,17 @@ void BM_Conv3x3Q8(benchmark::State& state) {
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false));
 // ResNet-18 at 224: its 3x3 stride-1 convs per stage.
 BENCHMARK_TEMPLATE(BM_Conv3x3Q8, false)->Args({56, 56, 64, 64, 1})->Args({28, 28, 128, 128, 1})->Args({14, 14, 256, 256, 1})->Args({7, 7, 512, 512, 1});
-BENCHMARK_TEMPLATE(BM_Conv3x3, true)->Args({56, 56, 64, 64, 1})->Args({28, 28, 128, 128, 1})->Args({14, 14, 256, 256, 1})->Args({7, 7, 512, 512, 1});
+// ResNet-18's 3x3 layers at 224, each as the runtime packs it and with F(2x2, 3x3) (arg 5 = 1).
+BENCHMARK_TEMPLATE(BM_Conv3x3, true)
+    ->ArgsProduct({{56}, {56}, {64}, {64}, {1}, {0, 1}})
+    ->ArgsProduct({{28}, {28}, {128}, {128}, {1}, {0, 1}})
+    ->ArgsProduct({{14}, {14}, {256}, {256}, {1}, {0, 1}})
+    ->ArgsProduct({{28}, {28}, {32}, {32}, {1}, {0, 1}})
+    ->ArgsProduct({{56}, {56}, {32}, {32}, {1}, {0, 1}})
+    ->ArgsProduct({{14}, {14}, {64}, {64}, {1}, {0, 1}})
+    ->ArgsProduct({{14}, {14}, {128}, {128}, {1}, {0, 1}})
+    ->ArgsProduct({{20}, {20}, {256}, {256}, {1}, {0, 1}})
+    ->Args({7, 7, 512, 512, 1, 0});
 CONV_LAYERS(BENCHMARK_TEMPLATE(BM_Conv3x3Q8, true));
 
 // A depthwise 3x3, pad 1 layer of one image: the benchmark's args h, w, channels, stride.

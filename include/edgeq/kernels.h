@@ -117,9 +117,11 @@ struct PackedConv2dF32 {
   const float* weights = nullptr;
   const float* bias = nullptr;        // padded copy; zeros when no bias was given
   size_t weight_floats = 0;
-  // hwy, 3x3 ungrouped filters with >= 32 input channels: also the Winograd F(2x2, 3x3) transformed
-  // weights (G g G^T, [16][panel][ci][16]), used when a call has stride 1 and dilation 1.
+  // hwy, 3x3 ungrouped filters with >= 32 input channels: also the Winograd transformed weights
+  // (G g G^T, [n x n][panel][ci][16], n = winograd_tile + 2) of F(2x2, 3x3) (winograd_tile 2) or
+  // F(4x4, 3x3) (4), used when a call has stride 1, dilation 1 and a map large enough.
   const float* winograd_weights = nullptr;
+  int32_t winograd_tile = 0;
 };
 
 // Output-channel panel width of the hwy packed layouts (conv and gemm). Independent of the SIMD target,
@@ -277,8 +279,13 @@ struct PackedGemmQ8 {
 
 // Family entries. Both namespaces declare exactly the same functions.
 #define EDGEQ_KERNELS_FAMILY_DECLS                                                                        \
-  /* Conv2d NHWC. */                                                                                      \
-  PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias); \
+  /* Conv2d NHWC. `call`: the shape the packing is for, when known (hwy: which Winograd transform, if */ \
+  /* any, is packed beside the direct weights; any call shape stays correct). */                       \
+  PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias, \
+                                  const Conv2dParams* call = nullptr);                                    \
+  /* Which packing pack_conv2d_f32(filter, ..., &call) makes, as a number (hwy: the Winograd tile, */     \
+  /* 0 / 2 / 4; ref: 0): calls with equal numbers can share one packing. */                              \
+  int32_t conv2d_f32_packing(const Conv2dFilter& filter, const Conv2dParams& call);                        \
   /* A view of `packed` whose weights for input channel ci are multiplied by scale[ci] (in_channels */   \
   /* values), written to dst (weight_floats floats, 64-byte aligned, caller-owned; the view shares the */ \
   /* bias): a squeeze-excitation's per-image channel scale moved off the feature map onto the conv that */\

@@ -43,8 +43,10 @@ Conv2dParams make_params(const ConvCase& c) {
   return p;
 }
 
-// Runs one case on the current target: hwy output, computed in `splits` row ranges, vs ref.
-void check_case(const ConvCase& c, uint32_t seed, int splits) {
+// Runs one case on the current target: hwy output, computed in `splits` row ranges, vs ref. The hwy
+// weights are packed without a call shape (F(2x2, 3x3) for every 3x3 filter that allows it), or with
+// `want_tile` >= 0 for the case's shape as the runtime packs them, asserting the Winograd tile chosen.
+void check_case(const ConvCase& c, uint32_t seed, int splits, int32_t want_tile = -1) {
   SCOPED_TRACE("seed " + std::to_string(seed) + " case " + c.str());
   std::mt19937 rng(seed);
   const Conv2dParams p = make_params(c);
@@ -57,7 +59,10 @@ void check_case(const ConvCase& c, uint32_t seed, int splits) {
   std::vector<float> want(out_n);
   ref::conv2d_f32_nhwc(ref_packed, p, input.data(), want.data(), 0, p.total_rows(), nullptr);
 
-  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data());
+  const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, weight.data(), bias.data(), want_tile >= 0 ? &p : nullptr);
+  if (want_tile >= 0) {
+    ASSERT_EQ(packed.winograd_tile, want_tile);
+  }
   GuardedBuffer scratch(hwy::conv2d_f32_scratch_floats(packed, p));
   GuardedBuffer got(out_n);
   const int64_t rows = p.total_rows();
@@ -283,6 +288,48 @@ TEST(ConvHwy, RangeWritesOnlyItsRows) {
     const int64_t row = static_cast<int64_t>(i / row_floats);
     ASSERT_EQ(out.is_poison(i), row < begin || row >= end) << "float " << i << " row " << row;
   }
+}
+
+// Winograd F(4x4, 3x3), packed for the call's shape: maps whose sizes are not multiples of 4 (the last
+// tile row / column partly outside), pads 0-2, batch 2, row splits inside a tile row, a partial last
+// channel vector on both sides, every activation; every compiled target.
+TEST(ConvHwy, WinogradF43MatchesReference) {
+  const std::vector<ConvCase> cases = {
+      {1, 22, 22, 64, 64, 3, 3, 1, 1, 1, 1, Activation::relu()},
+      {1, 20, 21, 32, 40, 3, 3, 1, 1, 1, 1, Activation::relu()},
+      {2, 21, 23, 67, 20, 3, 3, 1, 1, 1, 1, Activation::none()},
+      {1, 27, 19, 64, 33, 3, 3, 1, 0, 1, 1, Activation::clip(-0.1f, 0.2f)},
+      {1, 19, 27, 80, 48, 3, 3, 1, 2, 1, 1, Activation::leaky_relu(0.2f)},
+      {2, 20, 20, 96, 17, 3, 3, 1, 1, 1, 1, Activation::silu()},
+  };
+  test::for_each_target([&](const std::string&) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      check_case(cases[i], test::kSeed + 500 + static_cast<uint32_t>(i), 1 + static_cast<int>(i % 3), 4);
+      if (HasFatalFailure() || testing::Test::HasFailure()) return;
+    }
+  });
+}
+
+// The tile the runtime's packing chooses: none on small maps, at stride 2 or with few input channels
+// (where the shapeless packing adds F(2x2, 3x3)); from 32 input channels F(2x2, 3x3) from 100 output
+// pixels, F(4x4, 3x3) from 400.
+TEST(ConvHwy, WinogradTileFollowsTheCallShape) {
+  std::vector<float> w(64 * 64 * 9, 0.1f);
+  auto tile = [&](int64_t cin, int64_t size, int64_t stride) {
+    ConvCase c{1, size, size, cin, 64, 3, 3, stride, 1, 1, 1, Activation::none()};
+    const Conv2dParams p = make_params(c);
+    const PackedConv2dF32 packed = hwy::pack_conv2d_f32(p.filter, w.data(), nullptr, &p);
+    EXPECT_EQ(hwy::conv2d_f32_packing(p.filter, p), packed.winograd_tile);
+    EXPECT_EQ(packed.winograd_weights != nullptr, packed.winograd_tile != 0);
+    return packed.winograd_tile;
+  };
+  EXPECT_EQ(tile(64, 56, 1), 4);
+  EXPECT_EQ(tile(32, 20, 1), 4);
+  EXPECT_EQ(tile(32, 19, 1), 2);  // 361 pixels
+  EXPECT_EQ(tile(64, 10, 1), 2);
+  EXPECT_EQ(tile(16, 56, 1), 0);
+  EXPECT_EQ(tile(64, 7, 1), 0);   // 49 pixels: direct only, no transformed weights packed
+  EXPECT_EQ(tile(64, 56, 2), 0);  // stride 2
 }
 
 TEST(ConvHwy, WinogradPathIsChosenForWideStrideOne3x3OnLargerMaps) {

@@ -568,8 +568,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace edgeq_kernels_hwy {
 // winograd.cpp, conv_small_cin.cpp
-void DispatchWinogradF23(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
-                         const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
+void DispatchWinograd(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
+                      const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
 void DispatchConvSmallCin(const edgeq::kernels::PackedConv2dF32& packed, const edgeq::kernels::Conv2dParams& params,
                           const float* input, float* output, int64_t row_begin, int64_t row_end, float* scratch);
 using edgeq::kernels::Conv2dParams;
@@ -601,13 +601,15 @@ size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dPara
   if (use_winograd(packed, p)) {
     const int64_t cin = packed.filter.in_channels;
     const int64_t cout16 = (packed.filter.out_channels + kPanelChannels - 1) / kPanelChannels * kPanelChannels;
-    return static_cast<size_t>(16 * winograd_chunk_tiles(cin, cout16) * (cin + cout16));
+    const int64_t tile = packed.winograd_tile, points = (tile + 2) * (tile + 2);
+    const int64_t image_tiles = ((p.out_h + tile - 1) / tile) * ((p.out_w + tile - 1) / tile);
+    return static_cast<size_t>(points * winograd_chunk_tiles(cin, cout16, image_tiles) * (cin + cout16));
   }
   return padded_rows_scratch_floats(p);
 }
 
 int64_t conv2d_f32_row_alignment(const PackedConv2dF32& packed, const Conv2dParams& params) {
-  return use_winograd(packed, params) ? 2 : 1;
+  return use_winograd(packed, params) ? packed.winograd_tile : 1;
 }
 
 void conv2d_f32_nhwc(const PackedConv2dF32& packed, const Conv2dParams& params, const float* input, float* output,
@@ -625,7 +627,7 @@ void conv2d_f32_nhwc(const PackedConv2dF32& packed, const Conv2dParams& params, 
     return;
   }
   if (use_winograd(packed, params)) {
-    edgeq_kernels_hwy::DispatchWinogradF23(packed, params, input, output, row_begin, row_end, scratch);
+    edgeq_kernels_hwy::DispatchWinograd(packed, params, input, output, row_begin, row_end, scratch);
     return;
   }
   edgeq_kernels_hwy::DispatchConvPanels(packed, params, input, output, row_begin, row_end, scratch);

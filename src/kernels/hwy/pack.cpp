@@ -21,22 +21,27 @@ using detail::round_up;
 namespace {
 constexpr int64_t kPanel = kPanelChannels;
 
-// Winograd F(2x2, 3x3) filter transform U = G g G^T for every (co, ci), stored as 16 gemm B matrices
-// [ci][co] in 16-channel panels: u[((xi * panels + panel) * cin + ci) * 16 + lane], xi = 4 * i + j.
-void pack_winograd_f23(const float* weight_oihw, int64_t cout, int64_t cin, float* u) {
-  static constexpr float kG[4][3] = {{1.0f, 0.0f, 0.0f}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0.0f, 0.0f, 1.0f}};
+// Winograd filter transform U = G g G^T for every (co, ci), F(2x2, 3x3) (tile 2, 4x4 points) or
+// F(4x4, 3x3) (tile 4, 6x6 points), computed in double; stored as n x n gemm B matrices [ci][co] in
+// 16-channel panels: u[((xi * panels + panel) * cin + ci) * 16 + lane], xi = n * i + j.
+void pack_winograd(int32_t tile, const float* weight_oihw, int64_t cout, int64_t cin, float* u) {
+  static constexpr double kG23[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static constexpr double kG43[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6},  {0, 0, 1}};
+  const int n = tile + 2;
+  const double(*g_rows)[3] = tile == 4 ? kG43 : kG23;
   const int64_t panels = (cout + kPanel - 1) / kPanel;
   for (int64_t co = 0; co < cout; ++co) {
     for (int64_t ci = 0; ci < cin; ++ci) {
       const float* g = weight_oihw + (co * cin + ci) * 9;
-      float gg[4][3];  // G g
-      for (int i = 0; i < 4; ++i)
-        for (int k = 0; k < 3; ++k) gg[i][k] = kG[i][0] * g[0 * 3 + k] + kG[i][1] * g[1 * 3 + k] + kG[i][2] * g[2 * 3 + k];
-      for (int i = 0; i < 4; ++i) {
-        for (int j = 0; j < 4; ++j) {
-          const float value = gg[i][0] * kG[j][0] + gg[i][1] * kG[j][1] + gg[i][2] * kG[j][2];
-          const int64_t xi = 4 * i + j;
-          u[((xi * panels + co / kPanel) * cin + ci) * kPanel + co % kPanel] = value;
+      double gg[6][3];  // G g
+      for (int i = 0; i < n; ++i)
+        for (int k = 0; k < 3; ++k) gg[i][k] = g_rows[i][0] * g[0 * 3 + k] + g_rows[i][1] * g[1 * 3 + k] + g_rows[i][2] * g[2 * 3 + k];
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) {
+          const double value = gg[i][0] * g_rows[j][0] + gg[i][1] * g_rows[j][1] + gg[i][2] * g_rows[j][2];
+          const int64_t xi = n * i + j;
+          u[((xi * panels + co / kPanel) * cin + ci) * kPanel + co % kPanel] = static_cast<float>(value);
         }
       }
     }
@@ -52,7 +57,7 @@ float* alloc_floats(PackedConv2dF32& packed, size_t floats) {
 }
 }  // namespace
 
-PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw, const float* bias) {
+PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw, const float* bias, const Conv2dParams* call) {
   detail::check_filter(f);
   if (weight_oihw == nullptr) throw Error(ErrorCode::kInvalidArgument, "kernels: conv2d weights are null");
   const int64_t cin_g = f.in_channels / f.groups;
@@ -81,14 +86,16 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
   const int64_t panel_floats = taps * cin_g * kPanel;
   packed.weight_floats = static_cast<size_t>(f.groups * panels * panel_floats);
   const size_t bias_floats = static_cast<size_t>(f.groups * panels * kPanel);
-  const bool winograd = f.kernel_h == 3 && f.kernel_w == 3 && f.groups == 1 && f.in_channels >= kWinogradMinInChannels;
-  const size_t winograd_floats = winograd ? static_cast<size_t>(16 * panels * cin_g * kPanel) : 0;
+  const int32_t winograd_tile = winograd_tile_for(f, call);
+  const int64_t winograd_points = (winograd_tile + 2) * (winograd_tile + 2);
+  const size_t winograd_floats = winograd_tile ? static_cast<size_t>(winograd_points * panels * cin_g * kPanel) : 0;
   float* w = alloc_floats(packed, packed.weight_floats + bias_floats + winograd_floats);
   float* b = w + packed.weight_floats;
-  if (winograd) {
+  if (winograd_tile) {
     float* u = b + bias_floats;  // bias_floats is a multiple of 16: stays 64-byte aligned
-    pack_winograd_f23(weight_oihw, f.out_channels, f.in_channels, u);
+    pack_winograd(winograd_tile, weight_oihw, f.out_channels, f.in_channels, u);
     packed.winograd_weights = u;
+    packed.winograd_tile = winograd_tile;
   }
   for (int64_t g = 0; g < f.groups; ++g) {
     for (int64_t co_g = 0; co_g < cout_g; ++co_g) {
@@ -105,6 +112,8 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& f, const float* weight_oihw,
   packed.bias = b;
   return packed;
 }
+
+int32_t conv2d_f32_packing(const Conv2dFilter& filter, const Conv2dParams& call) { return winograd_tile_for(filter, &call); }
 
 PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, const float* scale, float* dst) {
   if (packed.weights == nullptr || scale == nullptr || dst == nullptr)
@@ -132,6 +141,7 @@ PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, c
   view.storage_bytes = 0;
   view.weights = dst;
   view.winograd_weights = nullptr;
+  view.winograd_tile = 0;
   return view;
 }
 

@@ -7,7 +7,7 @@
 
 namespace edgeq::kernels::ref {
 
-PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias) {
+PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_oihw, const float* bias, const Conv2dParams*) {
   detail::check_filter(filter);
   if (weight_oihw == nullptr) throw Error(ErrorCode::kInvalidArgument, "kernels: conv2d weights are null");
   const size_t weight_floats = static_cast<size_t>(filter.out_channels * (filter.in_channels / filter.groups) *
@@ -27,6 +27,8 @@ PackedConv2dF32 pack_conv2d_f32(const Conv2dFilter& filter, const float* weight_
   packed.weight_floats = weight_floats;
   return packed;
 }
+
+int32_t conv2d_f32_packing(const Conv2dFilter&, const Conv2dParams&) { return 0; }
 
 PackedConv2dF32 scale_conv2d_f32_input_channels(const PackedConv2dF32& packed, const float* scale, float* dst) {
   if (packed.weights == nullptr || scale == nullptr || dst == nullptr)

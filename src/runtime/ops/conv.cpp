@@ -153,10 +153,12 @@ void compile_conv(Builder& b) {
     f.kernel_h = kernel[0];
     f.kernel_w = kernel[1];
     f.groups = groups;
-    k->packed = b.packed<kernels::PackedConv2dF32>("conv2d_f32", {wc, bc}, [&] {
-      return kernels::hwy::pack_conv2d_f32(f, wc->data<float>(), bc ? bc->data<float>() : nullptr);
-    });
     const kernels::Conv2dParams& p = k->params = conv2d_params(win, f, n, act);
+    // Packed for this call's shape (which Winograd transform, if any); the key keeps a filter shared by
+    // convs of different map sizes packed once per choice.
+    k->packed = b.packed<kernels::PackedConv2dF32>("conv2d_f32/" + std::to_string(kernels::hwy::conv2d_f32_packing(f, p)), {wc, bc}, [&] {
+      return kernels::hwy::pack_conv2d_f32(f, wc->data<float>(), bc ? bc->data<float>() : nullptr, &p);
+    });
     k->row_align = std::max<int64_t>(1, kernels::hwy::conv2d_f32_row_alignment(k->packed, p));
     k->in = b.input_nhwc(0);
     k->scratch_floats = (kernels::hwy::conv2d_f32_scratch_floats(k->packed, p) + 15) / 16 * 16;
