@@ -206,10 +206,11 @@ TEST(ConvHwy, PointwiseMatchesReference) {
 }
 
 // The small-cin direct path (3x3, 1..4 input channels, conv_small_cin.cpp): odd output channel counts
-// (partial panels), strides, pads, dilations, batches and row splits; every compiled target.
+// (partial panels, tiles of one and two panels, 5 panels as 2 + 2 + 1), strides, pads, dilations, batches and
+// row splits; every compiled target.
 TEST(ConvHwy, SmallInputChannelsMatchReference) {
   std::mt19937 rng(test::kSeed + 1);
-  const int64_t cout_counts[] = {1, 5, 16, 17, 31, 32, 33};
+  const int64_t cout_counts[] = {1, 5, 16, 17, 31, 32, 33, 64, 65};
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::clip(-0.25f, 0.5f),
                              Activation::leaky_relu(0.1f), Activation::silu()};
   std::vector<ConvCase> cases;
@@ -218,7 +219,7 @@ TEST(ConvHwy, SmallInputChannelsMatchReference) {
       ConvCase c;
       c.batch = 1 + static_cast<int64_t>(rng() % 3);
       c.cin = cin;
-      c.cout = cout_counts[rng() % 7];
+      c.cout = cout_counts[rng() % 9];
       c.kh = c.kw = 3;
       c.stride = 1 + static_cast<int64_t>(rng() % 2);
       c.dilation = rng() % 4 == 0 ? 2 : 1;

@@ -587,6 +587,32 @@ TEST(Session, ConvSigmoidMulFusesIntoTheSiluEpilogue) {
   }
 }
 
+// A 3x3 conv runs the Winograd transform its map size calls for (F(4x4, 3x3) at 24x24, F(2x2, 3x3) at
+// 12x12, direct at 8x8; the plan's label says which), with the outputs of the graph run as written.
+TEST(Session, ConvWinogradTileFollowsTheMapSize) {
+  const std::pair<int64_t, const char*> cases[] = {{24, "winograd 4x4"}, {12, "winograd 2x2"}, {8, nullptr}};
+  for (const auto& [hw, note] : cases) {
+    SCOPED_TRACE(std::to_string(hw) + "x" + std::to_string(hw));
+    GraphBuilder g(13);
+    g.input("x", {1, 32, hw, hw}).random_init("w", {40, 32, 3, 3}).random_init("b", {40})
+        .node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})})
+        .node("Relu", {"c"}, {"y"})
+        .output("y");
+    SessionOptions as_written;
+    as_written.optimize = false;
+    Session fused(g.build()), plain(g.build(), as_written);
+    std::string labels;
+    for (const auto& l : fused.plan_info({Shape{1, 32, hw, hw}}).step_labels) labels += l + "\n";
+    if (note) {
+      EXPECT_NE(labels.find(note), std::string::npos) << labels;
+    } else {
+      EXPECT_EQ(labels.find("winograd"), std::string::npos) << labels;
+    }
+    const Tensor x = random_tensor({1, 32, hw, hw}, 7, 1.f);
+    EXPECT_LE(max_abs_diff(fused.run({x})[0], plain.run({x})[0]), 1e-4f);
+  }
+}
+
 // Squeeze-excitation: x -> GlobalAveragePool -> Conv -> Relu -> Conv -> Sigmoid/HardSigmoid = s, then
 // Mul(x, s) read by a Conv: the Conv takes s (its label says onto which copy: the weights when they are
 // smaller than the image, else the image, and always for Winograd-sized 3x3s), no Mul step is left, and

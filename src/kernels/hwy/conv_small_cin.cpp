@@ -56,29 +56,41 @@ HWY_INLINE void ForEachIndex(const F& f) {
 // 5 rows 3.4 us, 4 rows 3.2-3.3 us but 1->32 slower).
 inline constexpr size_t kSmallCinTileRows = kVecs == 2 ? 5 : kTileRows;
 
-// MR pixels x one 16-channel panel. `a` is the window origin of pixel 0 (kernel row 0, column 0, ci 0).
-template <size_t kCin, size_t MR, class Steps>
-HWY_INLINE void SmallCinTile(const Steps& s, const float* a, const float* w, const float* bias,
-                             const EpilogueVecs& e, float* out, int64_t out_pixel_floats, size_t channels) {
-  Tile<MR> tile;
-  tile.Init(bias);
-  ForEachIndex<3>([&](auto i) {
-    const float* a_row = a + i() * s.row;
-    ForEachIndex<3 * kCin>([&](auto t) {  // t = kw * kCin + ci
-      const size_t kw = t() / kCin, ci = t() % kCin;
-      const float* w_step = w + ((i() * 3 * kCin) + t()) * kPanel;
-      VF wv[kVecs];
-      for (size_t v = 0; v < kVecs; ++v) wv[v] = hn::Load(DF(), w_step + v * kLanes);
+// MR pixels x NP 16-channel panels (one broadcast of an input value feeds NP FMAs: with one panel the
+// tile made 9 loads per 8 FMAs). `a` is the window origin of pixel 0 (kernel row 0, column 0, ci 0);
+// `w` the first panel, the next ones panel_floats apart; the last panel stores `last_channels`.
+template <size_t kCin, size_t MR, size_t NP, class Steps>
+HWY_INLINE void SmallCinTile(const Steps& s, const float* a, const float* w, int64_t panel_floats, const float* bias,
+                             const EpilogueVecs& e, float* out, int64_t out_pixel_floats, size_t last_channels) {
+  Tile<MR> tiles[NP];
+  EDGEQ_UNROLL_ALL
+  for (size_t p = 0; p < NP; ++p) tiles[p].Init(bias + p * kPanel);
+  EDGEQ_UNROLL_ALL
+  for (size_t i = 0; i < 3; ++i) {
+    const float* a_row = a + static_cast<int64_t>(i) * s.row;
+    EDGEQ_UNROLL_ALL
+    for (size_t t = 0; t < 3 * kCin; ++t) {  // t = kw * kCin + ci
+      const size_t kw = t / kCin, ci = t % kCin;
+      const float* w_step = w + ((i * 3 * kCin) + t) * kPanel;
+      VF wv[NP][kVecs];
+      EDGEQ_UNROLL_ALL
+      for (size_t p = 0; p < NP; ++p)
+        for (size_t v = 0; v < kVecs; ++v) wv[p][v] = hn::Load(DF(), w_step + static_cast<int64_t>(p) * panel_floats + static_cast<int64_t>(v * kLanes));
       const float* a_tap = a_row + static_cast<int64_t>(kw) * s.col + static_cast<int64_t>(ci);
-      ForEachIndex<MR>([&](auto r) {
-        const VF av = hn::Set(DF(), a_tap[static_cast<int64_t>(r()) * s.pixel]);
-        for (size_t v = 0; v < kVecs; ++v) tile.acc[r][v] = hn::MulAdd(av, wv[v], tile.acc[r][v]);
-      });
-    });
-  });
+      EDGEQ_UNROLL_ALL
+      for (size_t r = 0; r < MR; ++r) {
+        const VF av = hn::Set(DF(), a_tap[static_cast<int64_t>(r) * s.pixel]);
+        EDGEQ_UNROLL_ALL
+        for (size_t p = 0; p < NP; ++p)
+          for (size_t v = 0; v < kVecs; ++v) tiles[p].acc[r][v] = hn::MulAdd(av, wv[p][v], tiles[p].acc[r][v]);
+      }
+    }
+  }
   float* outs[MR];
-  for (size_t r = 0; r < MR; ++r) outs[r] = out + static_cast<int64_t>(r) * out_pixel_floats;
-  tile.Store(e, outs, channels);
+  for (size_t p = 0; p < NP; ++p) {
+    for (size_t r = 0; r < MR; ++r) outs[r] = out + static_cast<int64_t>(r) * out_pixel_floats + static_cast<int64_t>(p * kPanel);
+    tiles[p].Store(e, outs, p + 1 == NP ? last_channels : kPanel);
+  }
 }
 
 template <size_t kCin, class Steps>
@@ -96,24 +108,39 @@ void SmallCinRows(const PackedConv2dF32& packed, const Conv2dParams& p, const St
         for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
           const float* src_row = src + (oh * p.stride_h - src_row0) * src_row_floats;
           float* out_row = output + (n * p.out_h + oh) * p.out_w * cout;
-          for (int64_t panel = 0; panel < panels; ++panel) {
+          for (int64_t panel = 0; panel < panels;) {
+            // Two panels per tile on AVX-512 (8 x 2 accumulators of its 32 registers); one elsewhere (AVX2's
+            // 5 x 2 accumulators already fill its 16).
+            const int64_t np = kRowsTilePanels > 1 ? std::min<int64_t>(2, panels - panel) : 1;
             const float* w = packed.weights + panel * panel_floats;
             const float* bias = packed.bias + panel * static_cast<int64_t>(kPanel);
-            const size_t channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - panel * kPanel));
-            // Whole tiles in a tight loop, then one narrower tile for the rest of the row.
+            const size_t last_channels = static_cast<size_t>(std::min<int64_t>(kPanel, cout - (panel + np - 1) * kPanel));
+            const int64_t panel_offset = panel * static_cast<int64_t>(kPanel);
+            // Two panels per whole tile where two are left; the row's last narrower tile one panel at a time
+            // (fewer instantiations: this TU unrolls every tap, and each (tile rows, panels) pair compiles
+            // per input-channel count, step kind and target).
             constexpr int64_t kRows = static_cast<int64_t>(kSmallCinTileRows);
             const int64_t whole_end = p.out_w / kRows * kRows;
-            const int64_t panel_offset = panel * static_cast<int64_t>(kPanel);
             for (int64_t ow = 0; ow < whole_end; ow += kRows) {
-              SmallCinTile<kCin, kSmallCinTileRows>(s, src_row + ow * pixel_floats, w, bias, e,
-                                                    out_row + ow * cout + panel_offset, cout, channels);
+              const float* a = src_row + ow * pixel_floats;
+              float* o = out_row + ow * cout + panel_offset;
+              if (kRowsTilePanels > 1 && np == 2) {
+                SmallCinTile<kCin, kSmallCinTileRows, (kRowsTilePanels > 1 ? 2 : 1)>(s, a, w, panel_floats, bias, e, o, cout, last_channels);
+              } else {
+                SmallCinTile<kCin, kSmallCinTileRows, 1>(s, a, w, panel_floats, bias, e, o, cout, last_channels);
+              }
             }
             if (whole_end < p.out_w) {
-              WithTileRows<kSmallCinTileRows - 1>(static_cast<size_t>(p.out_w - whole_end), [&](auto mr) {
-                SmallCinTile<kCin, decltype(mr)::value>(s, src_row + whole_end * pixel_floats, w, bias, e,
-                                                        out_row + whole_end * cout + panel_offset, cout, channels);
-              });
+              for (int64_t q = 0; q < np; ++q) {
+                const size_t channels = q + 1 == np ? last_channels : kPanel;
+                WithTileRows<kSmallCinTileRows - 1>(static_cast<size_t>(p.out_w - whole_end), [&](auto mr) {
+                  SmallCinTile<kCin, decltype(mr)::value, 1>(s, src_row + whole_end * pixel_floats, w + q * panel_floats, panel_floats,
+                                                             bias + q * static_cast<int64_t>(kPanel), e,
+                                                             out_row + whole_end * cout + panel_offset + q * static_cast<int64_t>(kPanel), cout, channels);
+                });
+              }
             }
+            panel += np;
           }
         }
       });

@@ -174,6 +174,8 @@ void compile_conv(Builder& b) {
     k->out = b.output(0, DType::kF32, out_shape, Layout::kNHWC);
     k->label = node.label() + " [nhwc " + std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]) +
                (groups > 1 ? " g" + std::to_string(groups) : "") + activation_note(act) +
+               // conv2d_f32_row_alignment is the Winograd output tile when the call runs one, else 1
+               (k->row_align > 1 ? ", winograd " + std::to_string(k->row_align) + "x" + std::to_string(k->row_align) : "") +
                (scale.active() ? (scale.onto_weights ? ", scaled weights" : ", scaled input") : "") + "]";
     b.emit(std::move(k));
     return;
