@@ -121,14 +121,17 @@ void SmallCinRows(const PackedConv2dF32& packed, const Conv2dParams& p, const St
             // per input-channel count, step kind and target).
             constexpr int64_t kRows = static_cast<int64_t>(kSmallCinTileRows);
             const int64_t whole_end = p.out_w / kRows * kRows;
-            for (int64_t ow = 0; ow < whole_end; ow += kRows) {
-              const float* a = src_row + ow * pixel_floats;
-              float* o = out_row + ow * cout + panel_offset;
-              if (kRowsTilePanels > 1 && np == 2) {
-                SmallCinTile<kCin, kSmallCinTileRows, (kRowsTilePanels > 1 ? 2 : 1)>(s, a, w, panel_floats, bias, e, o, cout, last_channels);
-              } else {
-                SmallCinTile<kCin, kSmallCinTileRows, 1>(s, a, w, panel_floats, bias, e, o, cout, last_channels);
+            auto whole_tiles = [&](auto np_const) {  // one loop per panel count, each tile inlined in it
+              constexpr size_t kNp = decltype(np_const)::value;
+              for (int64_t ow = 0; ow < whole_end; ow += kRows) {
+                SmallCinTile<kCin, kSmallCinTileRows, kNp>(s, src_row + ow * pixel_floats, w, panel_floats, bias, e,
+                                                           out_row + ow * cout + panel_offset, cout, last_channels);
               }
+            };
+            if (kRowsTilePanels > 1 && np == 2) {
+              whole_tiles(std::integral_constant<size_t, (kRowsTilePanels > 1 ? 2 : 1)>());
+            } else {
+              whole_tiles(std::integral_constant<size_t, 1>());
             }
             if (whole_end < p.out_w) {
               for (int64_t q = 0; q < np; ++q) {
