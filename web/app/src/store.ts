@@ -59,17 +59,32 @@ async function store(name: string, mode: IDBTransactionMode): Promise<IDBObjectS
   return (await openDb()).transaction(name, mode).objectStore(name);
 }
 
+// One write, resolved when its transaction has committed, not when the request succeeded: a request's
+// success comes before the commit, and a page reloaded in between (the app is `ready` by then) lost the
+// write: a newly installed model version was downloaded again on the next load.
+async function write<T>(name: string, op: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const tx = (await openDb()).transaction(name, 'readwrite');
+  const committed = new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error(`${name}: transaction aborted`));
+    tx.onerror = () => reject(tx.error);
+  });
+  const result = await request(op(tx.objectStore(name)));
+  await committed;
+  return result;
+}
+
 export async function getModel(slot: string): Promise<InstalledModel | undefined> {
   return request<InstalledModel | undefined>((await store(MODELS, 'readonly')).get(slot));
 }
 
 // Replaces the slot's record in one put: the previous version stays readable until this resolves.
 export async function putModel(model: InstalledModel): Promise<void> {
-  await request((await store(MODELS, 'readwrite')).put(model));
+  await write(MODELS, (s) => s.put(model));
 }
 
 export async function addSample(sample: CalibrationSample): Promise<number> {
-  return Number(await request((await store(SAMPLES, 'readwrite')).add(sample)));
+  return Number(await write(SAMPLES, (s) => s.add(sample)));
 }
 
 export async function allSamples(): Promise<CalibrationSample[]> {
@@ -77,5 +92,5 @@ export async function allSamples(): Promise<CalibrationSample[]> {
 }
 
 export async function clearSamples(): Promise<void> {
-  await request((await store(SAMPLES, 'readwrite')).clear());
+  await write(SAMPLES, (s) => s.clear());
 }
