@@ -590,9 +590,10 @@ void DispatchConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& pa
 namespace edgeq::kernels::hwy {
 
 namespace {
+// Whichever transform was packed (the packing may have been for another map size): the call's shape
+// has to allow one (winograd_tile_for's stride, dilation and map-size conditions).
 bool use_winograd(const PackedConv2dF32& packed, const Conv2dParams& p) {
-  return packed.winograd_weights != nullptr && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 &&
-         p.dilation_w == 1 && p.out_h * p.out_w >= kWinogradMinOutputPixels;
+  return packed.winograd_weights != nullptr && winograd_tile_for(packed.filter, &p) != 0;
 }
 }  // namespace
 
@@ -601,9 +602,8 @@ size_t conv2d_f32_scratch_floats(const PackedConv2dF32& packed, const Conv2dPara
   if (use_winograd(packed, p)) {
     const int64_t cin = packed.filter.in_channels;
     const int64_t cout16 = (packed.filter.out_channels + kPanelChannels - 1) / kPanelChannels * kPanelChannels;
-    const int64_t tile = packed.winograd_tile, points = (tile + 2) * (tile + 2);
-    const int64_t image_tiles = ((p.out_h + tile - 1) / tile) * ((p.out_w + tile - 1) / tile);
-    return static_cast<size_t>(points * winograd_chunk_tiles(cin, cout16, image_tiles) * (cin + cout16));
+    const int64_t points = (packed.winograd_tile + 2) * (packed.winograd_tile + 2);
+    return static_cast<size_t>(points * winograd_chunk_tiles(packed, p) * (cin + cout16));
   }
   return padded_rows_scratch_floats(p);
 }

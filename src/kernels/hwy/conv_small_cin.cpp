@@ -16,7 +16,6 @@
 #define EDGEQ_KERNELS_HWY_CONV_SMALL_CIN_ONCE_
 #include <algorithm>
 #include <type_traits>
-#include <utility>  // index_sequence
 
 #include "edgeq/kernels.h"
 #include "kernels/hwy/pack.h"
@@ -42,15 +41,6 @@ namespace HWY_NAMESPACE {
 using edgeq::kernels::Conv2dParams;
 using edgeq::kernels::PackedConv2dF32;
 
-// Calls f(std::integral_constant<size_t, I>) for I = 0 .. N-1, unrolled at compile time.
-template <class F, size_t... I>
-HWY_INLINE void ForEachIndexImpl(const F& f, std::index_sequence<I...>) {
-  (f(std::integral_constant<size_t, I>()), ...);
-}
-template <size_t N, class F>
-HWY_INLINE void ForEachIndex(const F& f) {
-  ForEachIndexImpl(f, std::make_index_sequence<N>());
-}
 // Pixels per tile. AVX2: 5 x 2 accumulators, not the general path's 6 x 2: with all taps unrolled, 12
 // accumulators + 2 weight vectors + a broadcast made GCC spill (measured 28x28 1->16: 6 rows 4.4 us,
 // 5 rows 3.4 us, 4 rows 3.2-3.3 us but 1->32 slower).
@@ -128,8 +118,9 @@ void SmallCinRows(const PackedConv2dF32& packed, const Conv2dParams& p, const St
                                                            out_row + ow * cout + panel_offset, cout, last_channels);
               }
             };
-            if (kRowsTilePanels > 1 && np == 2) {
-              whole_tiles(std::integral_constant<size_t, (kRowsTilePanels > 1 ? 2 : 1)>());
+            constexpr size_t kPair = kRowsTilePanels > 1 ? 2 : 1;  // np is 2 only where kPair is
+            if (np == 2) {
+              whole_tiles(std::integral_constant<size_t, kPair>());
             } else {
               whole_tiles(std::integral_constant<size_t, 1>());
             }

@@ -44,12 +44,17 @@ inline int32_t winograd_tile_for(const Conv2dFilter& f, const Conv2dParams* call
   return p.out_h * p.out_w >= kWinogradF43MinOutputPixels ? 4 : 2;
 }
 
-// Winograd: output tiles transformed per call in chunks of this many. Every chunk streams all n x n
-// transformed weight matrices (n x n x cin x cout16 floats, n = tile + 2) once; the scratch holds
-// n x n x chunk x (cin + cout16) floats. A chunk of cin * cout16 / (cin + cout16) tiles or more moves no more weight bytes
-// per tile than scratch bytes, so wide convs (ResNet's 256 -> 256 at 14x14: 4 MB of weights, 49 tiles)
-// take the whole image in one chunk instead of re-reading the weights from L3 for every 8 tiles.
-inline int64_t winograd_chunk_tiles(int64_t cin, int64_t cout16, int64_t image_tiles) {
+// Winograd: output tiles a call of `packed` (winograd_tile set) transforms per chunk. Every chunk streams
+// all n x n transformed weight matrices (n x n x cin x cout16 floats, n = tile + 2) once; the scratch
+// holds n x n x chunk x (cin + cout16) floats. A chunk of cin * cout16 / (cin + cout16) tiles or more
+// moves no more weight bytes per tile than scratch bytes, so wide convs (ResNet's 256 -> 256 at 14x14:
+// 4 MB of weights, 49 tiles) take the whole image in one chunk instead of re-reading the weights from
+// L3 for every 8 tiles. The scratch query and the kernel both ask here, so they agree.
+inline int64_t winograd_chunk_tiles(const PackedConv2dF32& packed, const Conv2dParams& p) {
+  const int64_t cin = packed.filter.in_channels;
+  const int64_t cout16 = (packed.filter.out_channels + kPanelChannels - 1) / kPanelChannels * kPanelChannels;
+  const int64_t tile = packed.winograd_tile;
+  const int64_t image_tiles = ((p.out_h + tile - 1) / tile) * ((p.out_w + tile - 1) / tile);
   const int64_t balanced = cin * cout16 / (cin + cout16);
   const int64_t chunk = std::max<int64_t>(8, std::min<int64_t>(balanced, 256));
   return std::min(chunk, std::max<int64_t>(image_tiles, 1));

@@ -103,7 +103,7 @@ void WinogradConv(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
   const int64_t cin = packed.filter.in_channels, cout = packed.filter.out_channels;
   const int64_t panels = (cout + kPanel - 1) / kPanel, cout16 = panels * kPanel;
   const int64_t tiles_w = (p.out_w + kOut - 1) / kOut;
-  const int64_t chunk = edgeq::kernels::hwy::winograd_chunk_tiles(cin, cout16, ((p.out_h + kOut - 1) / kOut) * tiles_w);
+  const int64_t chunk = edgeq::kernels::hwy::winograd_chunk_tiles(packed, p);
   float* v_buf = scratch;                          // [kPoints][chunk][cin]
   float* m_buf = scratch + kPoints * chunk * cin;  // [kPoints][chunk][cout16]
   const EpilogueVecs none(edgeq::kernels::Activation::none());
