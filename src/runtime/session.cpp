@@ -15,6 +15,7 @@
 
 #include "edgeq/runtime.h"
 #include "runtime/builder.h"
+#include "runtime/ops/common.h"
 
 namespace edgeq::runtime {
 
@@ -143,7 +144,10 @@ std::shared_ptr<const Plan> Session::Impl::compile(const std::vector<Shape>& sha
     if (sl.first_use < 0) sl.first_use = 0;
     sl.last_use = end;
   }
-  if (options.optimize) plan->fuse_conv_max_pool();
+  if (options.optimize) {
+    plan->fuse_conv_max_pool();
+    detail::fuse_depth_first_convs(*plan, threads);
+  }
   plan->plan_memory();
   return plan;
 }

@@ -613,6 +613,81 @@ TEST(Session, ConvWinogradTileFollowsTheMapSize) {
   }
 }
 
+// MobileNetV2's inverted residual: 1x1 expand (Clip 0..6) -> depthwise KxK (Relu) -> 1x1 project, and the
+// two-stage chains, on maps large enough to run depth-first (one step, strips of fewer rows than the map;
+// the label says so). Outputs equal, to the bit, the same plan with the chain's intermediate values
+// exposed (which keeps every conv a step of its own): stride 1 and 2, 3x3 and 5x5, uneven pads, batch 2,
+// 1-3 threads (task splits inside an image and across images). A wrong strip origin, overlap or pad fails it.
+TEST(Session, InvertedResidualRunsDepthFirstWithTheLayerByLayerBits) {
+  struct Case {
+    const char* name;
+    bool expand, project;
+    int64_t k, stride;
+    std::vector<int64_t> pads;  // top, left, bottom, right
+    int64_t n, h, w;
+    int threads;
+  };
+  const Case cases[] = {
+      {"expand dw project, 3x3 s1", true, true, 3, 1, {1, 1, 1, 1}, 1, 48, 121, 1},
+      {"expand dw project, 3x3 s2, batch 2, 3 threads", true, true, 3, 2, {1, 1, 1, 1}, 2, 47, 118, 3},
+      {"expand dw project, 5x5 s2 uneven pads", true, true, 5, 2, {1, 2, 2, 1}, 1, 61, 120, 2},
+      {"expand dw, 5x5 s1", true, false, 5, 1, {2, 2, 2, 2}, 2, 45, 119, 2},
+      {"dw project, 3x3 s1, no top pad", false, true, 3, 1, {0, 1, 2, 1}, 2, 49, 124, 3},
+  };
+  constexpr int64_t kCin = 8, kExp = 64, kOut = 24;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    GraphBuilder g(13);
+    const int64_t cin = c.expand ? kCin : kExp;
+    g.input("x", {c.n, cin, c.h, c.w});
+    std::string v = "x";
+    std::vector<std::string> intermediates;
+    auto scalar = [](float f) { return Tensor::from_f32({}, std::vector<float>{f}); };
+    if (c.expand) {
+      g.random_init("we", {kExp, cin, 1, 1}).random_init("be", {kExp}).init("lo", scalar(0.f)).init("hi", scalar(6.f))
+          .node("Conv", {v, "we", "be"}, {"e0"}).node("Clip", {"e0", "lo", "hi"}, {"e"});
+      v = "e";
+      intermediates.push_back(v);
+    }
+    g.random_init("wd", {kExp, 1, c.k, c.k}).random_init("bd", {kExp})
+        .node("Conv", {v, "wd", "bd"}, {"d0"},
+              {Attribute::make_int("group", kExp), Attribute::make_ints("pads", c.pads),
+               Attribute::make_ints("strides", {c.stride, c.stride})})
+        .node("Relu", {"d0"}, {"d"});
+    v = "d";
+    if (c.project) {
+      intermediates.push_back(v);
+      g.random_init("wp", {kOut, kExp, 1, 1}).random_init("bp", {kOut}).node("Conv", {v, "wp", "bp"}, {"y"});
+      v = "y";
+    }
+    g.output(v);
+    SessionOptions fused_options, layered_options, as_written;
+    fused_options.threads = layered_options.threads = c.threads;
+    layered_options.extra_outputs = intermediates;
+    as_written.optimize = false;
+    Session fused(g.build(), fused_options), layered(g.build(), layered_options), plain(g.build(), as_written);
+    const Shape shape{c.n, cin, c.h, c.w};
+    const auto fused_labels = fused.plan_info({shape}).step_labels;
+    std::string chain;
+    for (const auto& l : fused_labels)
+      if (l.find("depth-first") != std::string::npos) chain = l;
+    std::string all;
+    for (const auto& l : fused_labels) all += l + "\n";
+    ASSERT_FALSE(chain.empty()) << "no depth-first step:\n" << all;
+    const size_t stages = std::count(chain.begin(), chain.end(), '+') + 1;
+    EXPECT_EQ(stages, intermediates.size() + 1) << chain;
+    const int64_t out_h = (c.h + c.pads[0] + c.pads[2] - c.k) / c.stride + 1;
+    const int64_t strip = std::stoll(chain.substr(chain.find("depth-first, ") + 13));
+    EXPECT_LT(strip * c.threads, c.n * out_h) << "the tasks should run several strips: " << chain;
+    for (const auto& l : layered.plan_info({shape}).step_labels) EXPECT_EQ(l.find("depth-first"), std::string::npos) << l;
+    const Tensor x = random_tensor(shape, 17, 1.f);
+    const Tensor a = fused.run({x})[0], b = layered.run({x})[0];
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(max_abs_diff(a, b), 0.f);
+    EXPECT_LE(max_abs_diff(a, plain.run({x})[0]), 1e-4f);
+  }
+}
+
 // Squeeze-excitation: x -> GlobalAveragePool -> Conv -> Relu -> Conv -> Sigmoid/HardSigmoid = s, then
 // Mul(x, s) read by a Conv: the Conv takes s (its label says onto which copy: the weights when they are
 // smaller than the image, else the image, and always for Winograd-sized 3x3s), no Mul step is left, and
