@@ -228,13 +228,15 @@ BENCHMARK(BM_DepthwiseQ8)->Args({32, 32, 32, 1})->Args({32, 32, 96, 2})->Args({1
     ->Args({112, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({56, 56, 144, 2});
 
 // fp32 depthwise 3x3 + ReLU6 (h, w, channels, stride): MobileNetV2-224's stride-2 112x112x96 (and a
-// 16-row slice of it, L2-resident), its 112x112x32, 56x56x144 and 14x14x576 layers, a small L1-resident map.
+// 16-row slice of it, L2-resident), its 112x112x32, 56x56x144, 14x14x576, 14x14x576 stride 2 and 7x7x960
+// layers (rows of 7 outputs: narrower than one block of the sliding kernel), a small L1-resident map.
 void BM_DepthwiseF32(benchmark::State& state) {
   Conv2dParams p = depthwise3x3_params(state);
   p.activation = Activation::clip(0.0f, 6.0f);
   run_conv_f32(state, p);
 }
-BENCHMARK(BM_DepthwiseF32)->Args({10, 34, 16, 1})->Args({112, 112, 96, 2})->Args({16, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({14, 14, 576, 1});
+BENCHMARK(BM_DepthwiseF32)->Args({10, 34, 16, 1})->Args({112, 112, 96, 2})->Args({16, 112, 96, 2})->Args({112, 112, 32, 1})->Args({56, 56, 144, 1})->Args({14, 14, 576, 1})
+    ->Args({14, 14, 576, 2})->Args({7, 7, 960, 1});
 
 // 1x1 convs (pointwise, MobileNetV2-224's expansions and projections), int8 (kHwy kernels) and f32 with
 // ReLU6 / clamp: args = h, w, cin, cout.

@@ -254,9 +254,10 @@ inline constexpr size_t kDepthwiseBlock = HWY_MAX_BYTES >= 64 ? 8 : 4;
 // 2). kChecked: rows[kh] may be nullptr (a padding row: skipped) and columns outside [0, in_w) read as
 // zeros (products of +-0: the sums equal DepthwisePixel's, which skips them); unchecked blocks are inside
 // the image. Taps summed in DepthwisePixel's order (bias, then kh, then kw).
+// Stores the first `stores` sums (kB unless the block is wider than the output row).
 template <int64_t K, int64_t S, size_t kB, bool kChecked, class Act>
 HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t in_w, int64_t channels, const float* w,
-                               int64_t c16, const float* bias, const EpilogueVecs& e, float* out) {
+                               int64_t c16, const float* bias, const EpilogueVecs& e, float* out, size_t stores = kB) {
   constexpr size_t kCols = (kB - 1) * S + K;
   const DF d;
   VF acc[kB];
@@ -291,6 +292,7 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
   }
   EDGEQ_UNROLL_ALL
   for (size_t i = 0; i < kB; ++i) {
+    if (i >= stores) break;
     VF y;
     if constexpr (std::is_same_v<Act, RuntimeActivation>) {
       y = Activate(e, acc[i]);
@@ -417,14 +419,15 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
     const int64_t ih = ih0 + kh;
     row_base[kh] = ih >= 0 && ih < p.in_h ? input + ((n * p.in_h + ih) * p.in_w) * channels : nullptr;
   }
-  // Output columns [ow, ow + kB) (checked or not), every full channel vector, activation Act.
-  auto columns = [&](int64_t ow, auto block, auto checked, auto act) {
+  // Output columns [ow, ow + kB) (checked or not; the first `stores` of them), every full channel vector,
+  // activation Act.
+  auto columns = [&](int64_t ow, auto block, auto checked, auto act, size_t stores = decltype(block)::value) {
     const int64_t col0 = ow * S - p.pad_left;
     for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
       const float* rows[K];
       for (int64_t kh = 0; kh < K; ++kh) rows[kh] = row_base[kh] ? row_base[kh] + c : nullptr;
       DepthwiseBlock<K, S, decltype(block)::value, decltype(checked)::value, decltype(act)>(
-          rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c);
+          rows, col0, p.in_w, channels, packed.weights + c, c16, packed.bias + c, e, out_row + ow * channels + c, stores);
     }
   };
   // One output column, checked: four channel vectors at a time.
@@ -441,6 +444,16 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
   using Full = std::integral_constant<size_t, kDepthwiseBlock>;
   using Checked = std::true_type;
   using Runtime = RuntimeActivation;
+  if (interior && p.out_w >= kBlock / 2 && p.out_w < 2 * kBlock) {
+    // Rows narrower than two blocks (7x7 and 14x14 maps; 1-3 columns inside the padding): checked blocks
+    // over the whole row, the second moved back to end at out_w, or one storing out_w sums. One column
+    // at a time, these rows ran at 15 GMAC/s (BM_DepthwiseF32 7x7x960: two loads per FMA).
+    for (int64_t ow = 0; ow < p.out_w; ow += kBlock) {
+      const int64_t start = std::max<int64_t>(0, std::min(ow, p.out_w - kBlock));
+      columns(start, Full(), Checked(), Runtime(), static_cast<size_t>(std::min(kBlock, p.out_w - start)));
+    }
+    return;
+  }
   for (int64_t ow = 0; ow < ow_lo; ++ow) column(ow);
   if (!interior) {
     // DepthwisePairInterior ran the columns [ow_lo, ow_hi) of this row with the next one.
