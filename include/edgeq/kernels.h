@@ -368,7 +368,10 @@ struct PackedGemmQ8 {
   /* ONNX QuantizeLinear to uint8, one scale: out = clamp(round_half_even(x / scale) + zp, 0, 255). */  \
   void quantize_f32_u8(const float* x, uint8_t* out, size_t n, float scale, int32_t zero_point);          \
   /* out[i] = table[x[i]], table of 256 (a QDQ unary chain as a lookup; in-place allowed). */            \
-  void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table);
+  void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table);                        \
+  /* out[3 i + c] = x[c * plane + i], i < n, c < 3: three planes (an RGB image) into pixels (NCHW -> NHWC). */ \
+  void interleave3_f32(const float* x, int64_t plane, float* out, size_t n);                              \
+  void interleave3_u8(const uint8_t* x, int64_t plane, uint8_t* out, size_t n);
 
 namespace ref {
 EDGEQ_KERNELS_FAMILY_DECLS

@@ -99,6 +99,37 @@ TEST(ElementwiseHwy, LookupU8MapsEveryCodeThroughTheTable) {
   });
 }
 
+// Three planes into pixels (NCHW -> NHWC of an RGB image): hwy equals ref and the definition on every
+// target, for lengths around the vector widths (the shuffled blocks and the scalar tail), planes further
+// apart than the run; nothing written past 3 n.
+TEST(ElementwiseHwy, Interleave3PutsThePlanesIntoPixels) {
+  std::mt19937 rng(test::kSeed + 9);
+  test::for_each_target([&](const std::string&) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{16}, size_t{17}, size_t{63}, size_t{64}, size_t{65}, size_t{1000}, size_t{4099}}) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      const int64_t plane = static_cast<int64_t>(n) + 5;
+      const auto xf = test::random_floats(rng, static_cast<size_t>(3 * plane));
+      const auto xu = test::random_u8(rng, static_cast<size_t>(3 * plane));
+      GuardedBuffer f(3 * n), fr(3 * n);
+      test::GuardedBytes u(3 * n), ur(3 * n);
+      hwy::interleave3_f32(xf.data(), plane, f.data(), n);
+      ref::interleave3_f32(xf.data(), plane, fr.data(), n);
+      hwy::interleave3_u8(xu.data(), plane, u.data(), n);
+      ref::interleave3_u8(xu.data(), plane, ur.data(), n);
+      ASSERT_TRUE(f.guards_intact());
+      ASSERT_TRUE(u.guards_intact());
+      for (size_t i = 0; i < n; ++i)
+        for (size_t c = 0; c < 3; ++c) {
+          const size_t src = c * static_cast<size_t>(plane) + i;
+          ASSERT_EQ(f.data()[3 * i + c], xf[src]) << "pixel " << i << " channel " << c;
+          ASSERT_EQ(fr.data()[3 * i + c], xf[src]) << "ref, pixel " << i << " channel " << c;
+          ASSERT_EQ(u.data()[3 * i + c], xu[src]) << "pixel " << i << " channel " << c;
+          ASSERT_EQ(ur.data()[3 * i + c], xu[src]) << "ref, pixel " << i << " channel " << c;
+        }
+    }
+  });
+}
+
 // onnxruntime's QLinearAdd: hwy gives ref's bytes on every target and tail length, ref gives
 // onnxruntime's on the one input (of 40 x 4096 random ones, onnxruntime-node 1.30) where the order of the
 // roundings shows: the unfused a * ra + b * rb would give 129.

@@ -149,6 +149,21 @@ HWY_NOINLINE void LookupU8(const uint8_t* x, uint8_t* out, size_t n, const uint8
   if (i < n) edgeq::kernels::ref::lookup_u8(x + i, out + i, n - i, table);
 }
 
+// Three planes into pixels, a vector of each plane per step (StoreInterleaved3's shuffles): the plain
+// loop ran MobileNetV2-224's input conversion at 45 us (f32) and 36 us (u8) of a 4 / 1.3 ms run.
+template <typename T>
+HWY_INLINE void Interleave3(const T* x, int64_t plane, T* out, size_t n) {
+  const hn::ScalableTag<T> d;
+  const size_t lanes = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreInterleaved3(hn::LoadU(d, x + i), hn::LoadU(d, x + plane + i), hn::LoadU(d, x + 2 * plane + i), d, out + 3 * i);
+  for (; i < n; ++i)
+    for (int64_t c = 0; c < 3; ++c) out[3 * i + static_cast<size_t>(c)] = x[c * plane + static_cast<int64_t>(i)];
+}
+HWY_NOINLINE void Interleave3F32(const float* x, int64_t plane, float* out, size_t n) { Interleave3(x, plane, out, n); }
+HWY_NOINLINE void Interleave3U8(const uint8_t* x, int64_t plane, uint8_t* out, size_t n) { Interleave3(x, plane, out, n); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgeq_kernels_hwy
 HWY_AFTER_NAMESPACE();
@@ -169,6 +184,8 @@ HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(QuantizeU8);
 HWY_EXPORT(QLinearAddU8);
 HWY_EXPORT(LookupU8);
+HWY_EXPORT(Interleave3F32);
+HWY_EXPORT(Interleave3U8);
 // Dispatch from here: inside edgeq::kernels::hwy, the macro's `hwy::` would name that namespace.
 #define EDGEQ_DISPATCH(NAME, PARAMS, ARGS) \
   void Dispatch##NAME PARAMS { HWY_DYNAMIC_DISPATCH(NAME) ARGS; }
@@ -186,6 +203,8 @@ EDGEQ_DISPATCH(SoftmaxRow, (const float* x, float* o, size_t n), (x, o, n))
 EDGEQ_DISPATCH(QuantizeU8, (const float* x, uint8_t* o, size_t n, float s, int32_t z), (x, o, n, s, z))
 EDGEQ_DISPATCH(QLinearAddU8, (const uint8_t* a, const uint8_t* b, uint8_t* o, size_t n, const QLinearAddParams& p), (a, b, o, n, p))
 EDGEQ_DISPATCH(LookupU8, (const uint8_t* x, uint8_t* o, size_t n, const uint8_t* t), (x, o, n, t))
+EDGEQ_DISPATCH(Interleave3F32, (const float* x, int64_t p, float* o, size_t n), (x, p, o, n))
+EDGEQ_DISPATCH(Interleave3U8, (const uint8_t* x, int64_t p, uint8_t* o, size_t n), (x, p, o, n))
 #undef EDGEQ_DISPATCH
 }  // namespace edgeq_kernels_hwy
 
@@ -213,5 +232,7 @@ void qlinear_add_u8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, 
   impl::DispatchQLinearAddU8(a, b, out, n, params);
 }
 void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table) { impl::DispatchLookupU8(x, out, n, table); }
+void interleave3_f32(const float* x, int64_t plane, float* out, size_t n) { impl::DispatchInterleave3F32(x, plane, out, n); }
+void interleave3_u8(const uint8_t* x, int64_t plane, uint8_t* out, size_t n) { impl::DispatchInterleave3U8(x, plane, out, n); }
 }  // namespace edgeq::kernels::hwy
 #endif  // HWY_ONCE

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "edgeq/kernels.h"
+
 namespace edgeq::runtime::detail {
 
 namespace {
@@ -21,7 +23,11 @@ void convert_rows(const T* src, T* dst, int64_t c, int64_t hw, bool to_nhwc, int
       const int64_t b = r / hw, p = r % hw, count = std::min(end - r, hw - p);
       const T* s = src + b * c * hw + p;
       T* d = dst + r * c;
-      if (c == 3) {
+      if (c == 3 && sizeof(T) == 4) {  // RGB float images: the kernels' SIMD interleave
+        kernels::hwy::interleave3_f32(reinterpret_cast<const float*>(s), hw, reinterpret_cast<float*>(d), static_cast<size_t>(count));
+      } else if (c == 3 && sizeof(T) == 1) {
+        kernels::hwy::interleave3_u8(reinterpret_cast<const uint8_t*>(s), hw, reinterpret_cast<uint8_t*>(d), static_cast<size_t>(count));
+      } else if (c == 3) {
         interleave_planes(s, hw, d, count, int64_t{3});
       } else if (c == 4) {
         interleave_planes(s, hw, d, count, int64_t{4});
