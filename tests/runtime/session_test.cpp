@@ -613,8 +613,9 @@ TEST(Session, ConvWinogradTileFollowsTheMapSize) {
   }
 }
 
-// MobileNetV2's inverted residual: 1x1 expand (Clip 0..6) -> depthwise KxK (Relu) -> 1x1 project, and the
-// two-stage chains, on maps large enough to run depth-first (one step, strips of fewer rows than the map;
+// MobileNetV2's inverted residual: 1x1 expand (Clip 0..6) -> depthwise KxK (Relu) -> 1x1 project, its first
+// block's RGB stem (3x3 stride 2, padded) -> depthwise -> project, and the two-stage chains, on maps large
+// enough to run depth-first (one step, strips of fewer rows than the map;
 // the label says so). Outputs equal, to the bit, the same plan with the chain's intermediate values
 // exposed (which keeps every conv a step of its own): stride 1 and 2, 3x3 and 5x5, uneven pads, batch 2,
 // 1-3 threads (task splits inside an image and across images). A wrong strip origin, overlap or pad fails it.
@@ -624,8 +625,9 @@ TEST(Session, InvertedResidualRunsDepthFirstWithTheLayerByLayerBits) {
     bool expand, project;
     int64_t k, stride;
     std::vector<int64_t> pads;  // top, left, bottom, right
-    int64_t n, h, w;
+    int64_t n, h, w;  // the first conv's input map
     int threads;
+    bool stem = false;  // the first conv: 3 channels, 3x3 stride 2, pads 1 (else 8 channels, 1x1)
   };
   const Case cases[] = {
       {"expand dw project, 3x3 s1", true, true, 3, 1, {1, 1, 1, 1}, 1, 48, 121, 1},
@@ -633,19 +635,23 @@ TEST(Session, InvertedResidualRunsDepthFirstWithTheLayerByLayerBits) {
       {"expand dw project, 5x5 s2 uneven pads", true, true, 5, 2, {1, 2, 2, 1}, 1, 61, 120, 2},
       {"expand dw, 5x5 s1", true, false, 5, 1, {2, 2, 2, 2}, 2, 45, 119, 2},
       {"dw project, 3x3 s1, no top pad", false, true, 3, 1, {0, 1, 2, 1}, 2, 49, 124, 3},
+      {"stem dw project, batch 2, 2 threads", true, true, 3, 1, {1, 1, 1, 1}, 2, 97, 241, 2, true},
   };
-  constexpr int64_t kCin = 8, kExp = 64, kOut = 24;
+  constexpr int64_t kExp = 64, kOut = 24;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     GraphBuilder g(13);
-    const int64_t cin = c.expand ? kCin : kExp;
+    const int64_t cin = !c.expand ? kExp : (c.stem ? 3 : 8);
     g.input("x", {c.n, cin, c.h, c.w});
     std::string v = "x";
     std::vector<std::string> intermediates;
     auto scalar = [](float f) { return Tensor::from_f32({}, std::vector<float>{f}); };
     if (c.expand) {
-      g.random_init("we", {kExp, cin, 1, 1}).random_init("be", {kExp}).init("lo", scalar(0.f)).init("hi", scalar(6.f))
-          .node("Conv", {v, "we", "be"}, {"e0"}).node("Clip", {"e0", "lo", "hi"}, {"e"});
+      const int64_t ek = c.stem ? 3 : 1;
+      g.random_init("we", {kExp, cin, ek, ek}).random_init("be", {kExp}).init("lo", scalar(0.f)).init("hi", scalar(6.f))
+          .node("Conv", {v, "we", "be"}, {"e0"},
+                {Attribute::make_ints("pads", std::vector<int64_t>(4, ek / 2)), Attribute::make_ints("strides", {ek / 2 + 1, ek / 2 + 1})})
+          .node("Clip", {"e0", "lo", "hi"}, {"e"});
       v = "e";
       intermediates.push_back(v);
     }
@@ -676,7 +682,8 @@ TEST(Session, InvertedResidualRunsDepthFirstWithTheLayerByLayerBits) {
     ASSERT_FALSE(chain.empty()) << "no depth-first step:\n" << all;
     const size_t stages = std::count(chain.begin(), chain.end(), '+') + 1;
     EXPECT_EQ(stages, intermediates.size() + 1) << chain;
-    const int64_t out_h = (c.h + c.pads[0] + c.pads[2] - c.k) / c.stride + 1;
+    const int64_t dw_in_h = c.stem ? (c.h - 1) / 2 + 1 : c.h;
+    const int64_t out_h = (dw_in_h + c.pads[0] + c.pads[2] - c.k) / c.stride + 1;
     const int64_t strip = std::stoll(chain.substr(chain.find("depth-first, ") + 13));
     EXPECT_LT(strip * c.threads, c.n * out_h) << "the tasks should run several strips: " << chain;
     for (const auto& l : layered.plan_info({shape}).step_labels) EXPECT_EQ(l.find("depth-first"), std::string::npos) << l;

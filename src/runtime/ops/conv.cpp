@@ -113,39 +113,54 @@ class ConvPlainKernel final : public Kernel {
   }
 };
 
-// A depthwise conv with the 1x1 convs around it (MobileNet's inverted residual: expand -> depthwise ->
-// project, or two of them), run strip by strip (fuse_depth_first_convs): per strip of `strip_rows`
-// depthwise output rows, the expansion computes only the input rows the strip reads that the last strip
-// did not (the overlap is moved to the front of `rows`), the depthwise writes the strip, and the
-// projection reads it back while it is in L2. The two intermediate maps never go to memory: at 112x112
-// with 96 channels each is 4.8 MB, written once and read once by the layer-at-a-time plan.
-// Each stage is the kernel the plan would run anyway, called on the strip as a one-image conv of its own
-// (the depthwise's pad_top / pad_bottom say where the strip sits in the image): the same bits.
+// Output rows [o0, o1) of one image of a conv as a call of its own: the input rows [lo, hi) they read
+// and one-image params over just those rows (pad_top / pad_bottom say where they sit in the image).
+// Needs pads smaller than the window's extent (every output row then reads a row of the image).
+struct StripCall {
+  int64_t lo = 0, hi = 0;
+  kernels::Conv2dParams params;
+};
+StripCall strip_call(const kernels::Conv2dParams& p, int64_t o0, int64_t o1) {
+  const int64_t extent = (p.filter.kernel_h - 1) * p.dilation_h + 1;
+  StripCall s;
+  s.lo = std::max<int64_t>(0, o0 * p.stride_h - p.pad_top);
+  s.hi = std::min(p.in_h, (o1 - 1) * p.stride_h - p.pad_top + extent);
+  s.params = p;
+  s.params.batch = 1;
+  s.params.in_h = s.hi - s.lo;
+  s.params.out_h = o1 - o0;
+  s.params.pad_top = p.pad_top + s.lo - o0 * p.stride_h;
+  s.params.pad_bottom = (o1 - o0 - 1) * p.stride_h + extent - s.params.in_h - s.params.pad_top;
+  return s;
+}
+
+// A depthwise conv with the convs around it (MobileNet's inverted residual: 1x1 expand -> depthwise ->
+// 1x1 project; the stem -> depthwise -> project of its first block; or two of them), run strip by strip
+// (fuse_depth_first_convs): per strip of `strip_rows` depthwise output rows, the first conv computes only
+// the depthwise input rows the strip reads that the last strip did not (the overlap is moved to the front
+// of `rows`), the depthwise writes the strip, and the projection reads it back while it is in L2. The two
+// intermediate maps never go to memory: at 112x112 with 96 channels each is 4.8 MB, written once and read
+// once by the layer-at-a-time plan. Each stage is the kernel the plan would run anyway, called on its rows
+// as a one-image conv of their own (strip_call): the same bits.
 class DepthFirstConvKernel final : public Kernel {
  public:
   struct Stage {
     kernels::PackedConv2dF32 packed;
     kernels::Conv2dParams params;
   };
-  std::optional<Stage> expand, project;  // 1x1, stride 1, unpadded
+  std::optional<Stage> expand, project;  // expand: any direct conv; project: 1x1, stride 1, unpadded
   Stage depthwise;
   int32_t in = -1, out = -1, work = -1;
   int64_t strip_rows = 1;
   size_t rows_floats = 0, strip_floats = 0, work_floats = 0;  // per task; work = rows + strip + stage scratch
-
-  // Input rows [lo, hi) of the depthwise that output rows [o0, o1) read (one image).
-  std::pair<int64_t, int64_t> input_rows(int64_t o0, int64_t o1) const {
-    const kernels::Conv2dParams& d = depthwise.params;
-    const int64_t extent = (d.filter.kernel_h - 1) * d.dilation_h + 1;
-    return {std::max<int64_t>(0, o0 * d.stride_h - d.pad_top), std::min(d.in_h, (o1 - 1) * d.stride_h - d.pad_top + extent)};
-  }
 
   void run(const ExecContext& ctx) const override {
     const kernels::Conv2dParams& d = depthwise.params;
     const float* x = ctx.at<const float>(in);
     float* y = ctx.at<float>(out);
     const int64_t in_row = d.in_w * d.filter.in_channels;  // floats per depthwise input row
-    const int64_t x_row = expand ? d.in_w * expand->params.filter.in_channels : in_row;
+    const int64_t x_row = expand ? expand->params.in_w * expand->params.filter.in_channels : in_row;
+    const int64_t x_rows = expand ? expand->params.in_h : d.in_h;  // per image
     const int64_t y_row = d.out_w * (project ? project->params.filter.out_channels : d.filter.out_channels);
     run_row_tasks(ctx, d.total_rows(), 1, [&](int64_t b, int64_t e, int64_t task) {
       float* rows = ctx.at<float>(work) + static_cast<size_t>(task) * work_floats;
@@ -155,38 +170,29 @@ class DepthFirstConvKernel final : public Kernel {
       for (int64_t r = b; r < e;) {
         const int64_t n = r / d.out_h, o0 = r % d.out_h;
         const int64_t o1 = std::min({o0 + strip_rows, d.out_h, o0 + (e - r)});
-        const auto [lo, hi] = input_rows(o0, o1);
-        const float* dw_in = x + (n * d.in_h + lo) * in_row;
+        const StripCall dw = strip_call(d, o0, o1);
+        const float* dw_in = x + (n * x_rows + dw.lo) * in_row;
         if (expand) {
           int64_t kept = 0;
-          if (held_n == n && held_lo <= lo && lo < held_hi) {
-            kept = std::min(held_hi, hi) - lo;
-            std::memmove(rows, rows + (lo - held_lo) * in_row, static_cast<size_t>(kept * in_row) * sizeof(float));
+          if (held_n == n && held_lo <= dw.lo && dw.lo < held_hi) {
+            kept = std::min(held_hi, dw.hi) - dw.lo;
+            std::memmove(rows, rows + (dw.lo - held_lo) * in_row, static_cast<size_t>(kept * in_row) * sizeof(float));
           }
-          kernels::Conv2dParams ep = expand->params;
-          ep.batch = 1;
-          ep.in_h = ep.out_h = hi - lo - kept;
-          if (ep.out_h > 0)
-            kernels::hwy::conv2d_f32_nhwc(expand->packed, ep, x + (n * d.in_h + lo + kept) * x_row, rows + kept * in_row, 0,
-                                          ep.out_h, scratch);
+          if (dw.lo + kept < dw.hi) {
+            const StripCall ex = strip_call(expand->params, dw.lo + kept, dw.hi);
+            kernels::hwy::conv2d_f32_nhwc(expand->packed, ex.params, x + (n * x_rows + ex.lo) * x_row, rows + kept * in_row, 0,
+                                          ex.params.out_h, scratch);
+          }
           held_n = n;
-          held_lo = lo;
-          held_hi = hi;
+          held_lo = dw.lo;
+          held_hi = dw.hi;
           dw_in = rows;
         }
-        kernels::Conv2dParams dp = d;
-        dp.batch = 1;
-        dp.in_h = hi - lo;
-        dp.out_h = o1 - o0;
-        dp.pad_top = d.pad_top + lo - o0 * d.stride_h;
-        dp.pad_bottom = (dp.out_h - 1) * d.stride_h + (d.filter.kernel_h - 1) * d.dilation_h + 1 - dp.in_h - dp.pad_top;
         float* y_strip = y + (n * d.out_h + o0) * y_row;
-        kernels::hwy::conv2d_f32_nhwc(depthwise.packed, dp, dw_in, project ? strip : y_strip, 0, dp.out_h, scratch);
+        kernels::hwy::conv2d_f32_nhwc(depthwise.packed, dw.params, dw_in, project ? strip : y_strip, 0, dw.params.out_h, scratch);
         if (project) {
-          kernels::Conv2dParams pp = project->params;
-          pp.batch = 1;
-          pp.in_h = pp.out_h = dp.out_h;
-          kernels::hwy::conv2d_f32_nhwc(project->packed, pp, strip, y_strip, 0, pp.out_h, scratch);
+          const StripCall pj = strip_call(project->params, o0, o1);
+          kernels::hwy::conv2d_f32_nhwc(project->packed, pj.params, strip, y_strip, 0, pj.params.out_h, scratch);
         }
         r += o1 - o0;
       }
@@ -287,9 +293,17 @@ bool is_pointwise(const Conv2dNhwcKernel& k) {
          p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 && !k.scale.active();
 }
 
+// A conv strip_call can split into row ranges: direct (no Winograd tiles spanning rows), unscaled, pads
+// smaller than the window.
+bool runs_by_rows(const Conv2dNhwcKernel& k) {
+  const kernels::Conv2dParams& p = k.params;
+  const int64_t extent = (p.filter.kernel_h - 1) * p.dilation_h + 1;
+  return k.row_align == 1 && !k.scale.active() && p.pad_top < extent && p.pad_bottom < extent;
+}
+
 bool is_depthwise(const Conv2dNhwcKernel& k) {
   const kernels::Conv2dFilter& f = k.params.filter;
-  return f.groups > 1 && f.groups == f.in_channels && f.groups == f.out_channels && !k.scale.active();
+  return f.groups > 1 && f.groups == f.in_channels && f.groups == f.out_channels && runs_by_rows(k);
 }
 
 // Slot s is written by kernel `producer` and read by kernel `consumer` alone (no other reader, no alias,
@@ -323,7 +337,7 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     Conv2dNhwcKernel* first = conv_at(i);
     if (!first) continue;
-    Conv2dNhwcKernel* exp = is_pointwise(*first) ? first : nullptr;
+    Conv2dNhwcKernel* exp = first->params.filter.groups == 1 && runs_by_rows(*first) ? first : nullptr;
     const size_t dw_at = exp ? i + 1 : i;
     Conv2dNhwcKernel* dw = conv_at(dw_at);
     if (!dw || !is_depthwise(*dw)) continue;
@@ -358,17 +372,12 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
     }
     k->strip_rows = rows;
     std::tie(k->rows_floats, k->strip_floats) = floats_for(rows);
-    // Stage scratch for the largest strip call (none for the 1x1 and depthwise kernels today).
+    // Stage scratch for the largest strip calls (a padded first conv's padded rows; none for the 1x1s).
     size_t stage_scratch = 0;
-    auto strip_params = [](kernels::Conv2dParams p, int64_t in_h, int64_t out_h) {
-      p.batch = 1;
-      p.in_h = in_h;
-      p.out_h = out_h;
-      return p;
-    };
-    const int64_t rows_in = (rows - 1) * d.stride_h + (d.filter.kernel_h - 1) * d.dilation_h + 1;
-    if (exp) stage_scratch = std::max(stage_scratch, kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_params(exp->params, rows_in, rows_in)));
-    if (proj) stage_scratch = std::max(stage_scratch, kernels::hwy::conv2d_f32_scratch_floats(proj->packed, strip_params(proj->params, rows, rows)));
+    const StripCall widest = strip_call(d, 0, rows);
+    if (exp)
+      stage_scratch = kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_call(exp->params, 0, widest.hi - widest.lo).params);
+    if (proj) stage_scratch = std::max(stage_scratch, kernels::hwy::conv2d_f32_scratch_floats(proj->packed, strip_call(proj->params, 0, rows).params));
     auto round16 = [](size_t f) { return (f + 15) / 16 * 16; };  // keeps each buffer 64-byte aligned
     k->rows_floats = round16(k->rows_floats);
     k->strip_floats = round16(k->strip_floats);
