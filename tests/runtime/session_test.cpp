@@ -635,7 +635,7 @@ TEST(Session, InvertedResidualRunsDepthFirstWithTheLayerByLayerBits) {
       {"expand dw project, 5x5 s2 uneven pads", true, true, 5, 2, {1, 2, 2, 1}, 1, 61, 120, 2},
       {"expand dw, 5x5 s1", true, false, 5, 1, {2, 2, 2, 2}, 2, 45, 119, 2},
       {"dw project, 3x3 s1, no top pad", false, true, 3, 1, {0, 1, 2, 1}, 2, 49, 124, 3},
-      {"stem dw project, batch 2, 2 threads", true, true, 3, 1, {1, 1, 1, 1}, 2, 97, 241, 2, true},
+      {"stem dw project, batch 2, 3 threads", true, true, 3, 1, {1, 1, 1, 1}, 2, 97, 241, 3, true},
   };
   constexpr int64_t kExp = 64, kOut = 24;
   for (const Case& c : cases) {

@@ -153,6 +153,15 @@ class DepthFirstConvKernel final : public Kernel {
   int32_t in = -1, out = -1, work = -1;
   int64_t strip_rows = 1;
   size_t rows_floats = 0, strip_floats = 0, work_floats = 0;  // per task; work = rows + strip + stage scratch
+  size_t stage_scratch_floats = 0;
+
+  // Runs one stage's strip call, its scratch checked against what the plan gave it: an undersized slice
+  // overwrites the next task's rows or another value of the arena (a wrong answer, not a crash).
+  void call(const Stage& stage, const kernels::Conv2dParams& p, const float* in, float* out, float* scratch) const {
+    if (kernels::hwy::conv2d_f32_scratch_floats(stage.packed, p) > stage_scratch_floats)
+      throw Error(ErrorCode::kInternal, label + ": a strip needs more scratch than the plan holds");
+    kernels::hwy::conv2d_f32_nhwc(stage.packed, p, in, out, 0, p.out_h, scratch);
+  }
 
   void run(const ExecContext& ctx) const override {
     const kernels::Conv2dParams& d = depthwise.params;
@@ -180,8 +189,7 @@ class DepthFirstConvKernel final : public Kernel {
           }
           if (dw.lo + kept < dw.hi) {
             const StripCall ex = strip_call(expand->params, dw.lo + kept, dw.hi);
-            kernels::hwy::conv2d_f32_nhwc(expand->packed, ex.params, x + (n * x_rows + ex.lo) * x_row, rows + kept * in_row, 0,
-                                          ex.params.out_h, scratch);
+            call(*expand, ex.params, x + (n * x_rows + ex.lo) * x_row, rows + kept * in_row, scratch);
           }
           held_n = n;
           held_lo = dw.lo;
@@ -189,11 +197,8 @@ class DepthFirstConvKernel final : public Kernel {
           dw_in = rows;
         }
         float* y_strip = y + (n * d.out_h + o0) * y_row;
-        kernels::hwy::conv2d_f32_nhwc(depthwise.packed, dw.params, dw_in, project ? strip : y_strip, 0, dw.params.out_h, scratch);
-        if (project) {
-          const StripCall pj = strip_call(project->params, o0, o1);
-          kernels::hwy::conv2d_f32_nhwc(project->packed, pj.params, strip, y_strip, 0, pj.params.out_h, scratch);
-        }
+        call(depthwise, dw.params, dw_in, project ? strip : y_strip, scratch);
+        if (project) call(*project, strip_call(project->params, o0, o1).params, strip, y_strip, scratch);
         r += o1 - o0;
       }
     });
@@ -372,12 +377,14 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
     }
     k->strip_rows = rows;
     std::tie(k->rows_floats, k->strip_floats) = floats_for(rows);
-    // Stage scratch for the largest strip calls (a padded first conv's padded rows; none for the 1x1s).
+    // Stage scratch for the largest strip calls (a padded first conv's padded rows; none for the 1x1s): the
+    // first conv computes up to every depthwise input row of a strip, (rows - 1) * stride + extent of them
+    // where a task starts inside the image (a strip at the image's top reads fewer).
     size_t stage_scratch = 0;
-    const StripCall widest = strip_call(d, 0, rows);
-    if (exp)
-      stage_scratch = kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_call(exp->params, 0, widest.hi - widest.lo).params);
+    const int64_t dw_rows_in = (rows - 1) * d.stride_h + (d.filter.kernel_h - 1) * d.dilation_h + 1;
+    if (exp) stage_scratch = kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_call(exp->params, 0, dw_rows_in).params);
     if (proj) stage_scratch = std::max(stage_scratch, kernels::hwy::conv2d_f32_scratch_floats(proj->packed, strip_call(proj->params, 0, rows).params));
+    k->stage_scratch_floats = stage_scratch;
     auto round16 = [](size_t f) { return (f + 15) / 16 * 16; };  // keeps each buffer 64-byte aligned
     k->rows_floats = round16(k->rows_floats);
     k->strip_floats = round16(k->strip_floats);
