@@ -10,7 +10,7 @@ models at opsets 11, 13 and 17, against onnxruntime-node".
   OUT/DONE                                     written last: the sha256 of this file
 
 Architectures: torchvision's MobileNetV2, MobileNetV3 (small, large), ResNet-18/50, EfficientNet-B0,
-SqueezeNet 1.1 and ShuffleNetV2 at 64x64, and three written here in the style of published models we
+SqueezeNet 1.1 and ShuffleNetV2 at 64x64 (MobileNetV2 also at 160x160), and three written here in the style of published models we
 cannot download (no network): a BlazeFace-style face detector (5x5 depthwise BlazeBlocks, channel padding,
 two anchor heads reshaped and concatenated), a DBNet-style text detector (FPN with nearest upsampling,
 a head of ConvTranspose + Sigmoid) and a CRNN-style recognizer (conv stack, bidirectional LSTM, Linear,
@@ -121,6 +121,8 @@ def torchvision_models():
     import torchvision.models as tv
     return {
         "mobilenet_v2": (lambda: tv.mobilenet_v2(num_classes=10), (3, 64, 64)),
+        # At 160x160 the stem's and first blocks' maps (80x80x32 and up, >= 512 KB) run depth-first.
+        "mobilenet_v2_160": (lambda: tv.mobilenet_v2(num_classes=10), (3, 160, 160)),
         "mobilenet_v3_small": (lambda: tv.mobilenet_v3_small(num_classes=10), (3, 64, 64)),
         "mobilenet_v3_large": (lambda: tv.mobilenet_v3_large(num_classes=10), (3, 64, 64)),
         "resnet18": (lambda: tv.resnet18(num_classes=10), (3, 64, 64)),

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks on users' architectures (the directories make_zoo.py writes), run by ctest (label e2e).
 
-  zoo_test.py verify   ZOO EDGEQ   `edgeq verify` on every <arch>_op<N> directory: fp32 against onnxruntime-node
+  zoo_test.py verify   ZOO EDGEQ   `edgeq verify` on every <arch>_op<N> directory: fp32 against onnxruntime-node,
+                                   with 1 and 3 threads
   zoo_test.py quantize ZOO EDGEQ PEERS
       every architecture at opset 13 (and a few at 11 and 17) through `edgeq quantize --mode static`; the file
       must load in onnxruntime-node, and edgeq's outputs on it must match onnxruntime's (`edgeq verify` on a
@@ -52,8 +53,10 @@ def cmd_verify(zoo, edgeq):
     dirs = expected_dirs(zoo)
     missing = [d for d in dirs if not os.path.isfile(os.path.join(d, "model.onnx"))]
     failures = [f"{d}: missing (make_zoo.py did not write it)" for d in missing]
-    failures += verify([d for d in dirs if d not in missing], edgeq, FP32_TOL)
-    print(f"zoo verify: {len(dirs) - len(failures)} of {len(dirs)} architecture/opset directories match onnxruntime-node")
+    # One thread and three (task splits inside an image: the depth-first steps' strips start mid-map).
+    for threads in ("1", "3"):
+        failures += [f"{f} ({threads} threads)" for f in verify([d for d in dirs if d not in missing], edgeq, FP32_TOL + ["--threads", threads])]
+    print(f"zoo verify: {len(dirs)} architecture/opset directories, 1 and 3 threads, {len(failures)} failures against onnxruntime-node")
     return failures
 
 
