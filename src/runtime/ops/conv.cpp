@@ -1,7 +1,8 @@
 // Conv. 2-D convolutions with constant weights run channels-last on the kernels module (weights
 // packed once here, bias and a fused activation in the epilogue, output rows split across threads).
 // Other convolutions (1-D, 3-D, weights computed at run time, channels_last off) run a plain NCHW
-// direct loop: correct for every attribute combination, not fast.
+// direct loop: correct for every attribute combination, not fast. Once a plan is compiled, a depthwise
+// conv with the convs around it may become one depth-first step (fuse_depth_first_convs, below).
 #include <cmath>
 #include <cstring>
 #include <optional>
