@@ -10,23 +10,35 @@ constexpr size_t kAlign = 64;
 size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
 
+bool Plan::last_read_by(int32_t s, int32_t consumer) const {
+  const Slot& sl = slots[static_cast<size_t>(s)];
+  if (sl.kind != Slot::Kind::kArena || sl.last_use != consumer) return false;
+  for (size_t a = 0; a < slots.size(); ++a)
+    if (static_cast<int32_t>(a) != s && slots[a].kind == Slot::Kind::kAlias && alias_root(static_cast<int32_t>(a)) == s) return false;
+  return true;
+}
+
+void Plan::merge_steps(size_t first, size_t last) {
+  kernels.erase(kernels.begin() + static_cast<std::ptrdiff_t>(first) + 1, kernels.begin() + static_cast<std::ptrdiff_t>(last) + 1);
+  const int32_t lo = static_cast<int32_t>(first), removed = static_cast<int32_t>(last - first);
+  for (Slot& sl : slots) {
+    for (int32_t* u : {&sl.first_use, &sl.last_use}) {
+      if (*u > lo + removed) *u -= removed;
+      else if (*u > lo) *u = lo;
+    }
+  }
+}
+
 void Plan::fuse_conv_max_pool() {
   for (size_t i = 0; i + 1 < kernels.size(); ++i) {
     MaxPool2 pool;
-    if (!kernels[i + 1]->as_max_pool2(&pool) || pool.in < 0 || slots[pool.in].kind != Slot::Kind::kArena) continue;
-    const Slot& mid = slots[pool.in];
+    if (!kernels[i + 1]->as_max_pool2(&pool) || pool.in < 0) continue;
     const int32_t k = static_cast<int32_t>(i);
-    if (mid.first_use != k || mid.last_use != k + 1) continue;  // another reader, or a plan output
-    bool aliased = false;
-    for (size_t s = 0; s < slots.size() && !aliased; ++s)
-      aliased = static_cast<int32_t>(s) != pool.in && slots[s].kind == Slot::Kind::kAlias && alias_root(static_cast<int32_t>(s)) == pool.in;
-    if (aliased || !kernels[i]->absorb_max_pool2(pool, kernels[i + 1]->label)) continue;
-    kernels.erase(kernels.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    // Only the pool reads the conv's output (no other reader, no alias, no plan output).
+    if (slots[pool.in].first_use != k || !last_read_by(pool.in, k + 1)) continue;
+    if (!kernels[i]->absorb_max_pool2(pool, kernels[i + 1]->label)) continue;
+    merge_steps(i, i + 1);
     slots[pool.in].kind = Slot::Kind::kDead;
-    for (Slot& sl : slots) {  // kernel indices past the pool move down by one
-      if (sl.first_use > k) --sl.first_use;
-      if (sl.last_use > k) --sl.last_use;
-    }
     slots[pool.out].use_span(k, k);  // written by the producer now
   }
 }

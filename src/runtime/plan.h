@@ -112,6 +112,12 @@ struct Plan {
     while (slots[s].kind == Slot::Kind::kAlias) s = slots[s].alias_of;
     return s;
   }
+  // Slot s is an arena value that kernel `consumer` is the last to read and no alias points at (plan
+  // outputs live to the end, so they never pass). Kernel-level fusions ask it of the values they remove.
+  bool last_read_by(int32_t s, int32_t consumer) const;
+  // Kernel `first` now does the work of kernels [first, last], which go: later kernel indices in the
+  // slots' lifetimes move down, the removed ones become `first`. Before plan_memory.
+  void merge_steps(size_t first, size_t last);
   // Lets a kernel absorb the u8 2x2 max pool right after it when only that pool reads its output
   // (no other kernel, no alias, no plan output): the int8 conv then requantizes each window's max once.
   // Before plan_memory (the pool's output slot then lives from the producer on).

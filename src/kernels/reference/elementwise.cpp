@@ -47,15 +47,16 @@ void lookup_u8(const uint8_t* x, uint8_t* out, size_t n, const uint8_t* table) {
   for (size_t i = 0; i < n; ++i) out[i] = table[x[i]];
 }
 
-void interleave3_f32(const float* x, int64_t plane, float* out, size_t n) {
+namespace {
+template <typename T>
+void interleave3(const T* x, int64_t plane, T* out, size_t n) {
   for (size_t i = 0; i < n; ++i)
     for (size_t c = 0; c < 3; ++c) out[3 * i + c] = x[static_cast<int64_t>(c) * plane + static_cast<int64_t>(i)];
 }
+}  // namespace
 
-void interleave3_u8(const uint8_t* x, int64_t plane, uint8_t* out, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    for (size_t c = 0; c < 3; ++c) out[3 * i + c] = x[static_cast<int64_t>(c) * plane + static_cast<int64_t>(i)];
-}
+void interleave3_f32(const float* x, int64_t plane, float* out, size_t n) { interleave3(x, plane, out, n); }
+void interleave3_u8(const uint8_t* x, int64_t plane, uint8_t* out, size_t n) { interleave3(x, plane, out, n); }
 
 void qlinear_add_u8(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t n, const QLinearAddParams& params) {
   for (size_t i = 0; i < n; ++i) out[i] = qlinear_add_u8_one(a[i], b[i], params);

@@ -16,9 +16,10 @@ namespace edgeq::runtime::detail {
 kernels::Activation fused_activation(const onnx::Node& node);
 std::string activation_note(const kernels::Activation& act);
 
-// Plan-level fusion (conv.cpp): a channels-last depthwise conv with the 1x1 convs that feed it and read it
-// (when only it reads their values) runs as one depth-first step when its large maps would otherwise go
-// to memory and back. Before plan_memory; `threads` as the plan was compiled for.
+// Plan-level fusion (conv.cpp): a channels-last depthwise conv with the conv that feeds it and the 1x1
+// conv that reads it (when only they read the values between) runs as one depth-first step when its
+// large maps would otherwise go to memory and back. Before plan_memory; `threads` as the plan was
+// compiled for.
 void fuse_depth_first_convs(Plan& plan, int threads);
 
 // Calls F.template operator()<T>() for the C++ type of `d`; false when the dtype is not numeric.

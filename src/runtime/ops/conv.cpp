@@ -114,6 +114,11 @@ class ConvPlainKernel final : public Kernel {
   }
 };
 
+// Padded input rows that `out_rows` consecutive output rows of a conv read (the window's extent for one).
+int64_t window_rows(const kernels::Conv2dParams& p, int64_t out_rows) {
+  return (out_rows - 1) * p.stride_h + (p.filter.kernel_h - 1) * p.dilation_h + 1;
+}
+
 // Output rows [o0, o1) of one image of a conv as a call of its own: the input rows [lo, hi) they read
 // and one-image params over just those rows (pad_top / pad_bottom say where they sit in the image).
 // Needs pads smaller than the window's extent (every output row then reads a row of the image).
@@ -122,16 +127,16 @@ struct StripCall {
   kernels::Conv2dParams params;
 };
 StripCall strip_call(const kernels::Conv2dParams& p, int64_t o0, int64_t o1) {
-  const int64_t extent = (p.filter.kernel_h - 1) * p.dilation_h + 1;
+  const int64_t span = window_rows(p, o1 - o0);
   StripCall s;
   s.lo = std::max<int64_t>(0, o0 * p.stride_h - p.pad_top);
-  s.hi = std::min(p.in_h, (o1 - 1) * p.stride_h - p.pad_top + extent);
+  s.hi = std::min(p.in_h, o0 * p.stride_h - p.pad_top + span);
   s.params = p;
   s.params.batch = 1;
   s.params.in_h = s.hi - s.lo;
   s.params.out_h = o1 - o0;
   s.params.pad_top = p.pad_top + s.lo - o0 * p.stride_h;
-  s.params.pad_bottom = (o1 - o0 - 1) * p.stride_h + extent - s.params.in_h - s.params.pad_top;
+  s.params.pad_bottom = span - s.params.in_h - s.params.pad_top;
   return s;
 }
 
@@ -303,7 +308,7 @@ bool is_pointwise(const Conv2dNhwcKernel& k) {
 // smaller than the window.
 bool runs_by_rows(const Conv2dNhwcKernel& k) {
   const kernels::Conv2dParams& p = k.params;
-  const int64_t extent = (p.filter.kernel_h - 1) * p.dilation_h + 1;
+  const int64_t extent = window_rows(p, 1);
   return k.row_align == 1 && !k.scale.active() && p.pad_top < extent && p.pad_bottom < extent;
 }
 
@@ -312,16 +317,12 @@ bool is_depthwise(const Conv2dNhwcKernel& k) {
   return f.groups > 1 && f.groups == f.in_channels && f.groups == f.out_channels && runs_by_rows(k);
 }
 
-// Slot s is written by kernel `producer` and read by kernel `consumer` alone (no other reader, no alias,
-// no plan output: those live to the end). Its first use may come before the producer: a node's output
-// slots live from the node's first kernel, a layout conversion of its input maybe.
+// Slot s is written by kernel `producer` and read by kernel `consumer` alone. Its first use may come
+// before the producer: a node's output slots live from the node's first kernel, a layout conversion of
+// its input maybe.
 bool passes_only_between(const Plan& plan, int32_t s, size_t producer, size_t consumer) {
-  const Slot& sl = plan.slots[static_cast<size_t>(s)];
-  if (sl.kind != Slot::Kind::kArena || sl.first_use > static_cast<int32_t>(producer) || sl.last_use != static_cast<int32_t>(consumer))
-    return false;
-  for (size_t a = 0; a < plan.slots.size(); ++a)
-    if (static_cast<int32_t>(a) != s && plan.slots[a].kind == Slot::Kind::kAlias && plan.alias_root(static_cast<int32_t>(a)) == s) return false;
-  return true;
+  return plan.slots[static_cast<size_t>(s)].first_use <= static_cast<int32_t>(producer) &&
+         plan.last_read_by(s, static_cast<int32_t>(consumer));
 }
 
 }  // namespace
@@ -367,8 +368,7 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
     const int64_t in_row = d.in_w * d.filter.in_channels, out_row = d.out_w * d.filter.out_channels;
     // The most rows whose buffers fit the budget (the expanded input rows and the depthwise strip).
     auto floats_for = [&](int64_t r) {
-      return std::pair<size_t, size_t>{exp ? static_cast<size_t>(((r - 1) * d.stride_h + (d.filter.kernel_h - 1) * d.dilation_h + 1) * in_row) : 0,
-                                       proj ? static_cast<size_t>(r * out_row) : 0};
+      return std::pair<size_t, size_t>{exp ? static_cast<size_t>(window_rows(d, r) * in_row) : 0, proj ? static_cast<size_t>(r * out_row) : 0};
     };
     int64_t rows = 1;
     while (rows < d.out_h) {
@@ -382,8 +382,7 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
     // first conv computes up to every depthwise input row of a strip, (rows - 1) * stride + extent of them
     // where a task starts inside the image (a strip at the image's top reads fewer).
     size_t stage_scratch = 0;
-    const int64_t dw_rows_in = (rows - 1) * d.stride_h + (d.filter.kernel_h - 1) * d.dilation_h + 1;
-    if (exp) stage_scratch = kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_call(exp->params, 0, dw_rows_in).params);
+    if (exp) stage_scratch = kernels::hwy::conv2d_f32_scratch_floats(exp->packed, strip_call(exp->params, 0, window_rows(d, rows)).params);
     if (proj) stage_scratch = std::max(stage_scratch, kernels::hwy::conv2d_f32_scratch_floats(proj->packed, strip_call(proj->params, 0, rows).params));
     k->stage_scratch_floats = stage_scratch;
     auto round16 = [](size_t f) { return (f + 15) / 16 * 16; };  // keeps each buffer 64-byte aligned
@@ -402,23 +401,14 @@ void fuse_depth_first_convs(Plan& plan, int threads) {
     if (exp && proj) dead.push_back(dw->out);
     for (size_t j = i; j <= last; ++j)
       if (auto* c = conv_at(j); c->scratch >= 0) dead.push_back(c->scratch);
-    const int64_t tasks = row_tasks(threads, d.total_rows());
     k->work = work;
-    plan.kernels[i] = std::move(k);
-    plan.kernels.erase(plan.kernels.begin() + static_cast<std::ptrdiff_t>(i) + 1, plan.kernels.begin() + static_cast<std::ptrdiff_t>(last) + 1);
-    const int32_t lo = static_cast<int32_t>(i), removed = static_cast<int32_t>(last - i);
-    for (Slot& sl : plan.slots) {
-      auto move = [&](int32_t& u) {
-        if (u > lo + removed) u -= removed;
-        else if (u > lo) u = lo;
-      };
-      move(sl.first_use);
-      move(sl.last_use);
-    }
+    const size_t work_bytes = k->work_floats * sizeof(float) * static_cast<size_t>(row_tasks(threads, d.total_rows()));
+    plan.kernels[i] = std::move(k);  // `d` and the stage kernels are gone from here on
+    plan.merge_steps(i, last);
     for (int32_t s : dead) plan.slots[static_cast<size_t>(s)].kind = Slot::Kind::kDead;
     Slot& w = plan.slots[static_cast<size_t>(work)];
-    w.bytes = static_cast<const DepthFirstConvKernel*>(plan.kernels[i].get())->work_floats * sizeof(float) * static_cast<size_t>(tasks);
-    w.first_use = w.last_use = lo;
+    w.bytes = work_bytes;
+    w.first_use = w.last_use = static_cast<int32_t>(i);
   }
 }
 
