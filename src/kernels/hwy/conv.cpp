@@ -78,11 +78,7 @@ HWY_INLINE void ConvTile(const ConvGeometry& geo, const float* const* base, cons
       }
     }
   }
-  float* rows[MR];
-  for (size_t p = 0; p < NP; ++p) {
-    for (size_t r = 0; r < MR; ++r) rows[r] = out[r] + p * kPanel;
-    tiles[p].Store(e, rows, p + 1 == NP ? last_channels : kPanel);
-  }
+  StoreTiles(tiles, e, out, last_channels);
 }
 
 // Output rows [oh_begin, oh_end) of image n; `src` points at source row 0 of that image, which is padded

@@ -77,10 +77,8 @@ HWY_INLINE void SmallCinTile(const Steps& s, const float* a, const float* w, int
     }
   }
   float* outs[MR];
-  for (size_t p = 0; p < NP; ++p) {
-    for (size_t r = 0; r < MR; ++r) outs[r] = out + static_cast<int64_t>(r) * out_pixel_floats + static_cast<int64_t>(p * kPanel);
-    tiles[p].Store(e, outs, p + 1 == NP ? last_channels : kPanel);
-  }
+  for (size_t r = 0; r < MR; ++r) outs[r] = out + static_cast<int64_t>(r) * out_pixel_floats;
+  StoreTiles(tiles, e, outs, last_channels);
 }
 
 template <size_t kCin, class Steps>
