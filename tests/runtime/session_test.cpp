@@ -871,3 +871,68 @@ TEST(Session, QdqGemmWithFloatOutputRunsOnTheInt8Kernel) {
   ASSERT_GT(peak, 0.1f);
   EXPECT_LE(max_abs_diff(a, b), 1e-5f * peak) << "beyond float rounding of the as-written graph";
 }
+
+// ConvTranspose with constant weights (2-D, group 1) runs as a channels-last gemm + scatter; with the
+// weights fed as an input it runs the reference loop. Both on the same numbers: strides 1-3, kernels
+// 1x1-4x4, pads, output_padding, dilations, auto_pad, output_shape, with and without bias, channel
+// counts around the 16-wide panels, batch 2, 1 and 3 threads, a product block smaller than the image.
+TEST(Session, ConvTransposeGemmPathMatchesTheReferenceLoop) {
+  struct Case {
+    int64_t cin, cout, h, w, k;
+    std::vector<Attribute> attrs;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {16, 8, 6, 7, 2, {Attribute::make_ints("strides", {2, 2})}, true},
+      {5, 17, 5, 4, 3, {Attribute::make_ints("strides", {2, 2}), Attribute::make_ints("pads", {1, 1, 1, 1}),
+                        Attribute::make_ints("output_padding", {1, 1})}, false},
+      {33, 3, 4, 6, 4, {Attribute::make_ints("strides", {2, 2}), Attribute::make_ints("pads", {1, 2, 1, 0})}, true},
+      {7, 9, 5, 5, 3, {Attribute::make_ints("dilations", {2, 1}), Attribute::make_ints("pads", {0, 1, 2, 1})}, true},
+      {8, 40, 3, 5, 3, {Attribute::make_ints("strides", {3, 2}), Attribute::make_string("auto_pad", "SAME_UPPER")}, true},
+      {4, 6, 4, 4, 3, {Attribute::make_ints("strides", {2, 2}), Attribute::make_ints("output_shape", {8, 9})}, false},
+      {12, 16, 9, 8, 1, {}, true},
+      // 64 x 64 input pixels with 4 * 64 products each: more than one product block per image.
+      {24, 64, 64, 64, 2, {Attribute::make_ints("strides", {2, 2})}, true},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Tensor w = random_tensor({c.cin, c.cout, c.k, c.k}, 101 + static_cast<uint32_t>(i), 0.3f);
+    const Tensor bias = random_tensor({c.cout}, 201 + static_cast<uint32_t>(i), 0.5f);
+    auto build = [&](bool constant_weights) {
+      GraphBuilder g;
+      g.input("x", Shape{2, c.cin, c.h, c.w});
+      std::vector<std::string> ins = {"x", "w"};
+      if (constant_weights) {
+        g.init("w", w);
+      } else {
+        g.input("w", Shape{c.cin, c.cout, c.k, c.k});
+      }
+      if (c.bias) {
+        g.init("b", bias);
+        ins.push_back("b");
+      }
+      g.node("ConvTranspose", ins, {"y"}, c.attrs, "up").output("y");
+      return g;
+    };
+    const Tensor x = random_tensor({2, c.cin, c.h, c.w}, 11 + static_cast<uint32_t>(i));
+    const GraphBuilder constant = build(true);
+    Session reference(build(false).build());
+    const Tensor want = reference.run(std::vector<Tensor>{x, w})[0];
+    bool reference_loop = true;
+    for (const auto& l : reference.plan_info({x.shape(), w.shape()}).step_labels)
+      reference_loop = reference_loop && l.find("gemm") == std::string::npos;
+    EXPECT_TRUE(reference_loop) << "case " << i;
+    for (int threads : {1, 3}) {
+      SessionOptions o;
+      o.threads = threads;
+      Session fast(constant.build(), o);
+      bool gemm = false;
+      for (const auto& l : fast.plan_info({x.shape()}).step_labels) gemm = gemm || l.find("gemm") != std::string::npos;
+      EXPECT_TRUE(gemm) << "case " << i;
+      const Tensor got = fast.run({x})[0];
+      ASSERT_EQ(got.shape(), want.shape()) << "case " << i;
+      EXPECT_LT(max_abs_diff(got, want), 1e-4f) << "case " << i << ", " << threads << " threads";
+    }
+  }
+}
+

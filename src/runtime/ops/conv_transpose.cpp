@@ -1,6 +1,12 @@
-// ConvTranspose, reference: any number of spatial dims, groups, dilations, strides, pads, auto_pad,
-// output_padding and output_shape. Each input pixel scatters kernel-weighted values into the output.
+// ConvTranspose: any number of spatial dims, groups, dilations, strides, pads, auto_pad, output_padding
+// and output_shape by the reference loop (each input pixel scatters kernel-weighted values into the
+// output). The 2-D ungrouped case with constant weights (the upsampling layers of DBNet-style detectors
+// and U-Nets) runs channels-last as a gemm and a scatter: per block of input pixels, the packed gemm
+// gives every (kh, kw, output channel) product row of each pixel, and each (kh, kw) run of output
+// channels is added to its output pixel.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/ops/generic.h"
 
@@ -69,6 +75,70 @@ ConvTransposeGeometry geometry(const Builder& b) {
   return g;
 }
 
+// Input pixels per gemm block: the block's product rows (pixels x kh * kw * out_c floats) stay near
+// kGemmBlockBytes, so they are still in L2 when the scatter reads them back.
+constexpr size_t kGemmBlockBytes = 256 * 1024;
+// Fewer output channels than this are added in place without the kernel call (a 1-channel head's
+// scatter made one call per output value).
+constexpr int64_t kSimdAddChannels = 16;
+
+// 2-D, group 1, constant W: NHWC in and out, y = bias, then per block of input pixels P = X . W' (W'
+// is W as [in_c][kh][kw][out_c], packed once) and y[oh, ow, :] += P[pixel, (kh, kw), :] where
+// (oh, ow) = (ih, iw) * stride + (kh, kw) * dilation - pad_begin falls inside the output.
+class ConvTransposeGemmKernel final : public Kernel {
+ public:
+  kernels::PackedGemmF32 packed;
+  std::vector<float> bias;  // out_c
+  ConvTransposeGeometry g;
+  int64_t block_pixels = 1;
+  int32_t x = -1, y = -1, products = -1;
+
+  void run(const ExecContext& ctx) const override {
+    const float* xs = ctx.at<const float>(x);
+    float* ys = ctx.at<float>(y);
+    float* prod = ctx.at<float>(products);
+    const int64_t in_h = g.in_sp[0], in_w = g.in_sp[1], out_h = g.out_sp[0], out_w = g.out_sp[1];
+    const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1], cout = g.out_c, cin = g.in_c;
+    const int64_t cols = kh_n * kw_n * cout;
+    for (int64_t n = 0; n < g.batch; ++n) {
+      float* yn = ys + n * out_h * out_w * cout;
+      for (int64_t px = 0; px < out_h * out_w; ++px) std::copy_n(bias.data(), cout, yn + px * cout);
+      for (int64_t p0 = 0; p0 < in_h * in_w; p0 += block_pixels) {
+        const int64_t rows = std::min(block_pixels, in_h * in_w - p0);
+        const float* a = xs + (n * in_h * in_w + p0) * cin;
+        const int64_t panels = (cols + kernels::kPanelChannels - 1) / kernels::kPanelChannels;
+        if (ctx.threads() <= 1 || rows * cols * cin < 32768) {
+          kernels::hwy::gemm_f32(packed, a, cin, prod, cols, {0, rows, 0, cols}, kernels::Activation::none());
+        } else {
+          ctx.parallel(panels, [&](int64_t pb, int64_t pe) {
+            kernels::hwy::gemm_f32(packed, a, cin, prod, cols,
+                                   {0, rows, pb * kernels::kPanelChannels, std::min(cols, pe * kernels::kPanelChannels)},
+                                   kernels::Activation::none());
+          });
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t ih = (p0 + r) / in_w, iw = (p0 + r) % in_w;
+          for (int64_t kh = 0; kh < kh_n; ++kh) {
+            const int64_t oh = ih * g.stride[0] + kh * g.dilation[0] - g.pad_begin[0];
+            if (oh < 0 || oh >= out_h) continue;
+            for (int64_t kw = 0; kw < kw_n; ++kw) {
+              const int64_t ow = iw * g.stride[1] + kw * g.dilation[1] - g.pad_begin[1];
+              if (ow < 0 || ow >= out_w) continue;
+              float* dst = yn + (oh * out_w + ow) * cout;
+              const float* src = prod + r * cols + (kh * kw_n + kw) * cout;
+              if (cout < kSimdAddChannels) {
+                for (int64_t c = 0; c < cout; ++c) dst[c] += src[c];
+              } else {
+                kernels::hwy::add_f32(dst, src, dst, static_cast<size_t>(cout));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
 }  // namespace
 
 void compile_conv_transpose(Builder& b) {
@@ -81,6 +151,32 @@ void compile_conv_transpose(Builder& b) {
   }
   Shape out{g.batch, g.out_c};
   out.insert(out.end(), g.out_sp.begin(), g.out_sp.end());
+  const Tensor* wconst = b.constant(1);
+  const Tensor* bconst = b.has_input(2) ? b.constant(2) : nullptr;
+  if (g.in_sp.size() == 2 && g.group == 1 && wconst && (!b.has_input(2) || bconst)) {
+    auto k = std::make_unique<ConvTransposeGemmKernel>();
+    k->g = g;
+    const int64_t taps = g.kernel[0] * g.kernel[1], cols = taps * g.out_c;
+    k->packed = b.packed<kernels::PackedGemmF32>("conv_transpose_f32 " + std::to_string(g.in_c) + "x" + std::to_string(cols), {wconst}, [&] {
+      // W [in_c][out_c][kh][kw] -> [in_c][kh][kw][out_c]: a (kh, kw) tap's output channels side by side.
+      const float* w = wconst->data<float>();
+      std::vector<float> kn(static_cast<size_t>(g.in_c * cols));
+      for (int64_t c = 0; c < g.in_c; ++c)
+        for (int64_t m = 0; m < g.out_c; ++m)
+          for (int64_t t = 0; t < taps; ++t) kn[(c * taps + t) * g.out_c + m] = w[(c * g.out_c + m) * taps + t];
+      return kernels::hwy::pack_gemm_f32(kn.data(), g.in_c, cols, kernels::BLayout::kKN, nullptr, 1.0f);
+    });
+    k->bias.assign(static_cast<size_t>(g.out_c), 0.f);
+    if (bconst) std::copy_n(bconst->data<float>(), g.out_c, k->bias.begin());
+    k->block_pixels = std::max<int64_t>(1, static_cast<int64_t>(kGemmBlockBytes / sizeof(float)) / cols);
+    k->block_pixels = std::min(k->block_pixels, g.in_sp[0] * g.in_sp[1]);
+    k->x = b.input_nhwc(0);
+    k->y = b.output(0, DType::kF32, out, Layout::kNHWC);
+    k->products = b.scratch(static_cast<size_t>(k->block_pixels * cols) * sizeof(float));
+    k->label = b.node().label() + " [nhwc gemm " + std::to_string(g.in_c) + "x" + std::to_string(cols) + " + scatter]";
+    b.emit(std::move(k));
+    return;
+  }
   const int32_t x_slot = b.input_plain(0), w_slot = b.input_plain(1), b_slot = b.has_input(2) ? b.input_plain(2) : -1;
   const int32_t y_slot = b.output(0, DType::kF32, out);
   emit_closure(b, [=](const ExecContext& ctx) {
