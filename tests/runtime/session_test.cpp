@@ -936,3 +936,108 @@ TEST(Session, ConvTransposeGemmPathMatchesTheReferenceLoop) {
   }
 }
 
+
+// Resize of a channels-last image in height and width runs per output pixel over channel rows
+// (ResizeNhwcKernel); the plain reference plan runs the general gather. Nearest (every nearest_mode),
+// linear and cubic, up and down, scales and sizes, several coordinate modes, batch 2, 1 and 3 threads.
+TEST(Session, ChannelsLastResizeMatchesThePlainGather) {
+  struct Case {
+    std::string mode, ctm, nearest;
+    std::vector<float> scales;
+    std::vector<int64_t> sizes;
+    bool channels_last = true;  // false: the channel dim is remapped too, the general gather must run
+  };
+  const std::vector<Case> cases = {
+      {"nearest", "asymmetric", "floor", {1, 1, 2, 2}, {}},
+      {"nearest", "half_pixel", "round_prefer_floor", {1, 1, 3, 1.5f}, {}},
+      {"nearest", "align_corners", "round_prefer_ceil", {}, {2, 5, 7, 11}},
+      {"nearest", "tf_half_pixel_for_nn", "round_prefer_floor", {1, 1, 0.5f, 0.6f}, {}},
+      // Channel c reads channel c + 1 here ((c + 0.5) rounded up): not a height/width resize.
+      {"nearest", "tf_half_pixel_for_nn", "ceil", {1, 1, 0.5f, 0.6f}, {}, false},
+      {"linear", "half_pixel", "", {1, 1, 2, 2}, {}},
+      {"linear", "align_corners", "", {}, {2, 5, 13, 4}},
+      {"linear", "pytorch_half_pixel", "", {1, 1, 0.5f, 1.7f}, {}},
+      {"cubic", "asymmetric", "", {1, 1, 1.5f, 2.5f}, {}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    GraphBuilder g;
+    g.input("x", Shape{2, 3, 9, 8});
+    g.random_init("w", {5, 3, 3, 3}).random_init("b", {5}, 0.1f);
+    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    g.init("roi", Tensor::from_f32({0}, {}));
+    std::vector<std::string> ins = {"c", "roi"};
+    if (!c.scales.empty()) {
+      g.init("scales", Tensor::from_f32({4}, c.scales));
+      ins.push_back("scales");
+    } else {
+      g.init("scales", Tensor::from_f32({0}, {}));
+      g.init("sizes", Tensor::from_i64({4}, c.sizes));
+      ins.push_back("scales");
+      ins.push_back("sizes");
+    }
+    std::vector<Attribute> attrs = {Attribute::make_string("mode", c.mode), Attribute::make_string("coordinate_transformation_mode", c.ctm)};
+    if (!c.nearest.empty()) attrs.push_back(Attribute::make_string("nearest_mode", c.nearest));
+    g.node("Resize", ins, {"y"}, attrs, "up").output("y");
+    const Tensor x = random_tensor({2, 3, 9, 8}, 31 + static_cast<uint32_t>(i));
+    Session ref(g.build(), reference_options());
+    const Tensor want = ref.run({x})[0];
+    for (int threads : {1, 3}) {
+      SessionOptions o;
+      o.threads = threads;
+      Session fast(g.build(), o);
+      bool nhwc = false;
+      for (const auto& l : fast.plan_info({x.shape()}).step_labels)
+        nhwc = nhwc || (l.find("Resize") != std::string::npos && l.find("[nhwc]") != std::string::npos);
+      EXPECT_EQ(nhwc, c.channels_last) << "case " << i;
+      const Tensor got = fast.run({x})[0];
+      ASSERT_EQ(got.shape(), want.shape()) << "case " << i;
+      EXPECT_LT(max_abs_diff(got, want), 1e-5f) << "case " << i << ", " << threads << " threads";
+    }
+  }
+}
+
+// Pad of a channels-last value stays channels-last (the rows of the NHWC order, channel pads included);
+// the plain reference plan pads NCHW. Constant (with a run-time fill value and with negative pads),
+// edge and reflect modes, pads on every dim, batch 2.
+TEST(Session, ChannelsLastPadMatchesThePlainPad) {
+  struct Case {
+    std::string mode;
+    std::vector<int64_t> pads;  // begin N C H W, end N C H W
+    bool runtime_value;
+  };
+  const std::vector<Case> cases = {
+      {"constant", {0, 0, 0, 0, 0, 4, 0, 0}, false},   // BlazeFace: channels 5 -> 9
+      {"constant", {0, 2, 1, 0, 0, 1, 0, 3}, true},    // a fill value fed at run time
+      {"constant", {1, 0, -1, 2, 0, 3, 2, -2}, false}, // batch padded, rows and columns cropped
+      {"edge", {0, 1, 2, 1, 0, 0, 1, 2}, false},
+      {"reflect", {0, 2, 3, 1, 0, 1, 2, 3}, false},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    GraphBuilder g;
+    g.input("x", Shape{2, 3, 7, 6});
+    g.random_init("w", {5, 3, 3, 3}).random_init("b", {5}, 0.1f);
+    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    g.init("pads", Tensor::from_i64({8}, c.pads));
+    std::vector<std::string> ins = {"c", "pads"};
+    std::vector<Tensor> feed = {random_tensor({2, 3, 7, 6}, 41 + static_cast<uint32_t>(i))};
+    if (c.runtime_value) {
+      g.input("v", Shape{});
+      ins.push_back("v");
+      feed.push_back(Tensor::from_f32({}, std::vector<float>{2.5f}));
+    }
+    g.node("Pad", ins, {"y"}, {Attribute::make_string("mode", c.mode)}, "pad").output("y");
+    Session ref(g.build(), reference_options());
+    const Tensor want = ref.run(feed)[0];
+    Session fast(g.build());
+    std::vector<Shape> shapes;
+    for (const auto& t : feed) shapes.push_back(t.shape());
+    bool nhwc = false;
+    for (const auto& l : fast.plan_info(shapes).step_labels) nhwc = nhwc || (l.find("Pad") != std::string::npos && l.find("[nhwc]") != std::string::npos);
+    EXPECT_TRUE(nhwc) << "case " << i;
+    const Tensor got = fast.run(feed)[0];
+    ASSERT_EQ(got.shape(), want.shape()) << "case " << i;
+    EXPECT_LT(max_abs_diff(got, want), 1e-5f) << "case " << i;
+  }
+}

@@ -1,6 +1,8 @@
 // Resize (nearest, n-linear and cubic; every coordinate_transformation_mode and nearest_mode of
 // opset 10-17) and the older Upsample. Per output dim the source indices and weights are
-// precomputed at compile time; the kernel only gathers.
+// precomputed at compile time; the kernel only gathers. A channels-last image resized in height and
+// width only (the upsampling of FPNs, U-Nets, segmentation heads) runs per output pixel over whole
+// channel rows (ResizeNhwcKernel): the same taps, weights and summation order, so the same bits.
 #include <cmath>
 
 #include "runtime/ops/generic.h"
@@ -60,6 +62,51 @@ class ResizeKernel final : public Kernel {
     }
   }
 };
+
+// Batch and channels kept, height and width resized, NHWC in and out: output pixel (n, oh, ow) is the
+// weighted sum of the input pixels of its row taps x column taps, one channel row at a time. The sum
+// starts from 0 and adds (w_row * w_col) * x tap by tap in ResizeKernel's order (rows outer).
+class ResizeNhwcKernel final : public Kernel {
+ public:
+  int32_t in = -1, out = -1;
+  int64_t batch = 0, channels = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  AxisMap rows, cols;  // offsets here are source row / column indices
+  void run(const ExecContext& ctx) const override {
+    const float* x = ctx.at<const float>(in);
+    float* y = ctx.at<float>(out);
+    const int64_t c_n = channels;
+    run_row_tasks(ctx, batch * out_h, 1, [&](int64_t row_begin, int64_t row_end, int64_t) {
+      for (int64_t row = row_begin; row < row_end; ++row) {
+        const int64_t n = row / out_h, oh = row % out_h;
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          float* dst = y + ((n * out_h + oh) * out_w + ow) * c_n;
+          const int64_t r0 = rows.begin[oh], r1 = rows.begin[oh + 1], q0 = cols.begin[ow], q1 = cols.begin[ow + 1];
+          if (r1 - r0 == 1 && q1 - q0 == 1 && rows.weight[r0] == 1.f && cols.weight[q0] == 1.f) {
+            // One tap of weight 1 (nearest): 0 + 1 * x is x, for -0 too once added to +0; copy it.
+            const float* src = x + ((n * in_h + rows.offset[r0]) * in_w + cols.offset[q0]) * c_n;
+            for (int64_t c = 0; c < c_n; ++c) dst[c] = 0.f + src[c];
+            continue;
+          }
+          for (int64_t c = 0; c < c_n; ++c) dst[c] = 0.f;
+          for (int64_t i = r0; i < r1; ++i)
+            for (int64_t j = q0; j < q1; ++j) {
+              const float w = rows.weight[i] * cols.weight[j];
+              const float* src = x + ((n * in_h + rows.offset[i]) * in_w + cols.offset[j]) * c_n;
+              for (int64_t c = 0; c < c_n; ++c) dst[c] += w * src[c];
+            }
+        }
+      }
+    });
+  }
+};
+
+// Whether dim d of the map reads output index o from input index o with weight 1, for every o.
+bool identity_axis(const AxisMap& m, int64_t len, int64_t stride) {
+  if (static_cast<int64_t>(m.begin.size()) != len + 1) return false;
+  for (int64_t o = 0; o < len; ++o)
+    if (m.begin[o + 1] - m.begin[o] != 1 || m.offset[m.begin[o]] != o * stride || m.weight[m.begin[o]] != 1.f) return false;
+  return true;
+}
 
 double nearest_index(double xo, const std::string& mode, const Builder& b) {
   if (mode == "floor") return std::floor(xo);
@@ -187,6 +234,27 @@ void compile_resize_or_upsample(Builder& b, bool upsample) {
       m.outside.push_back(outside ? 1 : 0);
     }
     k->axes.push_back(std::move(m));
+  }
+  bool any_outside = false;
+  for (const auto& m : k->axes)
+    for (uint8_t o : m.outside) any_outside = any_outside || o != 0;
+  if (r == 4 && !x.is_constant() && x.layout == Layout::kNHWC && !any_outside && out[0] == x.shape[0] && out[1] == x.shape[1] &&
+      identity_axis(k->axes[0], out[0], in_stride[0]) && identity_axis(k->axes[1], out[1], in_stride[1])) {
+    auto nk = std::make_unique<ResizeNhwcKernel>();
+    nk->batch = out[0];
+    nk->channels = out[1];
+    nk->in_h = x.shape[2];
+    nk->in_w = x.shape[3];
+    nk->out_h = out[2];
+    nk->out_w = out[3];
+    nk->rows = std::move(k->axes[2]);
+    nk->cols = std::move(k->axes[3]);
+    for (int64_t& o : nk->rows.offset) o /= in_stride[2];  // NCHW element offsets -> row indices
+    nk->in = b.input_nhwc(0);
+    nk->out = b.output(0, DType::kF32, out, Layout::kNHWC);
+    nk->label = node.label() + " [nhwc]";
+    b.emit(std::move(nk));
+    return;
   }
   k->in = b.input_plain(0);
   k->out = b.output(0, DType::kF32, out);
