@@ -257,7 +257,7 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
   constexpr size_t kCols = (kB - 1) * S + K;
   const DF d;
   VF acc[kB];
-  const VF b = hn::Load(d, bias);
+  const VF b = hn::LoadU(d, bias);
   EDGEQ_UNROLL_ALL
   for (size_t i = 0; i < kB; ++i) acc[i] = b;
   EDGEQ_UNROLL_ALL
@@ -281,7 +281,7 @@ HWY_INLINE void DepthwiseBlock(const float* const* rows, int64_t col0, int64_t i
     }
     EDGEQ_UNROLL_ALL
     for (int64_t kw = 0; kw < K; ++kw) {
-      const VF wv = hn::Load(d, w + (kh * K + kw) * c16);
+      const VF wv = hn::LoadU(d, w + (kh * K + kw) * c16);
       EDGEQ_UNROLL_ALL
       for (size_t i = 0; i < kB; ++i) acc[i] = hn::MulAdd(col[i * S + kw], wv, acc[i]);
     }
@@ -310,7 +310,7 @@ HWY_INLINE void DepthwiseBlockPair(const float* const* rows, int64_t col0, int64
   constexpr size_t kCols = kB - 1 + K;
   const DF d;
   VF acc0[kB], acc1[kB];
-  const VF b = hn::Load(d, bias);
+  const VF b = hn::LoadU(d, bias);
   EDGEQ_UNROLL_ALL
   for (size_t i = 0; i < kB; ++i) acc0[i] = acc1[i] = b;
   EDGEQ_UNROLL_ALL
@@ -322,7 +322,7 @@ HWY_INLINE void DepthwiseBlockPair(const float* const* rows, int64_t col0, int64
     if (r < K) {
       EDGEQ_UNROLL_ALL
       for (int64_t kw = 0; kw < K; ++kw) {
-        const VF wv = hn::Load(d, w + (r * K + kw) * c16);
+        const VF wv = hn::LoadU(d, w + (r * K + kw) * c16);
         EDGEQ_UNROLL_ALL
         for (size_t i = 0; i < kB; ++i) acc0[i] = hn::MulAdd(col[i + kw], wv, acc0[i]);
       }
@@ -330,7 +330,7 @@ HWY_INLINE void DepthwiseBlockPair(const float* const* rows, int64_t col0, int64
     if (r >= 1) {
       EDGEQ_UNROLL_ALL
       for (int64_t kw = 0; kw < K; ++kw) {
-        const VF wv = hn::Load(d, w + ((r - 1) * K + kw) * c16);
+        const VF wv = hn::LoadU(d, w + ((r - 1) * K + kw) * c16);
         EDGEQ_UNROLL_ALL
         for (size_t i = 0; i < kB; ++i) acc1[i] = hn::MulAdd(col[i + kw], wv, acc1[i]);
       }
@@ -361,7 +361,7 @@ HWY_INLINE void DepthwisePixelVecs(const float* const* row_base, int64_t c, int6
   const DF d;
   VF acc[kC];
   EDGEQ_UNROLL_ALL
-  for (size_t j = 0; j < kC; ++j) acc[j] = hn::Load(d, bias + c + static_cast<int64_t>(j * kLanes));
+  for (size_t j = 0; j < kC; ++j) acc[j] = hn::LoadU(d, bias + c + static_cast<int64_t>(j * kLanes));
   for (int64_t kh = 0; kh < K; ++kh) {
     if (row_base[kh] == nullptr) continue;
     for (int64_t kw = 0; kw < K; ++kw) {
@@ -371,7 +371,7 @@ HWY_INLINE void DepthwisePixelVecs(const float* const* row_base, int64_t c, int6
       const float* wk = w + (kh * K + kw) * c16 + c;
       EDGEQ_UNROLL_ALL
       for (size_t j = 0; j < kC; ++j)
-        acc[j] = hn::MulAdd(hn::LoadU(d, in + j * kLanes), hn::Load(d, wk + j * kLanes), acc[j]);
+        acc[j] = hn::MulAdd(hn::LoadU(d, in + j * kLanes), hn::LoadU(d, wk + j * kLanes), acc[j]);
     }
   }
   EDGEQ_UNROLL_ALL
@@ -393,7 +393,7 @@ HWY_INLINE void WithInteriorActivation(edgeq::kernels::ActivationKind kind, cons
   }
 }
 
-// Output row `oh` of image n, full channel vectors [0, full), K x K at stride S, undilated. The columns
+// Output row `oh` of image n, channel vectors [c_begin, c_end), K x K at stride S, undilated. The columns
 // [ow_lo, ow_hi) whose taps are inside the input row run in blocks of kDepthwiseBlock, every channel
 // vector of a block before the next block (the block's window, 3 x 10 pixels at 3x3 stride 1, stays in
 // L1; sweeping the row one channel vector at a time read a cache line per pixel: the stride-1 layers of
@@ -404,7 +404,7 @@ HWY_INLINE void WithInteriorActivation(edgeq::kernels::ActivationKind kind, cons
 // interior false: the border columns only (DepthwisePairInterior ran the blocks).
 template <int64_t K, int64_t S>
 void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row, int64_t n,
-                  int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e,
+                  int64_t oh, int64_t c_begin, int64_t c_end, int64_t c16, int64_t ow_lo, int64_t ow_hi, const EpilogueVecs& e,
                   bool interior) {
   const int64_t channels = packed.filter.out_channels;
   constexpr int64_t kBlock = static_cast<int64_t>(kDepthwiseBlock);
@@ -419,7 +419,7 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
   // activation Act.
   auto columns = [&](int64_t ow, auto block, auto checked, auto act, size_t stores = decltype(block)::value) {
     const int64_t col0 = ow * S - p.pad_left;
-    for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
+    for (int64_t c = c_begin; c < c_end; c += static_cast<int64_t>(kLanes)) {
       const float* rows[K];
       for (int64_t kh = 0; kh < K; ++kh) rows[kh] = row_base[kh] ? row_base[kh] + c : nullptr;
       DepthwiseBlock<K, S, decltype(block)::value, decltype(checked)::value, decltype(act)>(
@@ -431,10 +431,10 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
     const int64_t col0 = ow * S - p.pad_left;
     float* out = out_row + ow * channels;
     constexpr int64_t kFour = 4 * static_cast<int64_t>(kLanes);
-    int64_t c = 0;
-    for (; c + kFour <= full; c += kFour)
+    int64_t c = c_begin;
+    for (; c + kFour <= c_end; c += kFour)
       DepthwisePixelVecs<K, 4>(row_base, c, col0, p.in_w, channels, packed.weights, c16, packed.bias, e, out);
-    for (; c < full; c += static_cast<int64_t>(kLanes))
+    for (; c < c_end; c += static_cast<int64_t>(kLanes))
       DepthwisePixelVecs<K, 1>(row_base, c, col0, p.in_w, channels, packed.weights, c16, packed.bias, e, out);
   };
   using Full = std::integral_constant<size_t, kDepthwiseBlock>;
@@ -474,7 +474,7 @@ void DepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p, const fl
 // DepthwiseRow's (interior false).
 template <int64_t K>
 void DepthwisePairInterior(const PackedConv2dF32& packed, const Conv2dParams& p, const float* input, float* out_row0,
-                           int64_t n, int64_t oh, int64_t full, int64_t c16, int64_t ow_lo, int64_t ow_hi,
+                           int64_t n, int64_t oh, int64_t c_begin, int64_t c_end, int64_t c16, int64_t ow_lo, int64_t ow_hi,
                            const EpilogueVecs& e) {
   const int64_t channels = packed.filter.out_channels;
   constexpr int64_t kBlock = static_cast<int64_t>(kDepthwiseBlock);
@@ -485,7 +485,7 @@ void DepthwisePairInterior(const PackedConv2dF32& packed, const Conv2dParams& p,
     for (int64_t ow = ow_lo; ow < ow_hi; ow += kBlock) {
       const int64_t start = std::min(ow, ow_hi - kBlock);
       const int64_t col0 = start - p.pad_left;
-      for (int64_t c = 0; c < full; c += static_cast<int64_t>(kLanes)) {
+      for (int64_t c = c_begin; c < c_end; c += static_cast<int64_t>(kLanes)) {
         const float* rows[K + 1];
         for (int64_t r = 0; r <= K; ++r) rows[r] = row_base[r] + c;
         DepthwiseBlockPair<K, kDepthwiseBlock, decltype(act)>(rows, col0, channels, packed.weights + c, c16, packed.bias + c,
@@ -499,7 +499,7 @@ void DepthwisePairInterior(const PackedConv2dF32& packed, const Conv2dParams& p,
 // DepthwiseRow for this call's kernel and stride, or nullptr (other sizes, dilation, unequal strides:
 // the pixel and quad path).
 using DepthwiseRowFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
-                                int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&, bool);
+                                int64_t, int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&, bool);
 DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dParams& p) {
   const auto& f = packed.filter;
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != p.stride_w || f.kernel_h != f.kernel_w) return nullptr;
@@ -514,7 +514,7 @@ DepthwiseRowFn SelectDepthwiseRow(const PackedConv2dF32& packed, const Conv2dPar
 // DepthwisePairInterior for this call, or nullptr: where DepthwiseRow runs at stride 1, on 32-register
 // targets (two rows of 8 sums and up to 12 columns).
 using DepthwisePairFn = void (*)(const PackedConv2dF32&, const Conv2dParams&, const float*, float*, int64_t, int64_t,
-                                 int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
+                                 int64_t, int64_t, int64_t, int64_t, int64_t, const EpilogueVecs&);
 DepthwisePairFn SelectDepthwisePair(const PackedConv2dF32& packed, const Conv2dParams& p) {
   if constexpr (kDepthwiseBlock != 8) {
     return nullptr;
@@ -529,6 +529,11 @@ void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const f
   const int64_t channels = packed.filter.out_channels;
   const int64_t c16 = (channels + kPanel - 1) / kPanel * kPanel;
   const int64_t full = channels / static_cast<int64_t>(kLanes) * static_cast<int64_t>(kLanes);
+  // Channels past the last full vector, when there is one (24 = 16 + 8: BlazeFace): the block paths run one
+  // more vector ending at the last channel, overlapping the one before (its sums are the same bits, stored
+  // twice), instead of the one-pixel loop below (2.7 GMAC/s on BlazeFace's 64x64x24 5x5).
+  const int64_t tail = channels > full && full > 0 ? channels - static_cast<int64_t>(kLanes) : -1;
+  const int64_t block_end = tail >= 0 ? channels : full;
   const EpilogueVecs e(p.activation);
   // Output columns whose every tap is inside the input row: [ow_lo, ow_hi).
   const int64_t reach = (packed.filter.kernel_w - 1) * p.dilation_w;
@@ -548,15 +553,17 @@ void ConvDepthwise(const PackedConv2dF32& packed, const Conv2dParams& p, const f
     pair_done = false;
     if (interior && depthwise_pair && full > 0 && ow_hi - ow_lo >= static_cast<int64_t>(kDepthwiseBlock) &&
         row + 1 < row_end && oh + 1 < p.out_h && oh - p.pad_top >= 0 && oh - p.pad_top + kernel_h + 1 <= p.in_h) {
-      depthwise_pair(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e);
+      depthwise_pair(packed, p, input, out_row, n, oh, 0, full, c16, ow_lo, ow_hi, e);
+      if (tail >= 0) depthwise_pair(packed, p, input, out_row, n, oh, tail, channels, c16, ow_lo, ow_hi, e);
       interior = false;
       pair_done = true;
     }
     // The block path covers the full channel vectors; the loop below the rest.
     int64_t c = 0;
     if (depthwise_row) {
-      depthwise_row(packed, p, input, out_row, n, oh, full, c16, ow_lo, ow_hi, e, interior);
-      c = full;
+      depthwise_row(packed, p, input, out_row, n, oh, 0, full, c16, ow_lo, ow_hi, e, interior);
+      if (tail >= 0) depthwise_row(packed, p, input, out_row, n, oh, tail, channels, c16, ow_lo, ow_hi, e, interior);
+      c = block_end;
     }
     for (; c < channels; c += static_cast<int64_t>(kLanes)) {
       const size_t valid = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kLanes), channels - c));

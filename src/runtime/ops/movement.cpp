@@ -1,6 +1,8 @@
 // Data movement, any dtype (copied by element size): Transpose, Concat, Split, Slice, Pad, Gather.
 // Concat along channels keeps NHWC when its inputs are (DenseNet/Inception-style blocks).
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "runtime/ops/common.h"
 
@@ -264,6 +266,10 @@ void compile_split(Builder& b) {
 }
 
 namespace {
+// Row by row over the last dim: a row whose outer indices fall outside the input (constant mode) is
+// the fill; otherwise its inside run is one copy and only its padded ends are mapped one by one (the
+// element-wise odometer took 0.9 ms on one of BlazeFace's channel pads). Shapes and pads are the
+// physical ones: for a channels-last value the compiler passes them in NHWC order.
 class PadKernel final : public Kernel {
  public:
   enum class Mode { kConstant, kReflect, kEdge } mode = Mode::kConstant;
@@ -272,40 +278,56 @@ class PadKernel final : public Kernel {
   std::vector<int64_t> pad_begin;
   std::vector<std::byte> value;  // constant fill, one element
   size_t es = 4;
+  // The input index output index i - pad reads along a dim of n, or -1 for the constant fill.
+  int64_t source_index(int64_t i, int64_t n) const {
+    if (i >= 0 && i < n) return i;
+    if (mode == Mode::kConstant) return -1;
+    if (mode == Mode::kEdge) return std::clamp<int64_t>(i, 0, n - 1);
+    const int64_t period = 2 * (n - 1);  // reflect without repeating the edge
+    if (period == 0) return 0;
+    i = ((i % period) + period) % period;
+    return i >= n ? period - i : i;
+  }
   void run(const ExecContext& ctx) const override {
     const auto* src = ctx.at<const std::byte>(in);
     auto* dst = ctx.at<std::byte>(out);
     const std::byte* fill = value_slot >= 0 ? ctx.at<const std::byte>(value_slot) : value.data();
     const size_t r = out_shape.size();
-    const auto ist = strides_of(in_shape);
     const int64_t total = numel(out_shape);
-    for (int64_t o = 0; o < total; ++o) {
-      int64_t rem = o, off = 0;
+    if (total == 0) return;
+    if (r == 0) {
+      std::memcpy(dst, src, es);
+      return;
+    }
+    const auto ist = strides_of(in_shape);
+    const int64_t row_out = out_shape[r - 1], row_in = in_shape[r - 1], pad = pad_begin[r - 1];
+    const int64_t lo = std::clamp<int64_t>(pad, 0, row_out), hi = std::clamp<int64_t>(pad + row_in, lo, row_out);
+    std::vector<int64_t> idx(r - 1, 0);  // the output row's outer indices (an odometer, last fastest)
+    for (int64_t row = 0; row < total / row_out; ++row) {
+      std::byte* drow = dst + static_cast<size_t>(row * row_out) * es;
+      int64_t off = 0;
       bool inside = true;
-      for (size_t d = r; d-- > 0;) {
-        int64_t i = rem % out_shape[d] - pad_begin[d];
-        rem /= out_shape[d];
-        const int64_t n = in_shape[d];
-        if (i < 0 || i >= n) {
-          if (mode == Mode::kConstant) {
-            inside = false;
-            break;
-          }
-          if (mode == Mode::kEdge) {
-            i = std::clamp<int64_t>(i, 0, n - 1);
-          } else {  // reflect without repeating the edge
-            const int64_t period = 2 * (n - 1);
-            if (period == 0) {
-              i = 0;
-            } else {
-              i = ((i % period) + period) % period;
-              if (i >= n) i = period - i;
-            }
-          }
-        }
+      for (size_t d = 0; d + 1 < r && inside; ++d) {
+        const int64_t i = source_index(idx[d] - pad_begin[d], in_shape[d]);
+        inside = i >= 0;
         off += i * ist[d];
       }
-      std::memcpy(dst + o * es, inside ? src + off * es : fill, es);
+      if (!inside) {
+        for (int64_t j = 0; j < row_out; ++j) std::memcpy(drow + static_cast<size_t>(j) * es, fill, es);
+      } else {
+        const std::byte* srow = src + static_cast<size_t>(off) * es;
+        if (hi > lo) std::memcpy(drow + static_cast<size_t>(lo) * es, srow + static_cast<size_t>(lo - pad) * es, static_cast<size_t>(hi - lo) * es);
+        for (int64_t j = 0; j < row_out; ++j) {
+          if (j == lo) j = std::max(hi, lo);  // the copied run
+          if (j >= row_out) break;
+          const int64_t i = source_index(j - pad, row_in);
+          std::memcpy(drow + static_cast<size_t>(j) * es, i >= 0 ? srow + static_cast<size_t>(i) * es : fill, es);
+        }
+      }
+      for (size_t d = r - 1; d-- > 0;) {
+        if (++idx[d] < out_shape[d]) break;
+        idx[d] = 0;
+      }
     }
   }
 };
@@ -353,9 +375,21 @@ void compile_pad(Builder& b) {
       b.invalid("reflect pads must be smaller than the dim");
     if (k->mode != PadKernel::Mode::kConstant && x.shape[d] == 0 && (pads[d] || pads[d + r])) b.invalid("cannot pad an empty dim in this mode");
   }
+  k->pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
+  if (r == 4 && !x.is_constant() && x.layout == Layout::kNHWC && (x.dtype == DType::kF32 || x.dtype == DType::kU8)) {
+    // Channels-last in and out (BlazeFace pads channels between convs): the same kernel over NHWC order.
+    auto nhwc = [](const auto& v) { return std::decay_t<decltype(v)>{v[0], v[2], v[3], v[1]}; };
+    k->in_shape = nhwc(x.shape);
+    k->out_shape = nhwc(out);
+    k->pad_begin = nhwc(k->pad_begin);
+    k->in = b.input_nhwc(0);
+    k->out = b.output(0, x.dtype, out, Layout::kNHWC);
+    k->label = b.node().label() + " [nhwc]";
+    b.emit(std::move(k));
+    return;
+  }
   k->in_shape = x.shape;
   k->out_shape = out;
-  k->pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
   k->in = b.input_plain(0);
   k->out = b.output(0, x.dtype, out);
   b.emit(std::move(k));
