@@ -303,6 +303,8 @@ class PadKernel final : public Kernel {
     const int64_t row_out = out_shape[r - 1], row_in = in_shape[r - 1], pad = pad_begin[r - 1];
     const int64_t lo = std::clamp<int64_t>(pad, 0, row_out), hi = std::clamp<int64_t>(pad + row_in, lo, row_out);
     std::vector<int64_t> idx(r - 1, 0);  // the output row's outer indices (an odometer, last fastest)
+    std::vector<std::byte> fill_row(static_cast<size_t>(row_out) * es);  // a whole row of the constant
+    for (int64_t j = 0; j < row_out; ++j) std::memcpy(fill_row.data() + static_cast<size_t>(j) * es, fill, es);
     for (int64_t row = 0; row < total / row_out; ++row) {
       std::byte* drow = dst + static_cast<size_t>(row * row_out) * es;
       int64_t off = 0;
@@ -313,15 +315,19 @@ class PadKernel final : public Kernel {
         off += i * ist[d];
       }
       if (!inside) {
-        for (int64_t j = 0; j < row_out; ++j) std::memcpy(drow + static_cast<size_t>(j) * es, fill, es);
+        std::memcpy(drow, fill_row.data(), fill_row.size());
       } else {
         const std::byte* srow = src + static_cast<size_t>(off) * es;
         if (hi > lo) std::memcpy(drow + static_cast<size_t>(lo) * es, srow + static_cast<size_t>(lo - pad) * es, static_cast<size_t>(hi - lo) * es);
-        for (int64_t j = 0; j < row_out; ++j) {
-          if (j == lo) j = std::max(hi, lo);  // the copied run
-          if (j >= row_out) break;
-          const int64_t i = source_index(j - pad, row_in);
-          std::memcpy(drow + static_cast<size_t>(j) * es, i >= 0 ? srow + static_cast<size_t>(i) * es : fill, es);
+        if (mode == Mode::kConstant) {  // the ends are the fill
+          std::memcpy(drow, fill_row.data(), static_cast<size_t>(lo) * es);
+          std::memcpy(drow + static_cast<size_t>(hi) * es, fill_row.data(), static_cast<size_t>(row_out - hi) * es);
+        } else {
+          for (int64_t j = 0; j < row_out; ++j) {
+            if (j == lo) j = std::max(hi, lo);  // the copied run
+            if (j >= row_out) break;
+            std::memcpy(drow + static_cast<size_t>(j) * es, srow + static_cast<size_t>(source_index(j - pad, row_in)) * es, es);
+          }
         }
       }
       for (size_t d = r - 1; d-- > 0;) {
