@@ -1114,3 +1114,41 @@ TEST(Session, PackedRecurrentLayersMatchTheReferenceSums) {
     }
   }
 }
+
+// ReduceMean over height and width of a channels-last value runs GlobalAveragePool's NHWC kernel
+// (keepdims 1 and 0, axes as an attribute and as an input, negative axes); other axes keep the
+// general reduction. Against the plain reference plan.
+TEST(Session, SpatialReduceMeanOfChannelsLastUsesThePoolKernel) {
+  struct Case {
+    int64_t opset;
+    std::vector<int64_t> axes;
+    int64_t keepdims;
+    bool pool_kernel;
+  };
+  const std::vector<Case> cases = {{13, {2, 3}, 0, true}, {13, {-1, -2}, 1, true}, {18, {2, 3}, 0, true}, {13, {1, 2}, 1, false}};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    GraphBuilder g(c.opset);
+    g.input("x", Shape{2, 3, 7, 6});
+    g.random_init("w", {20, 3, 3, 3}).random_init("b", {20}, 0.1f);
+    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    std::vector<Attribute> attrs = {Attribute::make_int("keepdims", c.keepdims)};
+    std::vector<std::string> ins = {"c"};
+    if (c.opset >= 18) {
+      g.init("axes", Tensor::from_i64({static_cast<int64_t>(c.axes.size())}, c.axes));
+      ins.push_back("axes");
+    } else {
+      attrs.push_back(Attribute::make_ints("axes", c.axes));
+    }
+    g.node("ReduceMean", ins, {"y"}, attrs, "mean").output("y");
+    const Tensor x = random_tensor({2, 3, 7, 6}, 51 + static_cast<uint32_t>(i));
+    Session ref(g.build(), reference_options());
+    Session fast(g.build());
+    bool pool = false;
+    for (const auto& l : fast.plan_info({x.shape()}).step_labels) pool = pool || (l.find("ReduceMean") != std::string::npos && l.find("[nhwc]") != std::string::npos);
+    EXPECT_EQ(pool, c.pool_kernel) << "case " << i;
+    const Tensor want = ref.run({x})[0], got = fast.run({x})[0];
+    ASSERT_EQ(got.shape(), want.shape()) << "case " << i;
+    EXPECT_LT(max_abs_diff(got, want), 1e-5f) << "case " << i;
+  }
+}

@@ -21,6 +21,10 @@ std::string activation_note(const kernels::Activation& act);
 // large maps would otherwise go to memory and back. Before plan_memory; `threads` as the plan was
 // compiled for.
 void fuse_depth_first_convs(Plan& plan, int threads);
+// The mean over height and width of the node's input 0, a channels-last rank-4 f32 value, as output 0
+// of `out_shape` ([N, C, 1, 1] or [N, C]): GlobalAveragePool's NHWC kernel, also ReduceMean's over the
+// spatial axes (ShuffleNet's head).
+void emit_spatial_mean_nhwc(Builder& b, const Shape& out_shape);
 
 // Calls F.template operator()<T>() for the C++ type of `d`; false when the dtype is not numeric.
 template <typename F>

@@ -217,6 +217,11 @@ void compile_reduce(Builder& b, ReduceKind kind) {
       kept.push_back(x.shape[d]);
     }
   }
+  if (kind == ReduceKind::kMean && x.dtype == DType::kF32 && r == 4 && !reduced[0] && !reduced[1] && reduced[2] && reduced[3] &&
+      !x.is_constant() && x.layout == Layout::kNHWC) {
+    emit_spatial_mean_nhwc(b, out);
+    return;
+  }
   auto emit = [&]<typename T>() {
     auto k = std::make_unique<ReduceKernel<T>>();
     k->kind = kind;

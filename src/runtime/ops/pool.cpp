@@ -252,15 +252,31 @@ void compile_global_pool(Builder& b, bool is_max) {
   Shape out_shape(x.shape.size(), 1);
   out_shape[0] = x.shape[0];
   out_shape[1] = x.shape[1];
-  // [N, C, 1, 1] is the same bytes in NCHW and NHWC, so the NHWC kernel's output needs no conversion.
-  k->nhwc = !is_max && x.shape.size() == 4 && !x.is_constant() && x.layout == Layout::kNHWC;
-  k->in = k->nhwc ? b.input_nhwc(0) : b.input_plain(0);
+  if (!is_max && x.shape.size() == 4 && !x.is_constant() && x.layout == Layout::kNHWC) {
+    emit_spatial_mean_nhwc(b, out_shape);
+    return;
+  }
+  k->in = b.input_plain(0);
   k->out = b.output(0, DType::kF32, out_shape);
-  k->label = b.node().label() + (k->nhwc ? " [nhwc]" : " [plain]");
+  k->label = b.node().label() + " [plain]";
   b.emit(std::move(k));
 }
 
 }  // namespace
+
+void emit_spatial_mean_nhwc(Builder& b, const Shape& out_shape) {
+  const Value& x = b.input(0);
+  auto k = std::make_unique<GlobalPoolKernel>();
+  k->n = x.shape[0];
+  k->c = x.shape[1];
+  k->spatial = x.shape[2] * x.shape[3];
+  // [N, C, 1, 1] (or [N, C]) is the same bytes in NCHW and NHWC, so the output needs no conversion.
+  k->nhwc = true;
+  k->in = b.input_nhwc(0);
+  k->out = b.output(0, DType::kF32, out_shape);
+  k->label = b.node().label() + " [nhwc]";
+  b.emit(std::move(k));
+}
 
 void compile_max_pool(Builder& b) { compile_pool(b, true); }
 
