@@ -163,7 +163,7 @@ Tensor Tensor::from_f32(Shape shape, std::span<const float> values) {
   Tensor t(DType::kF32, std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel())
     throw Error(ErrorCode::kInvalidArgument, "from_f32: " + std::to_string(values.size()) + " values for shape " + shape_str(t.shape()));
-  std::memcpy(t.raw(), values.data(), t.nbytes());
+  if (t.nbytes() > 0) std::memcpy(t.raw(), values.data(), t.nbytes());  // an empty span's data() may be null
   return t;
 }
 
@@ -171,7 +171,7 @@ Tensor Tensor::from_i64(Shape shape, std::span<const int64_t> values) {
   Tensor t(DType::kI64, std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel())
     throw Error(ErrorCode::kInvalidArgument, "from_i64: " + std::to_string(values.size()) + " values for shape " + shape_str(t.shape()));
-  std::memcpy(t.raw(), values.data(), t.nbytes());
+  if (t.nbytes() > 0) std::memcpy(t.raw(), values.data(), t.nbytes());
   return t;
 }
 
