@@ -153,7 +153,7 @@ void compile_conv_transpose(Builder& b) {
   out.insert(out.end(), g.out_sp.begin(), g.out_sp.end());
   const Tensor* wconst = b.constant(1);
   const Tensor* bconst = b.has_input(2) ? b.constant(2) : nullptr;
-  if (g.in_sp.size() == 2 && g.group == 1 && wconst && (!b.has_input(2) || bconst)) {
+  if (g.in_sp.size() == 2 && g.group == 1 && wconst && (!b.has_input(2) || bconst) && !b.input(0).is_constant()) {
     auto k = std::make_unique<ConvTransposeGemmKernel>();
     k->g = g;
     const int64_t taps = g.kernel[0] * g.kernel[1], cols = taps * g.out_c;
