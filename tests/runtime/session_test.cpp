@@ -1042,15 +1042,17 @@ TEST(Session, ChannelsLastPadMatchesThePlainPad) {
   }
 }
 
-// LSTM and RNN with constant weights run x W^T and h R^T on the packed gemm kernels; with the weights
-// fed as inputs, the reference's double sums. Both on the same numbers: forward, reverse,
-// bidirectional, batch-first layout, sequence_lens, initial states, peepholes, clip, no bias.
+// LSTM, GRU and RNN with constant weights run x W^T and h R^T on the packed gemm kernels; with the
+// weights fed as inputs, the reference's double sums. Both on the same numbers: forward, reverse,
+// bidirectional, batch-first layout, sequence_lens, initial states, peepholes, clip, no bias, GRU with
+// and without linear_before_reset.
 TEST(Session, PackedRecurrentLayersMatchTheReferenceSums) {
   struct Case {
     std::string op, direction;
     int64_t layout;
     bool bias, lens, states, peepholes;
     float clip;
+    int64_t linear_before_reset = 0;
   };
   const std::vector<Case> cases = {
       {"LSTM", "forward", 0, true, false, false, false, 0.f},
@@ -1058,11 +1060,14 @@ TEST(Session, PackedRecurrentLayersMatchTheReferenceSums) {
       {"LSTM", "reverse", 1, false, false, true, false, 0.5f},
       {"RNN", "bidirectional", 0, true, true, true, false, 0.f},
       {"RNN", "forward", 1, false, false, false, false, 0.f},
+      {"GRU", "bidirectional", 0, true, true, true, false, 0.f, 0},
+      {"GRU", "forward", 1, true, false, true, false, 0.f, 1},
+      {"GRU", "reverse", 0, false, false, false, false, 0.f, 0},
   };
   const int64_t seq = 7, batch = 3, input = 20, hidden = 17;
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    const int64_t dirs = c.direction == "bidirectional" ? 2 : 1, gates = c.op == "LSTM" ? 4 : 1;
+    const int64_t dirs = c.direction == "bidirectional" ? 2 : 1, gates = c.op == "LSTM" ? 4 : c.op == "GRU" ? 3 : 1;
     const uint32_t seed = 300 + 10 * static_cast<uint32_t>(i);
     const Shape xs = c.layout ? Shape{batch, seq, input} : Shape{seq, batch, input};
     const Shape ss = c.layout ? Shape{batch, dirs, hidden} : Shape{dirs, batch, hidden};
@@ -1094,6 +1099,7 @@ TEST(Session, PackedRecurrentLayersMatchTheReferenceSums) {
       std::vector<Attribute> attrs = {Attribute::make_int("hidden_size", hidden), Attribute::make_string("direction", c.direction),
                                       Attribute::make_int("layout", c.layout)};
       if (c.clip > 0) attrs.push_back(Attribute::make_float("clip", c.clip));
+      if (c.op == "GRU") attrs.push_back(Attribute::make_int("linear_before_reset", c.linear_before_reset));
       g.node(c.op, ins, {"y", "y_h"}, attrs, "rnn").output("y").output("y_h");
       return g;
     };

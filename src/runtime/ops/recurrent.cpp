@@ -1,10 +1,10 @@
 // Recurrent layers: RNN, GRU and LSTM (opset 7-14): forward, reverse and bidirectional, both layouts,
 // sequence_lens, initial states, biases, LSTM peepholes, GRU linear_before_reset, clip and every
 // activation the spec lists (with activation_alpha / activation_beta). The reference sums x W^T and
-// h R^T in double per gate row. With constant weights, LSTM and RNN run those products on the packed
-// gemm kernels instead (CRNN-style OCR recognizers: the bidirectional LSTM was 87 % of the model): the
-// input products of every step in one gemm per direction, then one h R^T row per step; the gates as the
-// reference computes them.
+// h R^T in double per gate row. With constant weights the products run on the packed gemm kernels
+// instead (CRNN-style OCR recognizers: the bidirectional LSTM was 87 % of the model): the input products
+// of every step in one gemm per direction, then one h R^T row per step (GRU without linear_before_reset:
+// and (r . h) R_h^T); the gates as the reference computes them.
 #include <algorithm>
 #include <cmath>
 
@@ -83,6 +83,7 @@ struct Recurrence {
   std::vector<Activation> act;  // per direction: f[, g[, h]]
   // Constant W and R packed per direction (bias folded in: Wb into w, Rb into r), or empty: reference sums.
   std::vector<kernels::PackedGemmF32> w_packed, r_packed;
+  std::vector<kernels::PackedGemmF32> rh_packed;  // GRU without linear_before_reset: R_h with Rb_h, per direction
   int32_t pre_all = -1;  // scratch: the input products of every step, [S * B][G * H]
   bool default_lstm = false;  // Sigmoid, Tanh, Tanh in every direction, no clip
   // Slots (-1 when absent).
@@ -102,7 +103,7 @@ void run_recurrence(const Recurrence& q, const ExecContext& ctx) {
   float* Y = q.y >= 0 ? ctx.at<float>(q.y) : nullptr;
   if (Y) std::fill(Y, Y + S * q.dirs * B * H, 0.f);  // steps past a sequence's length stay 0
   std::vector<float> h(static_cast<size_t>(H)), c(h), z(h), reset(h), next(h);
-  std::vector<float> pre(static_cast<size_t>(G * H)), rh(pre), gate(pre), gate_in(pre);
+  std::vector<float> pre(static_cast<size_t>(G * H)), rh(pre), gate(pre), gate_in(pre), reset_h(h), rh_h(h);
   const bool packed = !q.w_packed.empty();
   float* pre_all = packed ? ctx.at<float>(q.pre_all) : nullptr;
   for (int64_t d = 0; d < q.dirs; ++d) {
@@ -150,9 +151,15 @@ void run_recurrence(const Recurrence& q, const ExecContext& ctx) {
             z[j] = f(pre[j] + rh[j]);
             reset[j] = f(pre[H + j] + rh[H + j]);
           }
+          const bool packed_reset = packed && !q.linear_before_reset;
+          if (packed_reset) {  // (r . h) R_h^T + Rb_h, the products as the reference forms them
+            for (int64_t i = 0; i < H; ++i) reset_h[i] = reset[i] * h[i];
+            kernels::hwy::gemm_f32(q.rh_packed[static_cast<size_t>(d)], reset_h.data(), H, rh_h.data(), H, {0, 1, 0, H},
+                                   kernels::Activation::none());
+          }
           for (int64_t j = 0; j < H; ++j) {
-            double e = rh[2 * H + j];  // h R_h^T + Rb_h
-            if (!q.linear_before_reset) {  // the reset applies to h before R_h: (r . h) R_h^T + Rb_h
+            double e = packed_reset ? rh_h[j] : rh[2 * H + j];  // h R_h^T + Rb_h
+            if (!q.linear_before_reset && !packed) {  // the reset applies to h before R_h: (r . h) R_h^T + Rb_h
               e = Wb ? Wb[G * H + 2 * H + j] : 0.0;
               for (int64_t i = 0; i < H; ++i) e += static_cast<double>(reset[i] * h[i]) * R[(2 * H + j) * H + i];
             }
@@ -253,7 +260,7 @@ void compile_recurrent(Builder& b, Cell cell) {
   const Tensor* w_const = b.constant(1);
   const Tensor* r_const = b.constant(2);
   const Tensor* bias_const = b.has_input(3) ? b.constant(3) : nullptr;
-  if (cell != Cell::kGru && w_const && r_const && (!b.has_input(3) || bias_const)) {
+  if (w_const && r_const && (!b.has_input(3) || bias_const)) {
     for (int64_t d = 0; d < q.dirs; ++d) {
       const float* wb = bias_const ? bias_const->data<float>() + d * 2 * gh : nullptr;
       const std::string dir = " dir " + std::to_string(d);
@@ -264,6 +271,11 @@ void compile_recurrent(Builder& b, Cell cell) {
         return kernels::hwy::pack_gemm_f32(r_const->data<float>() + d * gh * q.hidden, q.hidden, gh, kernels::BLayout::kNK,
                                            wb ? wb + gh : nullptr, 1.0f);
       }));
+      if (cell == Cell::kGru && !q.linear_before_reset)
+        q.rh_packed.push_back(b.packed<kernels::PackedGemmF32>("recurrent_rh" + dir, {r_const, bias_const}, [&] {
+          return kernels::hwy::pack_gemm_f32(r_const->data<float>() + (d * gh + 2 * q.hidden) * q.hidden, q.hidden, q.hidden,
+                                             kernels::BLayout::kNK, wb ? wb + gh + 2 * q.hidden : nullptr, 1.0f);
+        }));
     }
     q.pre_all = b.scratch(static_cast<size_t>(q.seq * q.batch * gh) * sizeof(float));
   }
