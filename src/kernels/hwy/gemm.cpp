@@ -30,10 +30,10 @@ inline constexpr size_t kGemvPanels = 4;
 template <size_t MR>
 HWY_INLINE void GemmTile(const float* const* a, size_t k, const float* w, const float* bias, const EpilogueVecs& e,
                          float* const* c, size_t channels) {
-  Tile<MR> tile;
-  tile.Init(bias);
-  tile.Accumulate(a, k, w);
-  tile.Store(e, c, channels);
+  Tile<MR> tile[1];
+  tile[0].Init(bias);
+  tile[0].Accumulate(a, k, w);
+  StoreTiles(tile, e, c, channels);
 }
 
 // One row of A against P consecutive panels; `channels` = valid columns of the last panel.

@@ -174,20 +174,8 @@ struct Tile {
     }
   }
 
-  // Applies the activation and stores the first `channels` (<= 16) channels of each row. The
-  // activation is resolved once per tile, not per vector.
-  HWY_INLINE void Store(const EpilogueVecs& e, float* const* out, size_t channels) {
-    using edgeq::kernels::ActivationKind;
-    switch (e.kind) {
-      case ActivationKind::kNone: return StoreAs<ActivationKind::kNone>(e, out, channels);
-      case ActivationKind::kRelu: return StoreAs<ActivationKind::kRelu>(e, out, channels);
-      case ActivationKind::kClip: return StoreAs<ActivationKind::kClip>(e, out, channels);
-      case ActivationKind::kLeakyRelu: return StoreAs<ActivationKind::kLeakyRelu>(e, out, channels);
-      case ActivationKind::kSilu: return StoreAs<ActivationKind::kSilu>(e, out, channels);
-    }
-  }
-
-  // As Store, the activation given; row r's channels start at out[r] + column.
+  // Applies activation kKind and stores the first `channels` (<= 16) channels of each row, row r's
+  // from out[r] + column (StoreTiles picks kKind once per tile).
   template <edgeq::kernels::ActivationKind kKind>
   HWY_INLINE void StoreAs(const EpilogueVecs& e, float* const* out, size_t channels, size_t column = 0) {
     if (channels == kPanel) {
@@ -218,10 +206,11 @@ HWY_INLINE void StoreTilesAs(Tile<MR> (&tiles)[NP], const EpilogueVecs& e, float
 }
 
 // Stores NP tiles side by side (panel p at out[r] + p * 16; the last one's first `last_channels`), the
-// activation resolved once for all of them. Switching per panel (Tile::Store in a panel loop) made GCC
-// park the accumulators on the stack: 24 spills and reloads per 8 x 3 tile, with the jump-table
+// activation resolved once for all of them. A switch per panel (each panel's store switching on its
+// own, in the panel loop) made GCC park the accumulators on the stack: 24 spills and reloads per 8 x 3 tile, with the jump-table
 // dispatch a third of a 16-channel-input 1x1 conv's time (112x112 16 -> 96). No lambda here: GCC does
-// not inline one into a target-attributed caller, and the call kept the accumulators in memory.
+// not inline one into a target-attributed caller, and the call kept the accumulators in memory. A single
+// tile is NP = 1.
 template <size_t MR, size_t NP>
 HWY_INLINE void StoreTiles(Tile<MR> (&tiles)[NP], const EpilogueVecs& e, float* const* out, size_t last_channels) {
   using Kind = edgeq::kernels::ActivationKind;
