@@ -83,7 +83,7 @@ struct Recurrence {
   std::vector<Activation> act;  // per direction: f[, g[, h]]
   // Constant W and R packed per direction (bias folded in: Wb into w, Rb into r), or empty: reference sums.
   std::vector<kernels::PackedGemmF32> w_packed, r_packed;
-  std::vector<kernels::PackedGemmF32> rh_packed;  // GRU without linear_before_reset: R_h with Rb_h, per direction
+  std::vector<kernels::PackedGemmF32> rh_packed;  // GRU without linear_before_reset: R_h with Rb_h (r_packed: z, r rows only)
   int32_t pre_all = -1;  // scratch: the input products of every step, [S * B][G * H]
   bool default_lstm = false;  // Sigmoid, Tanh, Tanh in every direction, no clip
   // Slots (-1 when absent).
@@ -103,7 +103,7 @@ void run_recurrence(const Recurrence& q, const ExecContext& ctx) {
   float* Y = q.y >= 0 ? ctx.at<float>(q.y) : nullptr;
   if (Y) std::fill(Y, Y + S * q.dirs * B * H, 0.f);  // steps past a sequence's length stay 0
   std::vector<float> h(static_cast<size_t>(H)), c(h), z(h), reset(h), next(h);
-  std::vector<float> pre(static_cast<size_t>(G * H)), rh(pre), gate(pre), gate_in(pre), reset_h(h), rh_h(h);
+  std::vector<float> pre_sums(static_cast<size_t>(G * H)), rh(pre_sums), gate(pre_sums), gate_in(pre_sums), reset_h(h), rh_h(h);
   const bool packed = !q.w_packed.empty();
   float* pre_all = packed ? ctx.at<float>(q.pre_all) : nullptr;
   for (int64_t d = 0; d < q.dirs; ++d) {
@@ -130,17 +130,17 @@ void run_recurrence(const Recurrence& q, const ExecContext& ctx) {
       for (int64_t step = 0; step < len; ++step) {
         const int64_t t = backward ? len - 1 - step : step;
         const float* xt = x_at(t, b);
+        const float* pre = pre_sums.data();  // x W^T + Wb of this step
         if (packed) {
-          const float* row = pre_all + (x_at(t, b) - X) / I * G * H;
-          std::copy(row, row + G * H, pre.begin());
-          kernels::hwy::gemm_f32(q.r_packed[static_cast<size_t>(d)], h.data(), H, rh.data(), G * H, {0, 1, 0, G * H},
-                                 kernels::Activation::none());
+          pre = pre_all + (xt - X) / I * G * H;
+          const kernels::PackedGemmF32& r_packed = q.r_packed[static_cast<size_t>(d)];
+          kernels::hwy::gemm_f32(r_packed, h.data(), H, rh.data(), G * H, {0, 1, 0, r_packed.n}, kernels::Activation::none());
         } else {
           for (int64_t k = 0; k < G * H; ++k) {  // pre = x W^T + Wb; rh = h R^T + Rb
             double a = Wb ? Wb[k] : 0.0, e = Wb ? Wb[G * H + k] : 0.0;
             for (int64_t i = 0; i < I; ++i) a += static_cast<double>(xt[i]) * W[k * I + i];
             for (int64_t i = 0; i < H; ++i) e += static_cast<double>(h[i]) * R[k * H + i];
-            pre[k] = static_cast<float>(a);
+            pre_sums[k] = static_cast<float>(a);
             rh[k] = static_cast<float>(e);
           }
         }
@@ -267,11 +267,14 @@ void compile_recurrent(Builder& b, Cell cell) {
       q.w_packed.push_back(b.packed<kernels::PackedGemmF32>("recurrent_w" + dir, {w_const, bias_const}, [&] {
         return kernels::hwy::pack_gemm_f32(w_const->data<float>() + d * gh * q.input, q.input, gh, kernels::BLayout::kNK, wb, 1.0f);
       }));
-      q.r_packed.push_back(b.packed<kernels::PackedGemmF32>("recurrent_r" + dir, {r_const, bias_const}, [&] {
-        return kernels::hwy::pack_gemm_f32(r_const->data<float>() + d * gh * q.hidden, q.hidden, gh, kernels::BLayout::kNK,
+      // GRU without linear_before_reset: R's z and r rows here, its h rows apply to (r . h) below.
+      const bool reset_first = cell == Cell::kGru && !q.linear_before_reset;
+      const int64_t r_rows = reset_first ? 2 * q.hidden : gh;
+      q.r_packed.push_back(b.packed<kernels::PackedGemmF32>("recurrent_r" + dir + " rows " + std::to_string(r_rows), {r_const, bias_const}, [&] {
+        return kernels::hwy::pack_gemm_f32(r_const->data<float>() + d * gh * q.hidden, q.hidden, r_rows, kernels::BLayout::kNK,
                                            wb ? wb + gh : nullptr, 1.0f);
       }));
-      if (cell == Cell::kGru && !q.linear_before_reset)
+      if (reset_first)
         q.rh_packed.push_back(b.packed<kernels::PackedGemmF32>("recurrent_rh" + dir, {r_const, bias_const}, [&] {
           return kernels::hwy::pack_gemm_f32(r_const->data<float>() + (d * gh + 2 * q.hidden) * q.hidden, q.hidden, q.hidden,
                                              kernels::BLayout::kNK, wb ? wb + gh + 2 * q.hidden : nullptr, 1.0f);
