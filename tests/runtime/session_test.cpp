@@ -60,6 +60,14 @@ edgeq::onnx::Model residual_cnn(int64_t batch = -1, int64_t channels = 3) {
   return g.build();
 }
 
+// Graph input "x" ([2, 3, h, w]) through a 3x3 conv to "c" ([2, channels, h, w]): a value the optimized
+// plan holds channels-last, for ops with a channels-last path to consume.
+void add_channels_last_value(GraphBuilder& g, int64_t h, int64_t w, int64_t channels) {
+  g.input("x", Shape{2, 3, h, w});
+  g.random_init("w", {channels, 3, 3, 3}).random_init("b", {channels}, 0.1f);
+  g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+}
+
 SessionOptions reference_options() {
   SessionOptions o;
   o.optimize = false;
@@ -962,9 +970,7 @@ TEST(Session, ChannelsLastResizeMatchesThePlainGather) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     GraphBuilder g;
-    g.input("x", Shape{2, 3, 9, 8});
-    g.random_init("w", {5, 3, 3, 3}).random_init("b", {5}, 0.1f);
-    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    add_channels_last_value(g, 9, 8, 5);
     g.init("roi", Tensor::from_f32({0}, {}));
     std::vector<std::string> ins = {"c", "roi"};
     if (!c.scales.empty()) {
@@ -1016,9 +1022,7 @@ TEST(Session, ChannelsLastPadMatchesThePlainPad) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     GraphBuilder g;
-    g.input("x", Shape{2, 3, 7, 6});
-    g.random_init("w", {5, 3, 3, 3}).random_init("b", {5}, 0.1f);
-    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    add_channels_last_value(g, 7, 6, 5);
     g.init("pads", Tensor::from_i64({8}, c.pads));
     std::vector<std::string> ins = {"c", "pads"};
     std::vector<Tensor> feed = {random_tensor({2, 3, 7, 6}, 41 + static_cast<uint32_t>(i))};
@@ -1135,9 +1139,7 @@ TEST(Session, SpatialReduceMeanOfChannelsLastUsesThePoolKernel) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     GraphBuilder g(c.opset);
-    g.input("x", Shape{2, 3, 7, 6});
-    g.random_init("w", {20, 3, 3, 3}).random_init("b", {20}, 0.1f);
-    g.node("Conv", {"x", "w", "b"}, {"c"}, {Attribute::make_ints("pads", {1, 1, 1, 1})});
+    add_channels_last_value(g, 7, 6, 20);
     std::vector<Attribute> attrs = {Attribute::make_int("keepdims", c.keepdims)};
     std::vector<std::string> ins = {"c"};
     if (c.opset >= 18) {
